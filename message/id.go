@@ -1,0 +1,53 @@
+package message
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"sync/atomic"
+	"time"
+)
+
+// IDLen is the length of the IDs NewID returns.
+const IDLen = 26
+
+// The alphabet is in ASCII order, so IDs sort as the instants they encode.
+const idAlphabet = "0123456789abcdefghijklmnopqrstuv"
+
+var (
+	lastNano atomic.Int64
+	// instance tells apart IDs made in the same nanosecond by different processes.
+	instance = func() uint64 {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			panic("message: no randomness for IDs: " + err.Error())
+		}
+		return binary.BigEndian.Uint64(b[:])
+	}()
+)
+
+// NewID returns a new unique ID of IDLen characters from [0-9a-v]. IDs made by one process sort,
+// as strings, in the order they were made; across processes they sort by the time they were
+// made, to the nanosecond. The ID encodes 64 bits of wall-clock nanoseconds, kept strictly
+// increasing within the process, and 64 random bits chosen when the process starts.
+func NewID() string {
+	now := time.Now().UnixNano()
+	for {
+		last := lastNano.Load()
+		next := max(now, last+1)
+		if lastNano.CompareAndSwap(last, next) {
+			return encodeID(uint64(next), instance)
+		}
+	}
+}
+
+// encodeID writes the 128 bits hi:lo as 26 base-32 digits, most significant first (the first
+// digit carries the top 3 bits, so the order of strings is the order of numbers).
+func encodeID(hi, lo uint64) string {
+	var b [IDLen]byte
+	for i := IDLen - 1; i >= 0; i-- {
+		b[i] = idAlphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(b[:])
+}

@@ -1,0 +1,434 @@
+package message
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the JSON document form of m to dst and returns the extended buffer. It
+// writes no newline. Map keys are written in sorted order, so equal messages encode to equal
+// bytes. Field values that are not strings, numbers or bools are encoded with encoding/json;
+// a value encoding/json cannot encode is written as its fmt %v string.
+func (m Message) AppendJSON(dst []byte) []byte {
+	b := append(dst, '{')
+	o := object{}
+	if !m.Time.IsZero() {
+		b = o.key(b, "@timestamp")
+		b = appendTime(b, m.Time)
+	}
+	if m.Text != "" {
+		b = o.key(b, "message")
+		b = appendString(b, m.Text)
+	}
+	b = o.key(b, "log")
+	b = append(b, `{"level":`...)
+	b = appendString(b, m.Level.String())
+	b = append(b, '}')
+	if m.Host != "" {
+		b = o.key(b, "host")
+		b = append(b, `{"name":`...)
+		b = appendString(b, m.Host)
+		b = append(b, '}')
+	}
+
+	b = o.key(b, "qwatch")
+	b = m.appendQwatch(b)
+	if c := &m.Container; c.ID != "" || c.Name != "" || c.ImageName != "" || c.ImageID != "" || len(c.Labels) > 0 {
+		b = o.key(b, "container")
+		b = c.appendJSON(b)
+	}
+	if m.Container.Command != "" {
+		b = o.key(b, "process")
+		b = append(b, `{"command_line":`...)
+		b = appendString(b, m.Container.Command)
+		b = append(b, '}')
+	}
+	if m.Container.Tag != "" {
+		b = o.key(b, "tags")
+		b = append(b, '[')
+		b = appendString(b, m.Container.Tag)
+		b = append(b, ']')
+	}
+	if m.Kind == KindEvent {
+		b = o.key(b, "event")
+		b = append(b, `{"kind":"event","module":"docker","dataset":"docker.events"`...)
+		if m.Event.Action != "" {
+			b = append(b, `,"action":`...)
+			b = appendString(b, m.Event.Action)
+		}
+		b = append(b, '}')
+	}
+	if e := &m.Event; e.Type != "" || e.ActorID != "" || e.Scope != "" || len(e.Attributes) > 0 || !m.Container.Created.IsZero() {
+		b = o.key(b, "docker")
+		b = m.appendDocker(b)
+	}
+	if len(m.Fields) > 0 {
+		b = o.key(b, "fields")
+		b = appendFields(b, m.Fields)
+	}
+	return append(b, '}')
+}
+
+func (m *Message) appendQwatch(b []byte) []byte {
+	o := object{}
+	b = append(b, '{')
+	if m.ID != "" {
+		b = o.key(b, "id")
+		b = appendString(b, m.ID)
+	}
+	b = o.key(b, "kind")
+	b = appendString(b, m.Kind.String())
+	if m.Source != "" {
+		b = o.key(b, "source")
+		b = appendString(b, m.Source)
+	}
+	if m.FullText != "" {
+		b = o.key(b, "full_message")
+		b = appendString(b, m.FullText)
+	}
+	return append(b, '}')
+}
+
+func (c *Container) appendJSON(b []byte) []byte {
+	o := object{}
+	b = append(b, '{')
+	if c.ID != "" {
+		b = o.key(b, "id")
+		b = appendString(b, c.ID)
+	}
+	if c.Name != "" {
+		b = o.key(b, "name")
+		b = appendString(b, c.Name)
+	}
+	if c.ImageName != "" || c.ImageID != "" {
+		b = o.key(b, "image")
+		io := object{}
+		b = append(b, '{')
+		if c.ImageName != "" {
+			b = io.key(b, "name")
+			b = appendString(b, c.ImageName)
+		}
+		if c.ImageID != "" {
+			b = io.key(b, "id")
+			b = appendString(b, c.ImageID)
+		}
+		b = append(b, '}')
+	}
+	if len(c.Labels) > 0 {
+		b = o.key(b, "labels")
+		b = appendStringMap(b, c.Labels)
+	}
+	return append(b, '}')
+}
+
+func (m *Message) appendDocker(b []byte) []byte {
+	o := object{}
+	b = append(b, '{')
+	if e := &m.Event; e.Type != "" || e.ActorID != "" || e.Scope != "" || len(e.Attributes) > 0 {
+		b = o.key(b, "event")
+		eo := object{}
+		b = append(b, '{')
+		if e.Type != "" {
+			b = eo.key(b, "type")
+			b = appendString(b, e.Type)
+		}
+		if e.ActorID != "" || len(e.Attributes) > 0 {
+			b = eo.key(b, "actor")
+			ao := object{}
+			b = append(b, '{')
+			if e.ActorID != "" {
+				b = ao.key(b, "id")
+				b = appendString(b, e.ActorID)
+			}
+			if len(e.Attributes) > 0 {
+				b = ao.key(b, "attributes")
+				b = appendStringMap(b, e.Attributes)
+			}
+			b = append(b, '}')
+		}
+		if e.Scope != "" {
+			b = eo.key(b, "scope")
+			b = appendString(b, e.Scope)
+		}
+		b = append(b, '}')
+	}
+	if !m.Container.Created.IsZero() {
+		b = o.key(b, "container")
+		b = append(b, `{"created":`...)
+		b = appendTime(b, m.Container.Created)
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// object writes the commas between the members of one JSON object.
+type object struct{ n int }
+
+func (o *object) key(b []byte, k string) []byte {
+	if o.n > 0 {
+		b = append(b, ',')
+	}
+	o.n++
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}
+
+// appendTime writes t in UTC as RFC 3339 with 3, 6 or 9 digits of fraction, the fewest that
+// keep it exact, so a time the GELF decoder kept to the microsecond survives the trip.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	layout := `"2006-01-02T15:04:05.000Z"`
+	switch ns := t.Nanosecond(); {
+	case ns%1e3 != 0:
+		layout = `"2006-01-02T15:04:05.000000000Z"`
+	case ns%1e6 != 0:
+		layout = `"2006-01-02T15:04:05.000000Z"`
+	}
+	return t.AppendFormat(b, layout)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func appendStringMap(b []byte, m map[string]string) []byte {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendFields(b []byte, m map[string]any) []byte {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendValue(b, m[k])
+	}
+	return append(b, '}')
+}
+
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case string:
+		return appendString(b, v)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case float64:
+		return appendFloat(b, v)
+	case float32:
+		return appendFloat(b, float64(v))
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10)
+	case uint64:
+		return strconv.AppendUint(b, v, 10)
+	case nil:
+		return append(b, "null"...)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return appendString(b, fmt.Sprint(v))
+	}
+	return append(b, j...)
+}
+
+// appendFloat writes f as encoding/json does; JSON has no NaN or infinities, so those become
+// strings rather than an invalid document.
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return appendString(b, strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(b, f, format, -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as in encoding/json,
+// and U+2028 and U+2029 are escaped so the output is also valid JavaScript.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// MarshalJSON returns the JSON document form; see AppendJSON.
+func (m Message) MarshalJSON() ([]byte, error) {
+	return m.AppendJSON(make([]byte, 0, 512)), nil
+}
+
+// document is the JSON document form, for reading it back.
+type document struct {
+	Timestamp time.Time `json:"@timestamp"`
+	Message   string    `json:"message"`
+	Log       struct {
+		Level string `json:"level"`
+	} `json:"log"`
+	Host struct {
+		Name string `json:"name"`
+	} `json:"host"`
+	Qwatch struct {
+		ID          string `json:"id"`
+		Kind        string `json:"kind"`
+		Source      string `json:"source"`
+		FullMessage string `json:"full_message"`
+	} `json:"qwatch"`
+	Container struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Image struct {
+			Name string `json:"name"`
+			ID   string `json:"id"`
+		} `json:"image"`
+		Labels map[string]string `json:"labels"`
+	} `json:"container"`
+	Process struct {
+		CommandLine string `json:"command_line"`
+	} `json:"process"`
+	Tags  []string `json:"tags"`
+	Event struct {
+		Action string `json:"action"`
+	} `json:"event"`
+	Docker struct {
+		Event struct {
+			Type  string `json:"type"`
+			Actor struct {
+				ID         string            `json:"id"`
+				Attributes map[string]string `json:"attributes"`
+			} `json:"actor"`
+			Scope string `json:"scope"`
+		} `json:"event"`
+		Container struct {
+			Created time.Time `json:"created"`
+		} `json:"container"`
+	} `json:"docker"`
+	Fields map[string]any `json:"fields"`
+}
+
+// UnmarshalJSON reads the JSON document form back into m. A document without log.level reads
+// as LevelInfo; one without qwatch.kind as KindLog. Numbers in Fields read as float64.
+func (m *Message) UnmarshalJSON(data []byte) error {
+	var d document
+	if err := json.Unmarshal(data, &d); err != nil {
+		return fmt.Errorf("message: reading document: %w", err)
+	}
+	level := LevelInfo
+	if d.Log.Level != "" {
+		l, err := ParseLevel(d.Log.Level)
+		if err != nil {
+			return err
+		}
+		level = l
+	}
+	kind := KindLog
+	if d.Qwatch.Kind != "" {
+		k, err := ParseKind(d.Qwatch.Kind)
+		if err != nil {
+			return err
+		}
+		kind = k
+	}
+	var tag string
+	if len(d.Tags) > 0 {
+		tag = d.Tags[0]
+	}
+	*m = Message{
+		ID:       d.Qwatch.ID,
+		Kind:     kind,
+		Time:     d.Timestamp,
+		Source:   d.Qwatch.Source,
+		Host:     d.Host.Name,
+		Level:    level,
+		Text:     d.Message,
+		FullText: d.Qwatch.FullMessage,
+		Container: Container{
+			ID:        d.Container.ID,
+			Name:      d.Container.Name,
+			ImageID:   d.Container.Image.ID,
+			ImageName: d.Container.Image.Name,
+			Command:   d.Process.CommandLine,
+			Tag:       tag,
+			Created:   d.Docker.Container.Created,
+			Labels:    d.Container.Labels,
+		},
+		Event: Event{
+			Type:       d.Docker.Event.Type,
+			Action:     d.Event.Action,
+			ActorID:    d.Docker.Event.Actor.ID,
+			Scope:      d.Docker.Event.Scope,
+			Attributes: d.Docker.Event.Actor.Attributes,
+		},
+		Fields: d.Fields,
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package qwatch
+
+import (
+	"context"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// Source produces messages until ctx is done.
+//
+// Run blocks. It returns nil after ctx is cancelled, or an error if it cannot go on; the Hub
+// calls Run once. emit hands one message to the Hub: it may block while the sinks' queues are
+// full (backpressure), it is safe to call from several goroutines at once, and it must not be
+// called after Run has returned. A source that binds sockets should do so in its constructor
+// (like net.Listen) so that a failure to bind is reported before the Hub runs.
+type Source interface {
+	Run(ctx context.Context, emit func(message.Message)) error
+}
+
+// Sink receives batches of messages from the Hub.
+//
+// The Hub calls Write and Close from one goroutine per sink, never concurrently. Write returns
+// nil only when every message of the batch is handled by the sink for good: written, or
+// dead-lettered by the sink's own documented policy. An error means the sink gave up on the
+// batch after its own retries; the Hub counts the batch as failed and does not retry it. ctx
+// bounds how long Write may take. Messages are shared with other sinks and must be treated
+// as read-only; the batch slice itself is reused by the Hub after Write returns, so a sink
+// that keeps messages must copy them out of it.
+//
+// Close flushes what the sink buffers and releases its resources; ctx bounds how long it may
+// wait. Close is safe to call twice. Write after Close returns an error.
+type Sink interface {
+	Write(ctx context.Context, batch []message.Message) error
+	Close(ctx context.Context) error
+}
+
+// Processor runs on every message before it is broadcast, in the order the processors were
+// added with [Hub.Use]. It may change the message; returning false drops it. Processors run
+// on the goroutine that emitted the message, possibly on several at once, so a Processor must
+// be safe for concurrent use.
+type Processor func(m *message.Message) bool

@@ -1,0 +1,357 @@
+package qwatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// ErrClosed is returned by Publish once the Hub's Run has shut down, and by Run when it is
+// called a second time.
+var ErrClosed = errors.New("qwatch: hub closed")
+
+// Hub connects sources to sinks. Every message a source emits, or the program publishes, gets
+// an ID, runs through the processors, and is offered to every sink: each sink has its own
+// bounded queue and its own goroutine, so a slow sink delays only itself (unless its overflow
+// policy is Block, which passes its backpressure to the sources).
+//
+// A Hub runs once. Add sources, sinks and processors, then call Run; Stats may be called at any
+// time, and Publish from any goroutine.
+type Hub struct {
+	log             *slog.Logger
+	shutdownTimeout time.Duration
+
+	mu      sync.Mutex // guards started and the slices' growth
+	started bool
+	sources []*sourceEntry
+
+	// pubMu is held for reading while a message is dispatched, and for writing when the set
+	// of sinks changes or the Hub closes, so no message is offered to a closed queue.
+	pubMu  sync.RWMutex
+	closed bool
+	sinks  []*sinkEntry
+
+	procs     atomic.Pointer[[]Processor]
+	published atomic.Uint64
+	filtered  atomic.Uint64
+
+	// stop is closed when the shutdown timeout has passed: every wait gives up.
+	stop     chan struct{}
+	stopOnce sync.Once
+}
+
+type sourceEntry struct {
+	name    string
+	src     Source
+	emitted atomic.Uint64
+	late    atomic.Uint64
+	lateLog rateLimiter
+}
+
+// NewHub returns a Hub with no sources and no sinks. It starts nothing.
+func NewHub(opts ...Option) *Hub {
+	h := &Hub{
+		log:             slog.Default(),
+		shutdownTimeout: DefaultShutdownTimeout,
+		stop:            make(chan struct{}),
+	}
+	h.procs.Store(new([]Processor))
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// AddSource adds a source under a unique name, which the Hub writes into the Source field of
+// each message the source emits without one. It is an error to add a source after Run started.
+func (h *Hub) AddSource(name string, s Source) error {
+	if s == nil {
+		return fmt.Errorf("qwatch: adding source %q: nil source", name)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return fmt.Errorf("qwatch: adding source %q: hub already running", name)
+	}
+	for _, e := range h.sources {
+		if e.name == name {
+			return fmt.Errorf("qwatch: adding source %q: name already in use", name)
+		}
+	}
+	h.sources = append(h.sources, &sourceEntry{name: name, src: s})
+	return nil
+}
+
+// AddSink adds a sink under a unique name with its own queue, configured by opts. It is an
+// error to add a sink after Run started, or with invalid options.
+func (h *Hub) AddSink(name string, s Sink, opts ...SinkOption) error {
+	if s == nil {
+		return fmt.Errorf("qwatch: adding sink %q: nil sink", name)
+	}
+	cfg := defaultSinkConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return fmt.Errorf("qwatch: adding sink %q: %w", name, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return fmt.Errorf("qwatch: adding sink %q: hub already running", name)
+	}
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	for _, e := range h.sinks {
+		if e.name == name {
+			return fmt.Errorf("qwatch: adding sink %q: name already in use", name)
+		}
+	}
+	h.sinks = append(h.sinks, &sinkEntry{
+		name: name,
+		sink: s,
+		cfg:  cfg,
+		q:    newQueue(cfg.queueSize, cfg.batchSize),
+		done: make(chan struct{}),
+	})
+	return nil
+}
+
+// Use appends processors; they run on every message dispatched after Use returns.
+func (h *Hub) Use(p ...Processor) {
+	for {
+		old := h.procs.Load()
+		next := append(append(make([]Processor, 0, len(*old)+len(p)), *old...), p...)
+		if h.procs.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// Publish hands a message from the embedding program to the Hub, as a source's emit does.
+// It may be called before Run starts (the message waits in the sinks' queues) and returns
+// ErrClosed once Run has shut down. With a Block sink whose queue is full it waits for room
+// until ctx is done, and then returns ctx's error; the message is counted as dropped for
+// the sinks it could not reach.
+func (h *Hub) Publish(ctx context.Context, m message.Message) error {
+	if err := h.dispatch(ctx.Done(), &m); err != nil {
+		return err
+	}
+	h.published.Add(1)
+	return ctx.Err()
+}
+
+func (h *Hub) dispatch(cancel <-chan struct{}, m *message.Message) error {
+	h.pubMu.RLock()
+	defer h.pubMu.RUnlock()
+	if h.closed {
+		return ErrClosed
+	}
+	if m.ID == "" {
+		m.ID = message.NewID()
+	}
+	if m.Time.IsZero() {
+		m.Time = time.Now()
+	}
+	for _, p := range *h.procs.Load() {
+		if !p(m) {
+			h.filtered.Add(1)
+			return nil
+		}
+	}
+	for _, s := range h.sinks {
+		s.offer(m, h.stop, cancel, h.log)
+	}
+	return nil
+}
+
+func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
+	return func(m message.Message) {
+		if m.Source == "" {
+			m.Source = e.name
+		}
+		if err := h.dispatch(nil, &m); err != nil {
+			e.late.Add(1)
+			if e.lateLog.allow() {
+				h.log.Error("qwatch: source emitted after the hub closed; message discarded",
+					"source", e.name, "discarded", e.late.Load())
+			}
+			return
+		}
+		e.emitted.Add(1)
+	}
+}
+
+// Run starts every sink's queue, then every source, and blocks until ctx is done or a source
+// fails. Then it shuts down within the shutdown timeout: it stops the sources, lets each queue
+// drain into its sink, and closes the sinks. It returns nil after a clean shutdown; an error
+// that names the sources that failed and the parts that did not finish in time otherwise. A
+// sink still busy when the timeout passes is left behind: its queued messages are counted as
+// dropped and the batch it holds as failed, so Stats add up the moment Run returns.
+// Run returns ErrClosed if the Hub has run before.
+func (h *Hub) Run(ctx context.Context) error {
+	h.mu.Lock()
+	if h.started {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	h.started = true
+	sources := h.sources
+	h.mu.Unlock()
+	sinks := h.sinkList()
+
+	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWrites()
+	for _, s := range sinks {
+		go s.run(writeCtx, h.log)
+	}
+
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	type result struct {
+		name string
+		err  error
+	}
+	results := make(chan result, len(sources))
+	for _, e := range sources {
+		go func() {
+			err := e.src.Run(srcCtx, h.emitter(e))
+			results <- result{e.name, err}
+		}()
+	}
+
+	var errs []error
+	running := len(sources)
+	for running > 0 && srcCtx.Err() == nil {
+		select {
+		case r := <-results:
+			running--
+			if r.err != nil {
+				errs = append(errs, fmt.Errorf("qwatch: source %q: %w", r.name, r.err))
+				h.log.Error("qwatch: source failed; shutting down", "source", r.name, "err", r.err)
+				stopSources()
+			}
+		case <-srcCtx.Done():
+		}
+	}
+	<-srcCtx.Done()
+	stopSources()
+
+	deadline := time.NewTimer(h.shutdownTimeout)
+	defer deadline.Stop()
+	go func() {
+		// The one goroutine Run does not wait for: it only turns the deadline into a
+		// closed channel, and ends when Run does.
+		select {
+		case <-deadline.C:
+			h.abort(cancelWrites)
+		case <-h.stop:
+		}
+	}()
+	defer h.abort(cancelWrites)
+
+	for running > 0 {
+		select {
+		case r := <-results:
+			running--
+			if r.err != nil && !errors.Is(r.err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("qwatch: source %q: %w", r.name, r.err))
+			}
+		case <-h.stop:
+			errs = append(errs, fmt.Errorf("qwatch: %d source(s) still running after the shutdown timeout of %v", running, h.shutdownTimeout))
+			running = 0
+		}
+	}
+
+	h.pubMu.Lock() // waits for Publish calls in flight; a blocked one gives up at the deadline
+	h.closed = true
+	h.pubMu.Unlock()
+	for _, s := range sinks {
+		s.q.close()
+	}
+	for _, s := range sinks {
+		select {
+		case <-s.done:
+		case <-h.stop:
+			if s.abandon() {
+				errs = append(errs, fmt.Errorf("qwatch: sink %q did not finish within the shutdown timeout of %v", s.name, h.shutdownTimeout))
+				h.log.Error("qwatch: sink did not finish in time; its messages are counted as failed or dropped", "sink", s.name)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Hub) abort(cancelWrites context.CancelFunc) {
+	h.stopOnce.Do(func() {
+		close(h.stop)
+		cancelWrites()
+	})
+}
+
+func (h *Hub) sinkList() []*sinkEntry {
+	h.pubMu.RLock()
+	defer h.pubMu.RUnlock()
+	return h.sinks
+}
+
+// Stats is a snapshot of the Hub's counters.
+type Stats struct {
+	Sources   map[string]SourceStats
+	Sinks     map[string]SinkStats
+	Published uint64 // messages handed in with Publish
+	Filtered  uint64 // messages a processor dropped
+}
+
+// SourceStats counts one source's messages.
+type SourceStats struct {
+	Emitted uint64 // messages the source emitted while the Hub ran
+	Late    uint64 // messages emitted after the Hub closed, discarded
+}
+
+// SinkStats counts one sink's messages. Every message offered ends in exactly one of Written,
+// Failed or Dropped, or is still Queued or being written; once Run has returned,
+// Offered == Written + Failed + Dropped.
+type SinkStats struct {
+	Offered  uint64 // messages offered to the sink's queue
+	Written  uint64 // in batches whose Write returned nil
+	Failed   uint64 // in batches whose Write returned an error, or was abandoned at shutdown
+	Dropped  uint64 // discarded by the overflow policy, or still queued at the shutdown timeout
+	Filtered uint64 // not offered: the sink's filter rejected them
+	Queued   int    // in the queue now
+}
+
+// Stats returns a snapshot of the counters. It is safe to call at any time.
+func (h *Hub) Stats() Stats {
+	h.mu.Lock()
+	sources := h.sources
+	h.mu.Unlock()
+	st := Stats{
+		Sources:   make(map[string]SourceStats, len(sources)),
+		Sinks:     make(map[string]SinkStats),
+		Published: h.published.Load(),
+		Filtered:  h.filtered.Load(),
+	}
+	for _, e := range sources {
+		st.Sources[e.name] = SourceStats{Emitted: e.emitted.Load(), Late: e.late.Load()}
+	}
+	for _, s := range h.sinkList() {
+		st.Sinks[s.name] = s.stats()
+	}
+	return st
+}
+
+// rateLimiter allows one event a second, for logging drops without flooding the log.
+type rateLimiter struct{ last atomic.Int64 }
+
+func (r *rateLimiter) allow() bool {
+	now := time.Now().UnixNano()
+	last := r.last.Load()
+	return now-last >= int64(time.Second) && r.last.CompareAndSwap(last, now)
+}

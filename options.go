@@ -1,0 +1,132 @@
+package qwatch
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// Defaults for the Hub and its sinks.
+const (
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultQueueSize       = 10000
+	DefaultBatchSize       = 500
+	DefaultFlushInterval   = 200 * time.Millisecond
+)
+
+// Option configures a [Hub].
+type Option func(*Hub)
+
+// WithLogger sets the logger the Hub reports drops, failures and shutdown on. The default is
+// slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Hub) {
+		if l != nil {
+			h.log = l
+		}
+	}
+}
+
+// WithShutdownTimeout bounds the whole shutdown: stopping the sources, draining every queue
+// into its sink and closing the sinks. The default is DefaultShutdownTimeout.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(h *Hub) {
+		if d > 0 {
+			h.shutdownTimeout = d
+		}
+	}
+}
+
+// Overflow says what a sink's queue does with a message when it is full.
+type Overflow int
+
+const (
+	// Block makes the emitting source (or Publish) wait for room: backpressure. Nothing is
+	// dropped, but one slow sink slows every source and so, in effect, every other sink.
+	Block Overflow = iota
+	// DropNewest discards the message that did not fit; the queue keeps the older ones.
+	DropNewest
+	// DropOldest discards the oldest queued message to make room for the new one.
+	DropOldest
+)
+
+// String returns "block", "drop-newest" or "drop-oldest".
+func (o Overflow) String() string {
+	switch o {
+	case Block:
+		return "block"
+	case DropNewest:
+		return "drop-newest"
+	case DropOldest:
+		return "drop-oldest"
+	}
+	return fmt.Sprintf("overflow(%d)", int(o))
+}
+
+// ParseOverflow parses the names String returns.
+func ParseOverflow(s string) (Overflow, error) {
+	for _, o := range []Overflow{Block, DropNewest, DropOldest} {
+		if s == o.String() {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("qwatch: unknown overflow policy %q (want block, drop-newest or drop-oldest)", s)
+}
+
+// SinkOption configures one sink's queue; see [Hub.AddSink].
+type SinkOption func(*sinkConfig)
+
+type sinkConfig struct {
+	queueSize int
+	batchSize int
+	flush     time.Duration
+	overflow  Overflow
+	filter    func(*message.Message) bool
+}
+
+func defaultSinkConfig() sinkConfig {
+	return sinkConfig{
+		queueSize: DefaultQueueSize,
+		batchSize: DefaultBatchSize,
+		flush:     DefaultFlushInterval,
+		overflow:  Block,
+	}
+}
+
+func (c *sinkConfig) validate() error {
+	switch {
+	case c.queueSize < 1:
+		return fmt.Errorf("queue size %d: must be at least 1", c.queueSize)
+	case c.batchSize < 1:
+		return fmt.Errorf("batch size %d: must be at least 1", c.batchSize)
+	case c.batchSize > c.queueSize:
+		return fmt.Errorf("batch size %d: larger than the queue size %d", c.batchSize, c.queueSize)
+	case c.flush < 0:
+		return fmt.Errorf("flush interval %v: must not be negative", c.flush)
+	case c.overflow < Block || c.overflow > DropOldest:
+		return fmt.Errorf("unknown overflow policy %d", int(c.overflow))
+	}
+	return nil
+}
+
+// WithQueueSize sets how many messages the sink's queue holds (default DefaultQueueSize).
+func WithQueueSize(n int) SinkOption { return func(c *sinkConfig) { c.queueSize = n } }
+
+// WithBatch sets the largest batch handed to the sink's Write and how long the queue waits
+// for a batch to fill before it hands over what it has (defaults DefaultBatchSize and
+// DefaultFlushInterval). A flush interval of 0 hands over whatever is queued at once.
+func WithBatch(size int, flush time.Duration) SinkOption {
+	return func(c *sinkConfig) { c.batchSize, c.flush = size, flush }
+}
+
+// WithOverflow sets what happens when the sink's queue is full (default Block).
+func WithOverflow(o Overflow) SinkOption { return func(c *sinkConfig) { c.overflow = o } }
+
+// WithFilter offers the sink only the messages for which keep returns true. keep must not
+// change the message and must be safe for concurrent use. Messages it rejects are counted in
+// SinkStats.Filtered and are not part of Offered.
+func WithFilter(keep func(*message.Message) bool) SinkOption {
+	return func(c *sinkConfig) { c.filter = keep }
+}

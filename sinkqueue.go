@@ -1,0 +1,161 @@
+package qwatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// sinkEntry is one sink with its queue and counters. Its run goroutine is the only caller of
+// the sink's Write and Close.
+type sinkEntry struct {
+	name string
+	sink Sink
+	cfg  sinkConfig
+	q    *queue
+	done chan struct{} // closed when run returns
+
+	offered  atomic.Uint64
+	filtered atomic.Uint64
+	dropLog  rateLimiter
+
+	mu        sync.Mutex // guards the counters below, so abandon can settle them at once
+	written   uint64
+	failed    uint64
+	dropped   uint64
+	inflight  int
+	abandoned bool
+}
+
+func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log *slog.Logger) {
+	if s.cfg.filter != nil && !s.cfg.filter(m) {
+		s.filtered.Add(1)
+		return
+	}
+	s.offered.Add(1)
+	_, dropped := s.q.put(m, s.cfg.overflow, stop, cancel)
+	if dropped == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.dropped += uint64(dropped)
+	total := s.dropped
+	s.mu.Unlock()
+	if s.dropLog.allow() {
+		log.Warn("qwatch: sink queue full; messages dropped", "sink", s.name,
+			"overflow", s.cfg.overflow.String(), "dropped_total", total)
+	}
+}
+
+// run hands the queue to the sink in batches until the queue is closed and empty, then
+// closes the sink.
+func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
+	defer close(s.done)
+	defer func() {
+		if err := s.sink.Close(ctx); err != nil {
+			log.Error("qwatch: closing sink", "sink", s.name, "err", err)
+		}
+	}()
+	batch := make([]message.Message, 0, s.cfg.batchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		if !s.fill(timer) {
+			return
+		}
+		s.mu.Lock()
+		if s.abandoned {
+			s.mu.Unlock()
+			return
+		}
+		batch = s.q.take(batch[:0], s.cfg.batchSize)
+		s.inflight = len(batch)
+		s.mu.Unlock()
+
+		err := s.sink.Write(ctx, batch)
+		clear(batch) // the queue's copies are gone; drop these references too
+
+		s.mu.Lock()
+		if s.abandoned {
+			s.mu.Unlock()
+			return
+		}
+		if err != nil {
+			s.failed += uint64(s.inflight)
+		} else {
+			s.written += uint64(s.inflight)
+		}
+		s.inflight = 0
+		s.mu.Unlock()
+		if err != nil {
+			log.Error("qwatch: sink write failed", "sink", s.name, "messages", len(batch), "err", err)
+		}
+	}
+}
+
+// fill waits until a batch is worth handing over: a full batch, a partial one whose flush
+// interval has passed, or whatever is left once the queue is closed. It returns false when the
+// queue is closed and empty.
+func (s *sinkEntry) fill(timer *time.Timer) bool {
+	var deadline time.Time
+	for {
+		n, closed := s.q.state()
+		switch {
+		case n == 0 && closed:
+			return false
+		case n == 0:
+			<-s.q.ready
+			continue
+		case n >= s.cfg.batchSize || closed || s.cfg.flush == 0:
+			return true
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(s.cfg.flush)
+		}
+		if !now.Before(deadline) {
+			return true
+		}
+		timer.Reset(deadline.Sub(now))
+		select {
+		case <-s.q.ready:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// abandon settles the counters of a sink that did not finish in time: what it is writing is
+// failed, what it still queues is dropped. It reports whether the sink was still busy.
+func (s *sinkEntry) abandon() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	s.abandoned = true
+	s.failed += uint64(s.inflight)
+	s.inflight = 0
+	s.dropped += uint64(s.q.discard())
+	return true
+}
+
+func (s *sinkEntry) stats() SinkStats {
+	queued, _ := s.q.state()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SinkStats{
+		Offered:  s.offered.Load(),
+		Written:  s.written,
+		Failed:   s.failed,
+		Dropped:  s.dropped,
+		Filtered: s.filtered.Load(),
+		Queued:   queued,
+	}
+}

@@ -1,0 +1,82 @@
+package qwatch_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/message"
+)
+
+// discard is a sink that throws batches away.
+type discard struct{}
+
+func (discard) Write(context.Context, []message.Message) error { return nil }
+func (discard) Close(context.Context) error                    { return nil }
+
+var benchMsg = message.Message{
+	Time: time.Date(2026, 11, 23, 22, 26, 45, 850_000_000, time.UTC), Source: "gelf", Host: "vm",
+	Level: message.LevelInfo, Text: "Hello World from a container that logs a line of ordinary length",
+	Container: message.Container{ID: "1a7d5e0c3f2b", Name: "web-1", ImageName: "hello:latest", Tag: "demo"},
+}
+
+// BenchmarkHub measures one message from Publish through the Hub to every sink: ns/op and
+// allocs/op are per message. The Hub sets a new ID on each (one allocation per message).
+func BenchmarkHub(b *testing.B) {
+	for _, sinks := range []int{1, 2, 4} {
+		b.Run(fmt.Sprintf("sinks=%d", sinks), func(b *testing.B) {
+			h := qwatch.NewHub()
+			for i := range sinks {
+				if err := h.AddSink(fmt.Sprint("discard", i), discard{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- h.Run(ctx) }()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := h.Publish(ctx, benchMsg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			for name, s := range h.Stats().Sinks {
+				if s.Written != uint64(b.N) {
+					b.Fatalf("sink %s wrote %d of %d", name, s.Written, b.N)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBaselineChannel is the floor to compare BenchmarkHub with: the same message sent
+// through one buffered channel to one goroutine, batched by nothing and counted by nothing.
+func BenchmarkBaselineChannel(b *testing.B) {
+	ch := make(chan message.Message, qwatch.DefaultQueueSize)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for range ch {
+			n++
+		}
+		done <- n
+	}()
+	b.ReportAllocs()
+	for range b.N {
+		m := benchMsg
+		m.ID = message.NewID()
+		ch <- m
+	}
+	close(ch)
+	if n := <-done; n != b.N {
+		b.Fatalf("received %d of %d", n, b.N)
+	}
+}

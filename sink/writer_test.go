@@ -1,0 +1,132 @@
+package sink_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
+	"github.com/qnib/qwatch/sink"
+)
+
+var _ qwatch.Sink = (*sink.Writer)(nil)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestWriterConformanceJSON(t *testing.T) {
+	var buf *bytes.Buffer
+	qwatchtest.TestSink(t,
+		func(t *testing.T) qwatch.Sink {
+			buf = new(bytes.Buffer)
+			return &sink.Writer{Out: buf, Format: sink.JSON}
+		},
+		func(t *testing.T) []message.Message { return parseLines(t, buf.Bytes()) })
+}
+
+func TestRecorderConformance(t *testing.T) {
+	var rec *qwatchtest.Recorder
+	qwatchtest.TestSink(t,
+		func(t *testing.T) qwatch.Sink { rec = &qwatchtest.Recorder{}; return rec },
+		func(t *testing.T) []message.Message { return rec.Messages() })
+}
+
+func parseLines(t *testing.T, b []byte) []message.Message {
+	t.Helper()
+	var msgs []message.Message
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var m message.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+func TestWriterText(t *testing.T) {
+	at := time.Date(2026, 11, 23, 22, 26, 45, 850_400_000, time.FixedZone("CET", 3600))
+	batch := []message.Message{
+		{Time: at, Level: message.LevelInfo, Text: "Hello World", Container: message.Container{Name: "web-1"}},
+		{Time: at, Level: message.LevelInfo, Kind: message.KindEvent, Text: "container start web-1 (nginx:1.27)",
+			Container: message.Container{Name: "web-1"}},
+		{Time: at, Level: message.LevelErr, Host: "vm", Text: "two\nlines\r"},
+		{Time: at, Level: message.LevelDebug, Text: "nobody"},
+	}
+	var buf bytes.Buffer
+	w := &sink.Writer{Out: &buf}
+	if err := w.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	want := `2026-11-23T21:26:45.850Z info web-1 Hello World
+2026-11-23T21:26:45.850Z info event container start web-1 (nginx:1.27)
+2026-11-23T21:26:45.850Z err vm two\nlines\r
+2026-11-23T21:26:45.850Z debug - nobody
+`
+	if got := buf.String(); got != want {
+		t.Errorf("text output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// countingWriter records each Write call.
+type countingWriter struct {
+	calls int
+	err   error
+	short bool
+	bytes.Buffer
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.calls++
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.short {
+		return len(p) / 2, nil
+	}
+	return c.Buffer.Write(p)
+}
+
+func TestWriterOneWritePerBatchAndErrors(t *testing.T) {
+	batch := qwatchtest.SampleMessages(100)
+	for _, f := range []sink.Format{sink.Text, sink.JSON} {
+		cw := &countingWriter{}
+		w := &sink.Writer{Out: cw, Format: f}
+		if err := w.Write(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		if cw.calls != 1 || strings.Count(cw.String(), "\n") != 100 {
+			t.Errorf("%v: %d Write calls and %d lines for a batch of 100", f, cw.calls, strings.Count(cw.String(), "\n"))
+		}
+	}
+	disk := errors.New("disk full")
+	w := &sink.Writer{Out: &countingWriter{err: disk}}
+	if err := w.Write(context.Background(), batch); !errors.Is(err, disk) {
+		t.Errorf("Write = %v, want the writer's error", err)
+	}
+	w = &sink.Writer{Out: &countingWriter{short: true}}
+	if err := w.Write(context.Background(), batch); err == nil {
+		t.Error("a short write was not reported")
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for _, f := range []sink.Format{sink.Text, sink.JSON} {
+		if got, err := sink.ParseFormat(f.String()); err != nil || got != f {
+			t.Errorf("ParseFormat(%q) = %v, %v", f.String(), got, err)
+		}
+	}
+	if _, err := sink.ParseFormat("xml"); err == nil {
+		t.Error("ParseFormat(xml) succeeded")
+	}
+}

@@ -22,15 +22,20 @@ const (
 	Text Format = iota
 	// JSON writes one JSON document per line, the form of [message.Message.AppendJSON].
 	JSON
+	// Pretty is for a person at a terminal, like `docker logs -f` for the whole host; see
+	// [AppendPretty]. Set Writer.Color to colour it.
+	Pretty
 )
 
-// String returns "text" or "json".
+// String returns "text", "json" or "pretty".
 func (f Format) String() string {
 	switch f {
 	case Text:
 		return "text"
 	case JSON:
 		return "json"
+	case Pretty:
+		return "pretty"
 	}
 	return fmt.Sprintf("format(%d)", int(f))
 }
@@ -42,8 +47,10 @@ func ParseFormat(s string) (Format, error) {
 		return Text, nil
 	case "json":
 		return JSON, nil
+	case "pretty":
+		return Pretty, nil
 	}
-	return 0, fmt.Errorf("sink: unknown format %q (want text or json)", s)
+	return 0, fmt.Errorf("sink: unknown format %q (want text, json or pretty)", s)
 }
 
 // ErrClosed is returned by Write after Close.
@@ -55,6 +62,7 @@ var ErrClosed = errors.New("sink: writer closed")
 type Writer struct {
 	Out    io.Writer // nil means os.Stdout
 	Format Format
+	Color  bool // colour the Pretty format with ANSI escapes
 
 	mu     sync.Mutex
 	buf    []byte
@@ -80,6 +88,8 @@ func (w *Writer) Write(ctx context.Context, batch []message.Message) error {
 		switch w.Format {
 		case JSON:
 			b = batch[i].AppendJSON(b)
+		case Pretty:
+			b = AppendPretty(b, &batch[i], w.Color)
 		default:
 			b = AppendText(b, &batch[i])
 		}

@@ -130,3 +130,41 @@ func TestParseFormat(t *testing.T) {
 		t.Error("ParseFormat(xml) succeeded")
 	}
 }
+
+func TestWriterPretty(t *testing.T) {
+	at := time.Date(2026, 11, 23, 22, 26, 45, 850_000_000, time.Local)
+	batch := []message.Message{
+		{Time: at, Level: message.LevelInfo, Text: "Hello World", Container: message.Container{Name: "web-1"}},
+		{Time: at, Level: message.LevelErr, Text: "boom", Container: message.Container{Name: "web-1"}},
+		{Time: at, Level: message.LevelWarning, Kind: message.KindEvent, Text: "container die web-1 (nginx:1.27)",
+			Container: message.Container{Name: "web-1"}},
+	}
+	var plain bytes.Buffer
+	if err := (&sink.Writer{Out: &plain, Format: sink.Pretty}).Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	want := "22:26:45.850 web-1            | Hello World\n" +
+		"22:26:45.850 web-1            | err boom\n" +
+		"22:26:45.850 web-1            | ▶ event warning container die web-1 (nginx:1.27)\n"
+	if plain.String() != want {
+		t.Errorf("pretty output:\n%s\nwant:\n%s", plain.String(), want)
+	}
+	var colored bytes.Buffer
+	if err := (&sink.Writer{Out: &colored, Format: sink.Pretty, Color: true}).Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(colored.String(), "\n")
+	nameColor := func(line string) string {
+		i := strings.Index(line, "web-1")
+		return line[strings.LastIndex(line[:i], "\x1b["):i]
+	}
+	if nameColor(lines[0]) == "" || nameColor(lines[0]) != nameColor(lines[1]) {
+		t.Errorf("container name not in one stable colour: %q %q", lines[0], lines[1])
+	}
+	if !strings.Contains(lines[1], "\x1b[31m\x1b[1merr") {
+		t.Errorf("error level not red: %q", lines[1])
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Error("escapes in uncoloured output")
+	}
+}

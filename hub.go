@@ -140,18 +140,24 @@ func (h *Hub) Use(p ...Processor) {
 // until ctx is done, and then returns ctx's error; the message is counted as dropped for
 // the sinks it could not reach.
 func (h *Hub) Publish(ctx context.Context, m message.Message) error {
-	if err := h.dispatch(ctx.Done(), &m); err != nil {
+	gaveUp, err := h.dispatch(ctx.Done(), &m)
+	if err != nil {
 		return err
 	}
 	h.published.Add(1)
-	return ctx.Err()
+	if gaveUp {
+		return fmt.Errorf("qwatch: publishing to a full queue: %w", context.Cause(ctx))
+	}
+	return nil
 }
 
-func (h *Hub) dispatch(cancel <-chan struct{}, m *message.Message) error {
+// dispatch stamps, processes and offers *m to every sink. It reports whether a Block queue was
+// given up on because cancel or the shutdown deadline came first.
+func (h *Hub) dispatch(cancel <-chan struct{}, m *message.Message) (gaveUp bool, err error) {
 	h.pubMu.RLock()
 	defer h.pubMu.RUnlock()
 	if h.closed {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if m.ID == "" {
 		m.ID = message.NewID()
@@ -162,13 +168,15 @@ func (h *Hub) dispatch(cancel <-chan struct{}, m *message.Message) error {
 	for _, p := range *h.procs.Load() {
 		if !p(m) {
 			h.filtered.Add(1)
-			return nil
+			return false, nil
 		}
 	}
 	for _, s := range h.sinks {
-		s.offer(m, h.stop, cancel, h.log)
+		if !s.offer(m, h.stop, cancel, h.log) {
+			gaveUp = true
+		}
 	}
-	return nil
+	return gaveUp, nil
 }
 
 func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
@@ -176,7 +184,7 @@ func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
 		if m.Source == "" {
 			m.Source = e.name
 		}
-		if err := h.dispatch(nil, &m); err != nil {
+		if _, err := h.dispatch(nil, &m); err != nil {
 			e.late.Add(1)
 			if e.lateLog.allow() {
 				h.log.Error("qwatch: source emitted after the hub closed; message discarded",

@@ -547,3 +547,27 @@ func increasing(msgs []message.Message) bool {
 	}
 	return true
 }
+
+func TestPublishGivesUpWhenCtxIsDone(t *testing.T) {
+	release := make(chan struct{})
+	h := qwatch.NewHub()
+	must(t, h.AddSink("stuck", blockingSink(release), qwatch.WithQueueSize(1), qwatch.WithBatch(1, 0)))
+	stop := runHub(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var err error
+	for range 3 { // one in the sink's hands, one queued, the third must wait
+		if err = h.Publish(ctx, message.Message{Text: "x"}); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Publish to a full Block queue = %v, want DeadlineExceeded once ctx expired", err)
+	}
+	close(release)
+	must(t, stop())
+	checkAccounting(t, h.Stats())
+	if s := h.Stats().Sinks["stuck"]; s.Dropped != 1 {
+		t.Errorf("stats %+v: want the one message Publish gave up on counted as dropped", s)
+	}
+}

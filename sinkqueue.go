@@ -31,15 +31,16 @@ type sinkEntry struct {
 	abandoned bool
 }
 
-func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log *slog.Logger) {
+// offer hands m to the sink's queue. It returns false if a Block queue was given up on.
+func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log *slog.Logger) bool {
 	if s.cfg.filter != nil && !s.cfg.filter(m) {
 		s.filtered.Add(1)
-		return
+		return true
 	}
 	s.offered.Add(1)
-	_, dropped := s.q.put(m, s.cfg.overflow, stop, cancel)
+	queued, dropped := s.q.put(m, s.cfg.overflow, stop, cancel)
 	if dropped == 0 {
-		return
+		return true
 	}
 	s.mu.Lock()
 	s.dropped += uint64(dropped)
@@ -49,6 +50,7 @@ func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log 
 		log.Warn("qwatch: sink queue full; messages dropped", "sink", s.name,
 			"overflow", s.cfg.overflow.String(), "dropped_total", total)
 	}
+	return queued || s.cfg.overflow != Block
 }
 
 // run hands the queue to the sink in batches until the queue is closed and empty, then

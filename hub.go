@@ -140,7 +140,7 @@ func (h *Hub) Use(p ...Processor) {
 // until ctx is done, and then returns ctx's error; the message is counted as dropped for
 // the sinks it could not reach.
 func (h *Hub) Publish(ctx context.Context, m message.Message) error {
-	gaveUp, err := h.dispatch(ctx.Done(), &m)
+	gaveUp, err := h.dispatch(ctx.Done(), m)
 	if err != nil {
 		return err
 	}
@@ -151,14 +151,24 @@ func (h *Hub) Publish(ctx context.Context, m message.Message) error {
 	return nil
 }
 
-// dispatch stamps, processes and offers *m to every sink. It reports whether a Block queue was
+// scratch holds the copy of a message that processors may change; pooled, because a message
+// handed to a func value would otherwise escape to the heap, one allocation per message.
+var scratch = sync.Pool{New: func() any { return new(message.Message) }}
+
+// dispatch stamps, processes and offers msg to every sink. It reports whether a Block queue was
 // given up on because cancel or the shutdown deadline came first.
-func (h *Hub) dispatch(cancel <-chan struct{}, m *message.Message) (gaveUp bool, err error) {
+func (h *Hub) dispatch(cancel <-chan struct{}, msg message.Message) (gaveUp bool, err error) {
 	h.pubMu.RLock()
 	defer h.pubMu.RUnlock()
 	if h.closed {
 		return false, ErrClosed
 	}
+	m := scratch.Get().(*message.Message)
+	*m = msg
+	defer func() {
+		*m = message.Message{}
+		scratch.Put(m)
+	}()
 	if m.ID == "" {
 		m.ID = message.NewID()
 	}
@@ -184,7 +194,7 @@ func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
 		if m.Source == "" {
 			m.Source = e.name
 		}
-		if _, err := h.dispatch(nil, &m); err != nil {
+		if _, err := h.dispatch(nil, m); err != nil {
 			e.late.Add(1)
 			if e.lateLog.allow() {
 				h.log.Error("qwatch: source emitted after the hub closed; message discarded",

@@ -1,0 +1,231 @@
+package gelf_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/message"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// dockerPayload is a message as Docker's GELF driver sends it (seen on the wire).
+const dockerPayload = `{"version":"1.1","host":"vm","short_message":"Hello World from-container","timestamp":1795472805.85,"level":6,"_command":"/hello from-container","_container_id":"1a7d5e0c3f2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d","_container_name":"keen_mirzakhani","_created":"2026-11-23T22:26:45.598004359Z","_image_id":"sha256:68e3a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e","_image_name":"hello:latest","_tag":"demo"}`
+
+func dockerMessage() message.Message {
+	return message.Message{
+		Time:  time.Date(2026, 11, 23, 22, 26, 45, 850_000_000, time.UTC),
+		Host:  "vm",
+		Level: message.LevelInfo,
+		Text:  "Hello World from-container",
+		Container: message.Container{
+			ID:        "1a7d5e0c3f2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d",
+			Name:      "keen_mirzakhani",
+			ImageID:   "sha256:68e3a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e",
+			ImageName: "hello:latest",
+			Command:   "/hello from-container",
+			Tag:       "demo",
+			Created:   time.Date(2026, 11, 23, 22, 26, 45, 598_004_359, time.UTC),
+		},
+	}
+}
+
+func gzipped(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zlibbed(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestDecodeDockerPayload(t *testing.T) {
+	plain := []byte(dockerPayload)
+	for name, payload := range map[string][]byte{
+		"plain": plain, "gzip": gzipped(t, plain), "zlib": zlibbed(t, plain),
+		"spaces": []byte(" \n" + strings.ReplaceAll(dockerPayload, ",", " ,\t") + "\n"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := gelf.Decode(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(dockerMessage(), got); diff != "" {
+				t.Errorf("decoded (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeMapping(t *testing.T) {
+	at := func(sec, nsec int64) time.Time { return time.Unix(sec, nsec).UTC() }
+	tests := []struct {
+		name string
+		in   string
+		want message.Message
+	}{
+		{"level absent is alert", `{"short_message":"x","timestamp":1}`,
+			message.Message{Text: "x", Level: message.LevelAlert, Time: at(1, 0)}},
+		{"message instead of short_message", `{"message":"x","timestamp":1,"level":3}`,
+			message.Message{Text: "x", Level: message.LevelErr, Time: at(1, 0)}},
+		{"short_message wins", `{"message":"no","short_message":"yes","timestamp":1,"level":3}`,
+			message.Message{Text: "yes", Level: message.LevelErr, Time: at(1, 0)}},
+		{"microseconds kept", `{"short_message":"x","timestamp":1795472805.123456,"level":7}`,
+			message.Message{Text: "x", Level: message.LevelDebug, Time: at(1795472805, 123456000)}},
+		{"beyond microseconds cut", `{"short_message":"x","timestamp":1795472805.1234569,"level":7}`,
+			message.Message{Text: "x", Level: message.LevelDebug, Time: at(1795472805, 123456000)}},
+		{"numeric strings", `{"short_message":"x","timestamp":"1795472805.5","level":"4"}`,
+			message.Message{Text: "x", Level: message.LevelWarning, Time: at(1795472805, 500000000)}},
+		{"exponent timestamp", `{"short_message":"x","timestamp":1.7954728055e9,"level":5}`,
+			message.Message{Text: "x", Level: message.LevelNotice, Time: at(1795472805, 500000000)}},
+		{"fields", `{"short_message":"x","timestamp":1,"level":6,"full_message":"long\nform","_id":"dropped","_user":"bob","_n":42,"_f":-1.5e2,"_ok":true,"_no":false,"_nil":null,"_obj":{"a":[1,2]},"facility":"kern","line":12,"file":"main.go","_created":"not a time"}`,
+			message.Message{Text: "x", FullText: "long\nform", Level: message.LevelInfo, Time: at(1, 0), Fields: map[string]any{
+				"user": "bob", "n": 42.0, "f": -150.0, "ok": true, "no": false, "obj": `{"a":[1,2]}`,
+				"facility": "kern", "line": 12.0, "file": "main.go", "created": "not a time"}}},
+		{"escapes", `{"short_message":"a\"b\\c\/d\u00e9\ud83d\ude00\t\u0000","timestamp":1,"level":6,"_k\u0065y":"v"}`,
+			message.Message{Text: "a\"b\\c/dé😀\t\x00", Level: message.LevelInfo, Time: at(1, 0), Fields: map[string]any{"key": "v"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := gelf.Decode([]byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeNoTimestampIsReceiveTime(t *testing.T) {
+	before := time.Now()
+	m, err := gelf.Decode([]byte(`{"short_message":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Time.Before(before) || m.Time.After(time.Now()) {
+		t.Errorf("time %v is not the time received", m.Time)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	many := new(strings.Builder)
+	many.WriteString(`{"short_message":"x"`)
+	for i := range 10000 {
+		fmt.Fprintf(many, `,"_f%d":%d`, i, i)
+	}
+	many.WriteString("}")
+	truncated := gzipped(t, []byte(dockerPayload))
+	truncated = truncated[:len(truncated)/2]
+	tests := []struct {
+		name    string
+		in      []byte
+		reason  gelf.Reason
+		message string
+	}{
+		{"empty", nil, gelf.ReasonJSON, "not a JSON object"},
+		{"array", []byte(`[1,2]`), gelf.ReasonJSON, "not a JSON object"},
+		{"string", []byte(`"x"`), gelf.ReasonJSON, "not a JSON object"},
+		{"invalid JSON", []byte(`{"short_message":"x",}`), gelf.ReasonJSON, "invalid JSON"},
+		{"trailing garbage", []byte(`{"short_message":"x"} {}`), gelf.ReasonJSON, "invalid JSON"},
+		{"unterminated", []byte(`{"short_message":"x`), gelf.ReasonJSON, "payload ends"},
+		{"bad escape", []byte(`{"short_message":"\q"}`), gelf.ReasonJSON, `unknown escape \q`},
+		{"control character", []byte("{\"short_message\":\"a\nb\"}"), gelf.ReasonJSON, "control character"},
+		{"invalid UTF-8", []byte("{\"short_message\":\"\xff\xfe\"}"), gelf.ReasonUTF8, "not valid UTF-8"},
+		{"no short_message", []byte(`{"host":"vm"}`), gelf.ReasonMissingMessage, "no short_message"},
+		{"short_message number", []byte(`{"short_message":5}`), gelf.ReasonBadValue, "not a string"},
+		{"level 8", []byte(`{"short_message":"x","level":8}`), gelf.ReasonBadValue, "level \"8\" is not a syslog severity 0..7"},
+		{"level word", []byte(`{"short_message":"x","level":"info"}`), gelf.ReasonBadValue, "syslog severity"},
+		{"timestamp word", []byte(`{"short_message":"x","timestamp":"now"}`), gelf.ReasonBadValue, "not a number of seconds"},
+		{"negative timestamp", []byte(`{"short_message":"x","timestamp":-5}`), gelf.ReasonBadValue, "timestamp"},
+		{"10,000 fields", []byte(many.String()), gelf.ReasonTooManyFields, "more than 1000 fields"},
+		{"deep nesting", []byte(`{"short_message":"x","_a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`), gelf.ReasonJSON, "nested deeper than 64"},
+		{"truncated gzip", truncated, gelf.ReasonDecompress, "decompressing"},
+		{"gzip of garbage", append([]byte{0x1f, 0x8b}, "garbage!garbage!"...), gelf.ReasonDecompress, "gzip"},
+		{"plain too large", []byte(`{"short_message":"` + strings.Repeat("x", 1<<20) + `"}`), gelf.ReasonTooLarge, "message larger than 1048576 bytes"},
+		{"gzip too large", gzipped(t, []byte(`{"short_message":"`+strings.Repeat("x", 1<<20)+`"}`)), gelf.ReasonTooLarge, "message larger than 1048576 bytes after decompression"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := gelf.Decode(tt.in)
+			var ge *gelf.Error
+			if !errors.As(err, &ge) {
+				t.Fatalf("Decode = %v, want a *gelf.Error", err)
+			}
+			if ge.Reason != tt.reason || !strings.Contains(err.Error(), tt.message) || !strings.HasPrefix(err.Error(), "gelf: ") {
+				t.Errorf("Decode = %q (reason %s), want reason %s and a message containing %q", err, ge.Reason, tt.reason, tt.message)
+			}
+		})
+	}
+}
+
+// TestDecompressionBomb checks that a gzip of 1 GiB of zeros is rejected after inflating no more
+// than the limit: the memory Decode allocates stays within a few times the 1 MiB limit.
+func TestDecompressionBomb(t *testing.T) {
+	var bomb bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for range 1024 {
+		w.Write(zeros)
+	}
+	w.Close()
+	t.Logf("1 GiB of zeros is %d bytes of gzip", bomb.Len())
+	var d gelf.Decoder
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := d.Decode(bomb.Bytes(), time.Now())
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	var ge *gelf.Error
+	if !errors.As(err, &ge) || ge.Reason != gelf.ReasonTooLarge {
+		t.Fatalf("Decode(bomb) = %v, want a too_large error", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("Decode allocated %d bytes for a bomb; the limit is 1 MiB", alloc)
+	}
+	if took > 2*time.Second {
+		t.Errorf("rejecting the bomb took %v: it inflated more than the limit", took)
+	}
+}
+
+func TestDecoderReuse(t *testing.T) {
+	var d gelf.Decoder
+	inputs := [][]byte{gzipped(t, []byte(dockerPayload)), []byte(`{"short_message":"plain","timestamp":1}`),
+		zlibbed(t, []byte(dockerPayload)), {0x1f, 0x8b, 0}, gzipped(t, []byte(dockerPayload))}
+	for i, in := range inputs {
+		m, err := d.Decode(in, time.Now())
+		if i == 3 {
+			if err == nil {
+				t.Error("broken gzip accepted")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("#%d: %v", i, err)
+		}
+		if i != 1 && !cmp.Equal(m, dockerMessage()) {
+			t.Errorf("#%d: reused decoder gave %+v", i, m)
+		}
+	}
+}

@@ -48,7 +48,9 @@ func FuzzJSONRoundTrip(f *testing.F) {
 
 // nanDiff reports whether n cannot survive JSON as a number (NaN and infinities are written as
 // strings on purpose).
-func nanDiff(n float64) bool { return n != n || n > 1.7976931348623157e308 || n < -1.7976931348623157e308 }
+func nanDiff(n float64) bool {
+	return n != n || n > 1.7976931348623157e308 || n < -1.7976931348623157e308
+}
 
 // FuzzUnmarshal checks that reading arbitrary bytes as a document never panics.
 func FuzzUnmarshal(f *testing.F) {

@@ -52,6 +52,8 @@ type Assembler struct {
 	oldest     *partial // a list by arrival of each message's first chunk, oldest first
 	newest     *partial
 	bytes      int
+	done       map[uint64]time.Time // messages completed within the timeout, to spot late duplicates
+	doneOrder  []uint64             // the keys of done, oldest first
 	completed  uint64
 	expired    uint64
 	evicted    uint64
@@ -81,7 +83,7 @@ func NewAssembler(cfg AssemblerConfig) *Assembler {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = DefaultMaxChunkBytes
 	}
-	return &Assembler{cfg: cfg, partials: make(map[uint64]*partial)}
+	return &Assembler{cfg: cfg, partials: make(map[uint64]*partial), done: make(map[uint64]time.Time)}
 }
 
 // Add takes one chunk, received at now. When the chunk completes its message, Add returns the
@@ -108,13 +110,17 @@ func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.expireLocked(now)
+	if _, ok := a.done[id]; ok {
+		a.duplicates++ // a chunk of a message already delivered
+		return nil, nil
+	}
 	p := a.partials[id]
 	if p != nil && len(p.chunks) != total {
 		a.removeLocked(p)
 		return nil, errorf(ReasonBadChunk, "chunk count changed from %d to %d within message %016x; message dropped", len(p.chunks), total, id)
 	}
 	if total == 1 {
-		a.completed++
+		a.markDoneLocked(id, now)
 		return append([]byte(nil), data...), nil
 	}
 	if p == nil {
@@ -153,8 +159,21 @@ func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
 		payload = append(payload, c...)
 	}
 	a.removeLocked(p)
-	a.completed++
+	a.markDoneLocked(id, now)
 	return payload, nil
+}
+
+// markDoneLocked remembers a completed message for the timeout, so that a duplicate chunk of
+// it arriving later is not taken for the start of a new message. It remembers at most
+// MaxIncomplete of them.
+func (a *Assembler) markDoneLocked(id uint64, now time.Time) {
+	a.completed++
+	if len(a.doneOrder) >= a.cfg.MaxIncomplete {
+		delete(a.done, a.doneOrder[0])
+		a.doneOrder = a.doneOrder[1:]
+	}
+	a.done[id] = now
+	a.doneOrder = append(a.doneOrder, id)
 }
 
 // Expire drops the incomplete messages whose time is up at now and returns how many it
@@ -166,6 +185,13 @@ func (a *Assembler) Expire(now time.Time) int {
 }
 
 func (a *Assembler) expireLocked(now time.Time) int {
+	for len(a.doneOrder) > 0 && now.Sub(a.done[a.doneOrder[0]]) >= a.cfg.Timeout {
+		delete(a.done, a.doneOrder[0])
+		a.doneOrder = a.doneOrder[1:]
+	}
+	if len(a.doneOrder) == 0 && cap(a.doneOrder) > 4*a.cfg.MaxIncomplete {
+		a.doneOrder = nil // the slice only moves forward; let it start over
+	}
 	n := 0
 	for a.oldest != nil && now.Sub(a.oldest.first) >= a.cfg.Timeout {
 		a.removeLocked(a.oldest)

@@ -217,9 +217,18 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		wg.Go(func() { s.acceptTCP(&wg, emit) })
 	}
 	var srv *http.Server
+	var httpConns sync.WaitGroup // http.Server.Close does not wait for its connections' goroutines
 	if s.httpLn != nil {
 		srv = &http.Server{Handler: s.httpHandler(emit), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+			IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			ConnState: func(_ net.Conn, state http.ConnState) {
+				switch state {
+				case http.StateNew:
+					httpConns.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					httpConns.Done()
+				}
+			}}
 		wg.Go(func() {
 			if err := srv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("gelf: serving http", "err", err)
@@ -241,6 +250,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	}
 	s.Close()
 	wg.Wait()
+	httpConns.Wait()
 	return nil
 }
 
@@ -349,10 +359,10 @@ func (s *Source) isClosed() bool {
 }
 
 func (s *Source) untrack(conn net.Conn) {
-	conn.Close()
 	s.mu.Lock()
 	delete(s.conns, conn)
 	s.mu.Unlock()
+	conn.Close()
 }
 
 // readTCP reads NUL-terminated messages until the peer closes, goes quiet for the idle

@@ -1,0 +1,98 @@
+package gelf_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/message"
+)
+
+// TestDockerGELFDriver runs containers whose output Docker's own GELF driver sends to a Source:
+// over UDP with each compression and over TCP, lines from 10 bytes to 16 KiB (the largest line
+// Docker passes whole), from stdout and stderr. Every line must arrive once, in order per
+// stream, with the container's fields and the stream's level.
+func TestDockerGELFDriver(t *testing.T) {
+	image := dockertest.Image(t)
+	const lines = 300
+	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	udp, tcp := src.UDPAddr().String(), src.TCPAddr().String()
+	runs := []struct {
+		name string
+		opts []string
+	}{
+		{"udp-gzip", []string{"gelf-address=udp://" + udp}},
+		{"udp-zlib", []string{"gelf-address=udp://" + udp, "gelf-compression-type=zlib"}},
+		{"udp-none", []string{"gelf-address=udp://" + udp, "gelf-compression-type=none"}},
+		{"tcp", []string{"gelf-address=tcp://" + tcp}},
+	}
+	seen := 0
+	for _, run := range runs {
+		t.Run(run.name, func(t *testing.T) {
+			name := fmt.Sprintf("qwatch-gelf-%s-%d", run.name, time.Now().UnixNano())
+			args := []string{"run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf",
+				"--log-opt", "tag=" + run.name, "--label", "app=gelf-test"}
+			for _, o := range run.opts {
+				args = append(args, "--log-opt", o)
+			}
+			args = append(args, image, "/logger", "-id", run.name, "-n", fmt.Sprint(lines), "-min", "10", "-max", "16384", "-stream", "both")
+			dockertest.Docker(t, args...)
+			all := c.wait(t, seen+lines)
+			got := all[seen:]
+			seen = len(all)
+			perStream := map[string][]string{}
+			for _, m := range got {
+				if m.Container.Name != name || m.Container.Tag != run.name || m.Container.ImageName != image ||
+					len(m.Container.ID) != 64 || !strings.HasPrefix(m.Container.ImageID, "sha256:") ||
+					m.Container.Command != fmt.Sprintf("/logger -id %s -n %d -min 10 -max 16384 -stream both", run.name, lines) ||
+					m.Container.Created.IsZero() || m.Host == "" {
+					t.Fatalf("container fields wrong: %+v", m.Container)
+				}
+				stream := strings.Fields(m.Text)[1]
+				want := map[string]message.Level{"stdout": message.LevelInfo, "stderr": message.LevelErr}[stream]
+				if m.Level != want {
+					t.Errorf("%s line has level %v, want %v", stream, m.Level, want)
+				}
+				perStream[stream] = append(perStream[stream], m.Text)
+			}
+			for i := range lines {
+				stream := "stdout"
+				if i%2 == 1 {
+					stream = "stderr"
+				}
+				want := loggerLine(run.name, stream, i, loggerSize(i, 10, 16384))
+				if len(perStream[stream]) <= i/2 || perStream[stream][i/2] != want {
+					t.Fatalf("line %d of %s is not the one printed (%d lines arrived on it)", i, stream, len(perStream[stream]))
+				}
+			}
+		})
+	}
+	if st := src.Stats(); st.Incomplete != 0 || st.Expired != 0 || st.Evicted != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// loggerSize and loggerLine repeat the logger program's Size and Line.
+func loggerSize(i, minSize, maxSize int) int {
+	if maxSize <= minSize {
+		return minSize
+	}
+	switch i % 10 {
+	case 0:
+		return minSize
+	case 1:
+		return maxSize
+	}
+	return minSize + (i*7919)%(maxSize-minSize+1)
+}
+
+func loggerLine(id, stream string, i, size int) string {
+	head := fmt.Sprintf("%s %s %d ", id, stream, i)
+	if len(head) >= size {
+		return head[:len(head)-1]
+	}
+	return head + strings.Repeat(string(rune('a'+i%26)), size-len(head))
+}

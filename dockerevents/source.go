@@ -1,0 +1,323 @@
+package dockerevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// Defaults of Config.
+const (
+	DefaultMinBackoff  = 100 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+	DefaultSeamTimeout = 2 * time.Second
+)
+
+// Config sets up a Source. The zero value works on a Docker host: the engine from the
+// environment (DOCKER_HOST and friends, else the local socket), every event from now on.
+type Config struct {
+	// Client talks to the engine; nil means one from the environment, with API version
+	// negotiation, which the Source closes when Run returns.
+	Client *client.Client
+	// Filters narrows the events as the engine's API does: keys type, event, container,
+	// image, label, network, volume, daemon, plugin, node, service, secret, config, scope;
+	// for example {"type": {"container", "image"}, "label": {"com.example.team=web"}}.
+	Filters map[string][]string
+	// IgnoreActions drops events whose action, up to a colon, is one of these; for example
+	// "exec_create", "exec_start", "exec_die" for the noise of health checks and docker exec.
+	IgnoreActions []string
+	// Since is the time of the first event wanted; zero means from when Run starts.
+	Since time.Time
+	// MinBackoff and MaxBackoff bound the wait between reconnection attempts
+	// (DefaultMinBackoff, DefaultMaxBackoff); each wait has jitter.
+	MinBackoff, MaxBackoff time.Duration
+	// SeamTimeout is how long, after reconnecting, the Source waits for the engine to replay
+	// the last event it saw before it reports a gap (DefaultSeamTimeout).
+	SeamTimeout time.Duration
+	// Logger reports reconnections and gaps (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Stats counts a Source's work.
+type Stats struct {
+	Events     uint64 // events received and emitted
+	Duplicates uint64 // events the engine replayed twice at a seam, dropped
+	Ignored    uint64 // events dropped by IgnoreActions
+	Reconnects uint64 // streams re-established after an error
+	Gaps       uint64 // gaps reported
+	Containers int    // containers in the inventory now
+	Connected  bool   // whether a stream is up now
+}
+
+// Source is a qwatch.Source over the engine's events. Create it with NewSource.
+type Source struct {
+	cfg       Config
+	client    *client.Client
+	ownClient bool
+	log       *slog.Logger
+	inv       *inventory
+	started   atomic.Bool
+
+	events, duplicates, ignored, reconnects, gaps atomic.Uint64
+	connected                                     atomic.Bool
+	host                                          atomic.Pointer[string]
+}
+
+// NewSource checks cfg and returns a Source. It does not contact the engine.
+func NewSource(cfg Config) (*Source, error) {
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		return nil, fmt.Errorf("dockerevents: MaxBackoff %v is less than MinBackoff %v", cfg.MaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.SeamTimeout <= 0 {
+		cfg.SeamTimeout = DefaultSeamTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: newInventory()}
+	if s.client == nil {
+		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("dockerevents: client from the environment: %w", err)
+		}
+		s.client, s.ownClient = c, true
+	}
+	empty := ""
+	s.host.Store(&empty)
+	return s, nil
+}
+
+// Stats returns the Source's counters.
+func (s *Source) Stats() Stats {
+	return Stats{
+		Events:     s.events.Load(),
+		Duplicates: s.duplicates.Load(),
+		Ignored:    s.ignored.Load(),
+		Reconnects: s.reconnects.Load(),
+		Gaps:       s.gaps.Load(),
+		Containers: s.inv.len(),
+		Connected:  s.connected.Load(),
+	}
+}
+
+// Enrich fills Container.Name, ImageName and Labels, where they are empty, of a log message
+// that carries a container ID (full or the 12-character short form) known to the inventory.
+// It never drops a message. It is safe for concurrent use, and cheap: use it as a
+// qwatch.Processor (hub.Use(src.Enrich)).
+func (s *Source) Enrich(m *message.Message) bool {
+	if m.Kind != message.KindLog || m.Container.ID == "" {
+		return true
+	}
+	info, ok := s.inv.lookup(m.Container.ID)
+	if !ok {
+		return true
+	}
+	if m.Container.Name == "" {
+		m.Container.Name = info.name
+	}
+	if m.Container.ImageName == "" {
+		m.Container.ImageName = info.image
+	}
+	if m.Container.Labels == nil {
+		m.Container.Labels = info.labels
+	}
+	return true
+}
+
+// seam is what the Source remembers of the last events it emitted: their time, and the keys
+// of those with exactly that time, to drop them when the engine replays them.
+type seam struct {
+	nanos int64
+	keys  map[string]bool
+}
+
+func eventKey(ev events.Message) string {
+	return string(ev.Type) + "\x00" + string(ev.Action) + "\x00" + ev.Actor.ID + "\x00" + fmt.Sprint(ev.TimeNano)
+}
+
+func eventTime(ev events.Message) time.Time {
+	if ev.TimeNano != 0 {
+		return time.Unix(0, ev.TimeNano)
+	}
+	return time.Unix(ev.Time, 0)
+}
+
+// Run follows the events until ctx is done, reconnecting whenever the stream breaks, and
+// returns nil. Run may be called once.
+func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("dockerevents: Run called twice")
+	}
+	if s.ownClient {
+		defer s.client.Close()
+	}
+	since := s.cfg.Since
+	if since.IsZero() {
+		since = time.Now()
+	}
+	last := seam{nanos: since.UnixNano()}
+	backoff := s.cfg.MinBackoff
+	first := true
+	for ctx.Err() == nil {
+		healthy, err := s.stream(ctx, &last, first, emit)
+		first = false
+		if ctx.Err() != nil {
+			break
+		}
+		s.connected.Store(false)
+		s.reconnects.Add(1)
+		if healthy {
+			backoff = s.cfg.MinBackoff
+		}
+		wait := jitter(backoff)
+		s.log.Warn("dockerevents: event stream ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		backoff = min(2*backoff, s.cfg.MaxBackoff)
+	}
+	s.connected.Store(false)
+	return nil
+}
+
+// jitter spreads a wait by ±20% so that many clients do not reconnect in step.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// stream follows one connection to the engine until it breaks. It reports whether the stream
+// got far enough to count as healthy (so the backoff starts over).
+func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(message.Message)) (healthy bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	info, err := s.client.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("engine info: %w", err)
+	}
+	host := info.Name
+	s.host.Store(&host)
+
+	args := filters.NewArgs()
+	for k, vs := range s.cfg.Filters {
+		for _, v := range vs {
+			args.Add(k, v)
+		}
+	}
+	// The engine replays buffered events whose time is at or after since: the last event
+	// seen comes again, which proves the replay reaches back far enough.
+	msgs, errs := s.client.Events(ctx, events.ListOptions{
+		Since:   fmt.Sprintf("%d.%09d", last.nanos/1e9, last.nanos%1e9),
+		Filters: args,
+	})
+	// Listing after subscribing: a change in between shows up as an event after the list.
+	list, err := s.client.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return false, fmt.Errorf("listing containers: %w", err)
+	}
+	s.inv.reset(list)
+	s.connected.Store(true)
+
+	checkSeam := !first && len(last.keys) > 0
+	var seamTimer <-chan time.Time
+	if checkSeam {
+		t := time.NewTimer(s.cfg.SeamTimeout)
+		defer t.Stop()
+		seamTimer = t.C
+	}
+	reconnectedAt := time.Now()
+	for {
+		select {
+		case err := <-errs:
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return healthy, nil
+			}
+			if err == nil {
+				err = errors.New("stream closed")
+			}
+			return healthy, err
+		case <-seamTimer:
+			s.reportGap(emit, last.nanos, reconnectedAt.UnixNano(), host,
+				"the engine did not replay the last event seen: it restarted, or its buffer of recent events moved on")
+			checkSeam, seamTimer = false, nil
+		case ev := <-msgs:
+			healthy = true
+			if ev.TimeNano == 0 {
+				ev.TimeNano = ev.Time * 1e9
+			}
+			if ev.TimeNano < last.nanos || (ev.TimeNano == last.nanos && last.keys[eventKey(ev)]) {
+				s.duplicates.Add(1)
+				if checkSeam {
+					checkSeam, seamTimer = false, nil // the replay reaches back: nothing lost
+				}
+				continue
+			}
+			if checkSeam {
+				s.reportGap(emit, last.nanos, ev.TimeNano, host,
+					"the engine's replay does not reach back to the last event seen")
+				checkSeam, seamTimer = false, nil
+			}
+			if ev.TimeNano > last.nanos {
+				last.nanos, last.keys = ev.TimeNano, map[string]bool{}
+			} else if last.keys == nil {
+				last.keys = map[string]bool{}
+			}
+			last.keys[eventKey(ev)] = true
+			m := toMessage(ev, host)
+			s.inv.apply(ev, &m)
+			if s.ignore(ev.Action) {
+				s.ignored.Add(1)
+				continue
+			}
+			s.events.Add(1)
+			emit(m)
+		}
+	}
+}
+
+func (s *Source) ignore(action events.Action) bool {
+	a, _, _ := strings.Cut(string(action), ":")
+	for _, ig := range s.cfg.IgnoreActions {
+		if a == ig {
+			return true
+		}
+	}
+	return false
+}
+
+// reportGap emits a warning message for a window whose events may be lost.
+func (s *Source) reportGap(emit func(message.Message), from, to int64, host, why string) {
+	s.gaps.Add(1)
+	f, t := time.Unix(0, from).UTC(), time.Unix(0, to).UTC()
+	text := fmt.Sprintf("events from %s to %s may be lost: %s",
+		f.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano), why)
+	s.log.Warn("dockerevents: "+text, "from", f, "to", t)
+	emit(message.Message{
+		Kind:  message.KindEvent,
+		Time:  time.Now(),
+		Host:  host,
+		Level: message.LevelWarning,
+		Text:  text,
+		Event: message.Event{Type: "qwatch", Action: "gap", Attributes: map[string]string{
+			"from": f.Format(time.RFC3339Nano), "to": t.Format(time.RFC3339Nano), "reason": why,
+		}},
+	})
+}

@@ -97,8 +97,8 @@ func (f *fakeEngine) emit(action, name string) events.Message {
 	defer f.mu.Unlock()
 	f.clock += int64(time.Millisecond)
 	ev := events.Message{Type: events.ContainerEventType, Action: events.Action(action), Scope: "local",
-		Actor:    events.Actor{ID: fmt.Sprintf("%x", sha256.Sum256([]byte(name))), Attributes: map[string]string{"name": name, "image": "nginx:1.27", "app": "web"}},
-		Time:     f.clock / 1e9, TimeNano: f.clock}
+		Actor: events.Actor{ID: fmt.Sprintf("%x", sha256.Sum256([]byte(name))), Attributes: map[string]string{"name": name, "image": "nginx:1.27", "app": "web"}},
+		Time:  f.clock / 1e9, TimeNano: f.clock}
 	f.buffer = append(f.buffer, ev)
 	if len(f.buffer) > bufferSize {
 		f.buffer = f.buffer[len(f.buffer)-bufferSize:]

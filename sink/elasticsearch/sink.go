@@ -1,0 +1,381 @@
+package elasticsearch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("elasticsearch: sink closed")
+
+// Stats counts a Sink's work. Each document of a batch ends in exactly one of Indexed,
+// AlreadyPresent, DeadLettered or Failed; Retried counts retries of documents.
+type Stats struct {
+	Indexed        uint64 // created (200, 201)
+	AlreadyPresent uint64 // 409 on create: an earlier attempt had landed
+	Retried        uint64 // document sends repeated after 429, 5xx or a transport error
+	DeadLettered   uint64 // refused for good and written to the dead-letter index
+	Failed         uint64 // neither indexed nor dead-lettered when Write gave up
+	BulkRequests   uint64
+	Bytes          uint64 // request bodies, before compression
+}
+
+// Sink indexes batches of messages with the bulk API. Create it with New.
+type Sink struct {
+	cfg        Config
+	client     *elastic.Client
+	httpClient *http.Client
+	ownHTTP    bool
+	index, dlq indexLayout
+	log        *slog.Logger
+	closed     atomic.Bool
+	closeOnce  sync.Once
+
+	indexed, already, retried, dead, failed, requests, bytes atomic.Uint64
+}
+
+// New checks cfg and returns a Sink. It does not contact the cluster; see Ping and Install.
+func New(cfg Config) (*Sink, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	hc, own, err := cfg.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	opts := []elastic.ClientOptionFunc{
+		elastic.SetURL(cfg.URLs...),
+		elastic.SetHttpClient(hc),
+		elastic.SetSniff(cfg.Sniff),
+		elastic.SetHealthcheck(cfg.Healthcheck),
+		elastic.SetGzip(cfg.Gzip),
+		elastic.SetRetrier(elastic.NewStopRetrier()), // the Sink owns the retry policy
+	}
+	if cfg.Username != "" {
+		opts = append(opts, elastic.SetBasicAuth(cfg.Username, cfg.Password))
+	}
+	headers := cfg.Headers.Clone()
+	if cfg.APIKey != "" {
+		if headers == nil {
+			headers = http.Header{}
+		}
+		headers.Set("Authorization", "ApiKey "+cfg.APIKey)
+	}
+	if headers != nil {
+		opts = append(opts, elastic.SetHeaders(headers))
+	}
+	client, err := elastic.NewSimpleClient(opts...)
+	if cfg.Sniff || cfg.Healthcheck {
+		client, err = elastic.NewClient(opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: creating client: %w", err)
+	}
+	return &Sink{cfg: cfg, client: client, httpClient: hc, ownHTTP: own,
+		index: parseIndex(cfg.Index), dlq: parseIndex(cfg.DeadLetterIndex), log: cfg.Logger}, nil
+}
+
+// Ping checks that the first node answers; a program can call it at start to fail early.
+func (s *Sink) Ping(ctx context.Context) error {
+	_, err := s.client.PerformRequest(ctx, elastic.PerformRequestOptions{Method: "GET", Path: "/"})
+	if err != nil {
+		return fmt.Errorf("elasticsearch: no answer from %s: %w", redact(s.cfg.URLs[0]), err)
+	}
+	return nil
+}
+
+// Stats returns the Sink's counters.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Indexed:        s.indexed.Load(),
+		AlreadyPresent: s.already.Load(),
+		Retried:        s.retried.Load(),
+		DeadLettered:   s.dead.Load(),
+		Failed:         s.failed.Load(),
+		BulkRequests:   s.requests.Load(),
+		Bytes:          s.bytes.Load(),
+	}
+}
+
+// Close makes later writes fail and releases idle connections. It is quick and idempotent.
+func (s *Sink) Close(context.Context) error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.client.Stop()
+		if s.ownHTTP {
+			s.httpClient.CloseIdleConnections()
+		}
+	})
+	return nil
+}
+
+// doc is one document on its way: its bulk action line and source line, pre-encoded. It is
+// an elastic.BulkableRequest, so the client sends the bytes as they are.
+type doc struct {
+	meta, source string
+	size         int
+	deadLetter   bool // a dead letter itself: if refused, it fails
+	fresh        bool // not sent yet: no wait needed before sending it
+	id, index    string
+}
+
+func (d *doc) String() string            { return d.meta + "\n" + d.source }
+func (d *doc) Source() ([]string, error) { return []string{d.meta, d.source}, nil }
+
+func newDoc(index, id string, source []byte, deadLetter bool) *doc {
+	meta := `{"create":{"_index":` + strconv.Quote(index) + `,"_id":` + strconv.Quote(id) + `}}`
+	return &doc{meta: meta, source: string(source), size: len(meta) + len(source) + 2,
+		deadLetter: deadLetter, id: id, index: index}
+}
+
+// Write indexes the batch; see the package documentation for what happens to each document.
+func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("elasticsearch: writing %d documents: %w", len(batch), err)
+	}
+	docs := make([]*doc, len(batch))
+	buf := make([]byte, 0, 1024)
+	for i := range batch {
+		m := &batch[i]
+		id := m.ID
+		if id == "" {
+			// The Hub always sets an ID; a program that calls Write itself may not.
+			id = message.NewID()
+		}
+		buf = m.AppendJSON(buf[:0])
+		docs[i] = newDoc(s.index.name(m.Time), id, buf, false)
+	}
+	return s.deliver(ctx, docs)
+}
+
+type outcome int
+
+const (
+	done outcome = iota
+	retry
+	refused
+	failed
+)
+
+// deliver sends docs until each is indexed, present, dead-lettered or out of retries.
+func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
+	total := len(docs)
+	deadline := time.Now().Add(s.cfg.RetryBudget)
+	backoff := s.cfg.RetryInitial
+	pending := docs
+	var lastErr error
+	nFailed := 0
+	for attempt := 1; ; attempt++ {
+		var again []*doc
+		for _, chunk := range s.split(pending) {
+			outs, reasons, err := s.send(ctx, chunk)
+			if err != nil {
+				lastErr = err
+			}
+			for i, d := range chunk {
+				switch outs[i] {
+				case retry:
+					again = append(again, d)
+				case refused:
+					if d.deadLetter {
+						s.failed.Add(1)
+						nFailed++
+						lastErr = fmt.Errorf("dead letter %s refused: %s", d.id, reasons[i])
+						continue
+					}
+					again = append(again, s.deadLetter(d, reasons[i]))
+				case failed:
+					s.failed.Add(1)
+					nFailed++
+				}
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		wait := jitter(backoff, s.cfg.RetryJitter)
+		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			s.failed.Add(uint64(len(again)))
+			nFailed += len(again)
+			if ctx.Err() != nil {
+				lastErr = ctx.Err()
+			}
+			break
+		}
+		// Dead letters go out at once; only documents that need a retry wait.
+		if needsWait(again) {
+			s.retried.Add(uint64(countRetries(again)))
+			s.log.Warn("elasticsearch: retrying documents", "documents", len(again), "attempt", attempt, "in", wait.Round(time.Millisecond), "err", lastErr)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+			}
+			backoff = min(2*backoff, s.cfg.RetryMax)
+		}
+		pending = again
+	}
+	if nFailed > 0 {
+		return fmt.Errorf("elasticsearch: %d of %d documents neither indexed nor dead-lettered: %w", nFailed, total, lastErr)
+	}
+	return nil
+}
+
+// needsWait reports whether docs holds a retry, rather than only new dead letters.
+func needsWait(docs []*doc) bool { return countRetries(docs) > 0 }
+
+func countRetries(docs []*doc) int {
+	n := 0
+	for _, d := range docs {
+		if !d.fresh {
+			n++
+		}
+	}
+	return n
+}
+
+func jitter(d time.Duration, fraction float64) time.Duration {
+	return time.Duration(float64(d) * (1 - fraction + 2*fraction*rand.Float64()))
+}
+
+// split groups docs into bulk requests of at most MaxBulkBytes (a document larger than that
+// goes alone).
+func (s *Sink) split(docs []*doc) [][]*doc {
+	var out [][]*doc
+	start, size := 0, 0
+	for i, d := range docs {
+		if i > start && size+d.size > s.cfg.MaxBulkBytes {
+			out = append(out, docs[start:i])
+			start, size = i, 0
+		}
+		size += d.size
+	}
+	return append(out, docs[start:])
+}
+
+// deadLetter makes the dead-letter document for d, refused for reason.
+func (s *Sink) deadLetter(d *doc, reason string) *doc {
+	s.log.Warn("elasticsearch: document refused; dead-lettered", "id", d.id, "index", d.index, "reason", reason)
+	now := time.Now().UTC()
+	letter, _ := json.Marshal(map[string]any{
+		"@timestamp": now.Format(time.RFC3339Nano),
+		"message":    d.source,
+		"error":      map[string]any{"message": reason},
+		"qwatch":     map[string]any{"id": d.id, "index": d.index, "kind": "deadletter"},
+	})
+	dl := newDoc(s.dlq.name(now), d.id, letter, true)
+	dl.fresh = true
+	return dl
+}
+
+// send makes one bulk request and returns the outcome of each document, with the reason for
+// each refused one, and the error that made any retry necessary.
+func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, error) {
+	outs := make([]outcome, len(chunk))
+	reasons := make([]string, len(chunk))
+	bulk := s.client.Bulk()
+	size := 0
+	for _, d := range chunk {
+		d.fresh = false
+		bulk.Add(d)
+		size += d.size
+	}
+	s.requests.Add(1)
+	s.bytes.Add(uint64(size))
+	resp, err := bulk.Do(ctx)
+	if err != nil {
+		var ee *elastic.Error
+		status := 0
+		if errors.As(err, &ee) {
+			status = ee.Status
+		}
+		switch {
+		case status == http.StatusRequestEntityTooLarge && len(chunk) > 1:
+			// Too big for the server: send the halves on their own.
+			half := len(chunk) / 2
+			o1, r1, e1 := s.send(ctx, chunk[:half])
+			o2, r2, e2 := s.send(ctx, chunk[half:])
+			return append(o1, o2...), append(r1, r2...), errors.Join(e1, e2)
+		case status == http.StatusRequestEntityTooLarge:
+			outs[0], reasons[0] = refused, "document larger than the server accepts (413)"
+			return outs, reasons, nil
+		case status >= 400 && status < 500 && status != http.StatusTooManyRequests:
+			for i := range outs {
+				outs[i] = failed
+			}
+			return outs, reasons, fmt.Errorf("bulk request refused with status %d: %w", status, err)
+		}
+		for i := range outs {
+			outs[i] = retry
+		}
+		return outs, reasons, fmt.Errorf("bulk request: %w", err)
+	}
+	if len(resp.Items) != len(chunk) {
+		for i := range outs {
+			outs[i] = retry
+		}
+		return outs, reasons, fmt.Errorf("bulk response has %d items for %d documents", len(resp.Items), len(chunk))
+	}
+	var itemErr error
+	for i, item := range resp.Items {
+		var r *elastic.BulkResponseItem
+		for _, v := range item {
+			r = v
+		}
+		switch {
+		case r == nil:
+			outs[i] = retry
+			itemErr = errors.New("bulk response item without a result")
+		case r.Status == http.StatusOK || r.Status == http.StatusCreated:
+			s.countDone(chunk[i])
+		case r.Status == http.StatusConflict && chunk[i].deadLetter:
+			s.dead.Add(1) // an earlier attempt of this dead letter landed
+		case r.Status == http.StatusConflict:
+			s.already.Add(1)
+		case r.Status == http.StatusTooManyRequests || r.Status >= 500:
+			outs[i] = retry
+			itemErr = fmt.Errorf("document %s: status %d: %s", chunk[i].id, r.Status, describe(r.Error))
+		default:
+			outs[i] = refused
+			reasons[i] = fmt.Sprintf("status %d: %s", r.Status, describe(r.Error))
+		}
+	}
+	return outs, reasons, itemErr
+}
+
+func (s *Sink) countDone(d *doc) {
+	if d.deadLetter {
+		s.dead.Add(1)
+	} else {
+		s.indexed.Add(1)
+	}
+}
+
+func describe(e *elastic.ErrorDetails) string {
+	if e == nil {
+		return "no reason given"
+	}
+	if e.Reason == "" {
+		return e.Type
+	}
+	return e.Type + ": " + e.Reason
+}

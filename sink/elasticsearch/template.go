@@ -25,7 +25,7 @@ func (s *Sink) Template() map[string]any {
 		"dynamic": true,
 		"properties": map[string]any{
 			"@timestamp": map[string]any{"type": "date_nanos"},
-			"message":    map[string]any{"type": "match_only_text"},
+			"message":    map[string]any{"type": "text"},
 			"log":        object(map[string]any{"level": keyword()}),
 			"host":       object(map[string]any{"name": keyword()}),
 			"qwatch": object(map[string]any{

@@ -1,0 +1,377 @@
+package elasticsearch_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
+	"github.com/qnib/qwatch/sink/elasticsearch"
+)
+
+var _ qwatch.Sink = (*elasticsearch.Sink)(nil)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newSink(t *testing.T, cfg elasticsearch.Config) *elasticsearch.Sink {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RetryInitial == 0 {
+		cfg.RetryInitial, cfg.RetryMax = 5*time.Millisecond, 50*time.Millisecond
+	}
+	s, err := elasticsearch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+// messages reads the stored documents of the message indices (not the dead letters) back
+// into messages, sorted by ID.
+func messages(t *testing.T, docs []storedDoc) []message.Message {
+	t.Helper()
+	var out []message.Message
+	for _, d := range docs {
+		if strings.HasPrefix(d.Index, "qwatch-deadletter-") {
+			continue
+		}
+		var m message.Message
+		if err := json.Unmarshal(d.Doc, &m); err != nil {
+			t.Fatalf("stored document %s: %v", d.Doc, err)
+		}
+		if m.ID != d.ID {
+			t.Errorf("document stored under _id %q has qwatch.id %q", d.ID, m.ID)
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b message.Message) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func TestConformance(t *testing.T) {
+	var srv *bulkServer
+	qwatchtest.TestSink(t,
+		func(t *testing.T) qwatch.Sink {
+			srv = newBulkServer(t)
+			return newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+		},
+		func(t *testing.T) []message.Message { return messages(t, srv.stored()) })
+}
+
+// write runs Write on a fresh copy of msgs and checks the server holds exactly msgs.
+func writeAndCheck(t *testing.T, s *elasticsearch.Sink, srv *bulkServer, msgs []message.Message, wantErr bool) {
+	t.Helper()
+	err := s.Write(context.Background(), slices.Clone(msgs))
+	if (err != nil) != wantErr {
+		t.Fatalf("Write = %v, want error: %v", err, wantErr)
+	}
+	if wantErr {
+		return
+	}
+	if diff := cmp.Diff(msgs, messages(t, srv.stored())); diff != "" {
+		t.Errorf("server contents differ from what was written (-written +stored):\n%s", diff)
+	}
+}
+
+func TestPerItem429RetriesOnlyThoseItems(t *testing.T) {
+	srv := newBulkServer(t)
+	var mu sync.Mutex
+	sent := map[int][]string{}
+	srv.onItem = func(n int, _, id string, _ json.RawMessage) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		sent[n] = append(sent[n], id)
+		if n == 1 && len(sent[n])%3 == 0 {
+			return 429, "es_rejected_execution_exception"
+		}
+		return 0, ""
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	msgs := qwatchtest.SampleMessages(30)
+	writeAndCheck(t, s, srv, msgs, false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sent[1]) != 30 || len(sent[2]) != 10 || len(sent) != 2 {
+		t.Errorf("requests sent %d then %d items (%d requests), want 30 then only the 10 refused", len(sent[1]), len(sent[2]), len(sent))
+	}
+	for i, id := range sent[2] {
+		if id != sent[1][3*i+2] {
+			t.Errorf("retry %d is %s, want the refused %s", i, id, sent[1][3*i+2])
+		}
+	}
+	if st := s.Stats(); st.Indexed != 30 || st.Retried != 10 || st.Failed != 0 || st.BulkRequests != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestMappingErrorsAreDeadLettered(t *testing.T) {
+	srv := newBulkServer(t)
+	msgs := qwatchtest.SampleMessages(10)
+	bad := map[string]bool{msgs[2].ID: true, msgs[7].ID: true}
+	srv.onItem = func(_ int, index, id string, _ json.RawMessage) (int, string) {
+		if bad[id] && !strings.HasPrefix(index, "qwatch-deadletter-") {
+			return 400, "mapper_parsing_exception"
+		}
+		return 0, ""
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	if err := s.Write(context.Background(), slices.Clone(msgs)); err != nil {
+		t.Fatalf("Write = %v; dead-lettered documents are handled for good", err)
+	}
+	var letters []storedDoc
+	for _, d := range srv.stored() {
+		if strings.HasPrefix(d.Index, "qwatch-deadletter-") {
+			letters = append(letters, d)
+		}
+	}
+	if len(letters) != 2 {
+		t.Fatalf("%d dead letters, want 2", len(letters))
+	}
+	for _, l := range letters {
+		var dl struct {
+			Message string `json:"message"`
+			Error   struct{ Message string }
+			Qwatch  struct{ ID, Index string }
+		}
+		json.Unmarshal(l.Doc, &dl)
+		var orig message.Message
+		if err := json.Unmarshal([]byte(dl.Message), &orig); err != nil || !bad[orig.ID] || orig.ID != l.ID || dl.Qwatch.ID != l.ID {
+			t.Errorf("dead letter %s does not hold the refused document: %s", l.ID, l.Doc)
+		}
+		if !strings.Contains(dl.Error.Message, "status 400: mapper_parsing_exception") || !strings.HasPrefix(dl.Qwatch.Index, "qwatch-2026.11.23") {
+			t.Errorf("dead letter reason %q, index %q", dl.Error.Message, dl.Qwatch.Index)
+		}
+	}
+	if got := len(messages(t, srv.stored())); got != 8 {
+		t.Errorf("%d documents indexed, want 8", got)
+	}
+	if st := s.Stats(); st.Indexed != 8 || st.DeadLettered != 2 || st.Failed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestConflictMeansAlreadyIndexed(t *testing.T) {
+	srv := newBulkServer(t)
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	msgs := qwatchtest.SampleMessages(5)
+	writeAndCheck(t, s, srv, msgs[:3], false)
+	writeAndCheck(t, s, srv, msgs, false) // the first three again: 409, counted as present
+	if st := s.Stats(); st.Indexed != 5 || st.AlreadyPresent != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestWholeRequest503IsRetried(t *testing.T) {
+	srv := newBulkServer(t)
+	srv.onRequest = func(n int, w http.ResponseWriter, _ *http.Request) bool {
+		if n <= 2 {
+			http.Error(w, `{"error":{"type":"unavailable"},"status":503}`, 503)
+			return true
+		}
+		return false
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	writeAndCheck(t, s, srv, qwatchtest.SampleMessages(20), false)
+	if st := s.Stats(); st.BulkRequests != 3 || st.Retried != 40 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestConnectionResetAfterIndexingDoesNotDuplicate(t *testing.T) {
+	srv := newBulkServer(t)
+	srv.afterStore = func(n int) bool { return n == 1 }
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	msgs := qwatchtest.SampleMessages(25)
+	writeAndCheck(t, s, srv, msgs, false)
+	if got := len(srv.stored()); got != 25 {
+		t.Errorf("server stored %d documents for 25 messages", got)
+	}
+	if st := s.Stats(); st.AlreadyPresent != 25 || st.Indexed != 0 {
+		t.Errorf("stats %+v: the retry should find every document present", st)
+	}
+}
+
+func TestServerDownThenBack(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here for now
+	srv := newBulkServer(t)
+	s := newSink(t, elasticsearch.Config{URLs: []string{"http://" + addr},
+		RetryInitial: 50 * time.Millisecond, RetryMax: time.Second, RetryBudget: time.Minute})
+	msgs := qwatchtest.SampleMessages(50)
+	done := make(chan error)
+	go func() { done <- s.Write(context.Background(), slices.Clone(msgs)) }()
+	time.Sleep(10 * time.Second)
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("cannot take the address back: %v", err)
+	}
+	proxy := &http.Server{Handler: srv.srv.Config.Handler}
+	go proxy.Serve(back)
+	defer proxy.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Write = %v after the server came back", err)
+	}
+	if diff := cmp.Diff(msgs, messages(t, srv.stored())); diff != "" {
+		t.Errorf("lost documents:\n%s", diff)
+	}
+	if st := s.Stats(); st.Indexed != 50 || st.Retried < 50*3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestLargeBatchIsSplit(t *testing.T) {
+	srv := newBulkServer(t)
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, MaxBulkBytes: 16 << 10})
+	msgs := qwatchtest.SampleMessages(300)
+	writeAndCheck(t, s, srv, msgs, false)
+	if len(srv.bodies) < 5 {
+		t.Errorf("%d bulk requests for about %d KiB with a 16 KiB limit", len(srv.bodies), s.Stats().Bytes>>10)
+	}
+	for i, n := range srv.bodies {
+		if n > 16<<10 {
+			t.Errorf("request %d has %d bytes, over the 16 KiB limit", i, n)
+		}
+	}
+}
+
+func TestTooLargeRequestIsHalved(t *testing.T) {
+	srv := newBulkServer(t)
+	srv.onRequest = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		if r.ContentLength > 8<<10 {
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return true
+		}
+		return false
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	writeAndCheck(t, s, srv, qwatchtest.SampleMessages(100), false)
+}
+
+func TestRetryBudgetRunsOut(t *testing.T) {
+	srv := newBulkServer(t)
+	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		http.Error(w, "overloaded", 503)
+		return true
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, RetryBudget: 200 * time.Millisecond})
+	start := time.Now()
+	err := s.Write(context.Background(), qwatchtest.SampleMessages(7))
+	if err == nil || !strings.Contains(err.Error(), "7 of 7 documents neither indexed nor dead-lettered") {
+		t.Errorf("Write = %v", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("gave up after %v with a 200ms budget", took)
+	}
+	if st := s.Stats(); st.Failed != 7 {
+		t.Errorf("stats %+v", st)
+	}
+	// The context ends retries too.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	s2 := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	if err := s2.Write(ctx, qwatchtest.SampleMessages(3)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Write with an expiring context = %v", err)
+	}
+}
+
+func TestUnauthorizedFailsAtOnce(t *testing.T) {
+	srv := newBulkServer(t)
+	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		http.Error(w, `{"error":"unauthorized"}`, 401)
+		return true
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Username: "elastic", Password: "s3cret-pw"})
+	err := s.Write(context.Background(), qwatchtest.SampleMessages(2))
+	if err == nil || !strings.Contains(err.Error(), "status 401") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("Write = %v", err)
+	}
+}
+
+func TestGzipAndHeadersAndIndexNames(t *testing.T) {
+	srv := newBulkServer(t)
+	var auth, extra, encoding string
+	srv.onRequest = func(_ int, _ http.ResponseWriter, r *http.Request) bool {
+		auth, extra, encoding = r.Header.Get("Authorization"), r.Header.Get("VL-Msg-Field"), r.Header.Get("Content-Encoding")
+		return false
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Gzip: true, APIKey: "a2V5",
+		Headers: http.Header{"VL-Msg-Field": {"message"}}, Index: "logs-{2006.01}-x"})
+	at := time.Date(2026, 12, 31, 23, 59, 0, 0, time.FixedZone("X", 3*3600)) // 20:59 UTC
+	writeAndCheck(t, s, srv, []message.Message{{ID: "a", Time: at, Text: "t"}}, false)
+	if auth != "ApiKey a2V5" || extra != "message" || encoding != "gzip" {
+		t.Errorf("headers: auth %q extra %q encoding %q", auth, extra, encoding)
+	}
+	if idx := srv.stored()[0].Index; idx != "logs-2026.12-x" {
+		t.Errorf("index %q, want the message time in UTC in the layout", idx)
+	}
+}
+
+func TestInstallTemplate(t *testing.T) {
+	srv := newBulkServer(t)
+	var body map[string]any
+	srv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && r.URL.Path == "/_index_template/qwatch" {
+			json.NewDecoder(r.Body).Decode(&body)
+			w.Write([]byte(`{"acknowledged":true}`))
+			return
+		}
+		http.NotFound(w, r)
+	})
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, InstallTemplate: true})
+	if err := s.Install(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	if props["fields"].(map[string]any)["type"] != "flattened" ||
+		props["container"].(map[string]any)["properties"].(map[string]any)["labels"].(map[string]any)["type"] != "flattened" ||
+		!cmp.Equal(body["index_patterns"], []any{"qwatch-*"}) {
+		t.Errorf("template %v", body)
+	}
+}
+
+func TestNewRejectsBadSettings(t *testing.T) {
+	tests := []struct {
+		cfg  elasticsearch.Config
+		want string
+	}{
+		{elasticsearch.Config{URLs: []string{"ftp://x"}}, "scheme must be http or https"},
+		{elasticsearch.Config{URLs: []string{"http://elastic:hunter2@x:9200"}}, "put credentials in Username and Password"},
+		{elasticsearch.Config{URLs: []string{"http://"}}, "no host"},
+		{elasticsearch.Config{APIKey: "k", Username: "u"}, "not both"},
+		{elasticsearch.Config{Password: "p"}, "needs a username"},
+		{elasticsearch.Config{CertFile: "c.pem"}, "needs both CertFile and KeyFile"},
+		{elasticsearch.Config{Index: "a-{2006}-{01}"}, "at most one"},
+		{elasticsearch.Config{Index: "Upper"}, "lower case"},
+		{elasticsearch.Config{DataStream: true, Index: "logs-{2006}"}, "takes no date"},
+		{elasticsearch.Config{RetryInitial: time.Second, RetryMax: time.Millisecond}, "less than RetryInitial"},
+		{elasticsearch.Config{MaxBulkBytes: 10}, "at least 1024"},
+		{elasticsearch.Config{CAFile: "/nonexistent/ca.pem"}, "reading CA file"},
+	}
+	for _, tt := range tests {
+		_, err := elasticsearch.New(tt.cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%+v) = %v, want an error containing %q and no password", tt.cfg, err, tt.want)
+		}
+	}
+}

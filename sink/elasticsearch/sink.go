@@ -137,9 +137,26 @@ func (d *doc) String() string            { return d.meta + "\n" + d.source }
 func (d *doc) Source() ([]string, error) { return []string{d.meta, d.source}, nil }
 
 func newDoc(index, id string, source []byte, deadLetter bool) *doc {
-	meta := `{"create":{"_index":` + strconv.Quote(index) + `,"_id":` + strconv.Quote(id) + `}}`
+	// Index names and IDs are plain (checked index names, IDs from message.NewID); quote
+	// them properly all the same, in case a program sets IDs of its own.
+	var meta string
+	if plain(index) && plain(id) {
+		meta = `{"create":{"_index":"` + index + `","_id":"` + id + `"}}`
+	} else {
+		meta = `{"create":{"_index":` + strconv.Quote(index) + `,"_id":` + strconv.Quote(id) + `}}`
+	}
 	return &doc{meta: meta, source: string(source), size: len(meta) + len(source) + 2,
 		deadLetter: deadLetter, id: id, index: index}
+}
+
+// plain reports whether s needs no escaping in a JSON string.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // Write indexes the batch; see the package documentation for what happens to each document.
@@ -292,7 +309,8 @@ func (s *Sink) deadLetter(d *doc, reason string) *doc {
 func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, error) {
 	outs := make([]outcome, len(chunk))
 	reasons := make([]string, len(chunk))
-	bulk := s.client.Bulk()
+	// Only what the policy reads: a real node's answer is several times larger otherwise.
+	bulk := s.client.Bulk().FilterPath("took", "errors", "items.*.status", "items.*.error")
 	size := 0
 	for _, d := range chunk {
 		d.fresh = false

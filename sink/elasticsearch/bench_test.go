@@ -1,0 +1,83 @@
+package elasticsearch_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/qnib/qwatch/qwatchtest"
+	"github.com/qnib/qwatch/sink/elasticsearch"
+)
+
+const benchBatch = 500
+
+// countingBulk is a minimal local bulk server: it reads the body, counts the actions and
+// answers 201 for each, the same work for the Sink and for the baseline.
+func countingBulk(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		n := bytes.Count(body, []byte("\n")) / 2
+		w.Header().Set("Content-Type", "application/json")
+		var out strings.Builder
+		out.WriteString(`{"took":1,"errors":false,"items":[`)
+		for i := range n {
+			if i > 0 {
+				out.WriteByte(',')
+			}
+			out.WriteString(`{"create":{"status":201}}`)
+		}
+		out.WriteString("]}")
+		io.WriteString(w, out.String())
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkSinkWrite measures Write of 500-message batches; docs/s is the figure to compare
+// with BenchmarkBaselineRawBulk, the ceiling.
+func BenchmarkSinkWrite(b *testing.B) {
+	srv := countingBulk(b)
+	s, err := elasticsearch.New(elasticsearch.Config{URLs: []string{srv.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	msgs := qwatchtest.SampleMessages(benchBatch)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Write(context.Background(), msgs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// BenchmarkBaselineRawBulk posts the same documents, encoded once beforehand, with a plain
+// net/http client: what the server and the network allow.
+func BenchmarkBaselineRawBulk(b *testing.B) {
+	srv := countingBulk(b)
+	var body bytes.Buffer
+	for _, m := range qwatchtest.SampleMessages(benchBatch) {
+		body.WriteString(`{"create":{"_index":"qwatch-2026.11.23","_id":` + strconv.Quote(m.ID) + "}}\n")
+		body.Write(m.AppendJSON(nil))
+		body.WriteByte('\n')
+	}
+	client := &http.Client{}
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(srv.URL+"/_bulk", "application/x-ndjson", bytes.NewReader(body.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "docs/s")
+	client.CloseIdleConnections()
+}
+

@@ -80,4 +80,3 @@ func BenchmarkBaselineRawBulk(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "docs/s")
 	client.CloseIdleConnections()
 }
-

@@ -8,6 +8,7 @@ import (
 
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/internal/dockertest/lines"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -17,7 +18,7 @@ import (
 // stream, with the container's fields and the stream's level.
 func TestDockerGELFDriver(t *testing.T) {
 	image := dockertest.Image(t)
-	const lines = 300
+	const n = 300
 	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
 	udp, tcp := src.UDPAddr().String(), src.TCPAddr().String()
 	runs := []struct {
@@ -38,16 +39,16 @@ func TestDockerGELFDriver(t *testing.T) {
 			for _, o := range run.opts {
 				args = append(args, "--log-opt", o)
 			}
-			args = append(args, image, "/logger", "-id", run.name, "-n", fmt.Sprint(lines), "-min", "10", "-max", "16384", "-stream", "both")
+			args = append(args, image, "/logger", "-id", run.name, "-n", fmt.Sprint(n), "-min", "10", "-max", "16384", "-stream", "both")
 			dockertest.Docker(t, args...)
-			all := c.wait(t, seen+lines)
+			all := c.wait(t, seen+n)
 			got := all[seen:]
 			seen = len(all)
 			perStream := map[string][]string{}
 			for _, m := range got {
 				if m.Container.Name != name || m.Container.Tag != run.name || m.Container.ImageName != image ||
 					len(m.Container.ID) != 64 || !strings.HasPrefix(m.Container.ImageID, "sha256:") ||
-					m.Container.Command != fmt.Sprintf("/logger -id %s -n %d -min 10 -max 16384 -stream both", run.name, lines) ||
+					m.Container.Command != fmt.Sprintf("/logger -id %s -n %d -min 10 -max 16384 -stream both", run.name, n) ||
 					m.Container.Created.IsZero() || m.Host == "" {
 					t.Fatalf("container fields wrong: %+v", m.Container)
 				}
@@ -58,12 +59,9 @@ func TestDockerGELFDriver(t *testing.T) {
 				}
 				perStream[stream] = append(perStream[stream], m.Text)
 			}
-			for i := range lines {
-				stream := "stdout"
-				if i%2 == 1 {
-					stream = "stderr"
-				}
-				want := loggerLine(run.name, stream, i, loggerSize(i, 10, 16384))
+			for i := range n {
+				stream := lines.Stream(i)
+				want := lines.Line(run.name, stream, i, lines.Size(i, 10, 16384))
 				if len(perStream[stream]) <= i/2 || perStream[stream][i/2] != want {
 					t.Fatalf("line %d of %s is not the one printed (%d lines arrived on it)", i, stream, len(perStream[stream]))
 				}
@@ -73,26 +71,4 @@ func TestDockerGELFDriver(t *testing.T) {
 	if st := src.Stats(); st.Incomplete != 0 || st.Expired != 0 || st.Evicted != 0 {
 		t.Errorf("stats %+v", st)
 	}
-}
-
-// loggerSize and loggerLine repeat the logger program's Size and Line.
-func loggerSize(i, minSize, maxSize int) int {
-	if maxSize <= minSize {
-		return minSize
-	}
-	switch i % 10 {
-	case 0:
-		return minSize
-	case 1:
-		return maxSize
-	}
-	return minSize + (i*7919)%(maxSize-minSize+1)
-}
-
-func loggerLine(id, stream string, i, size int) string {
-	head := fmt.Sprintf("%s %s %d ", id, stream, i)
-	if len(head) >= size {
-		return head[:len(head)-1]
-	}
-	return head + strings.Repeat(string(rune('a'+i%26)), size-len(head))
 }

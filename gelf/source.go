@@ -131,8 +131,7 @@ func Listen(cfg Config) (*Source, error) {
 			return nil, fmt.Errorf("gelf: %w", err)
 		}
 		s.udp = conn
-		// Best effort: the kernel caps it, and a smaller buffer still works.
-		_ = conn.SetReadBuffer(cfg.ReadBuffer)
+		setReadBuffer(conn, cfg.ReadBuffer)
 	}
 	if cfg.TCPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.TCPAddr)

@@ -1,10 +1,6 @@
-// Command logger prints numbered lines for end-to-end tests of log collection. Each line is
-//
-//	<id> <stream> <seq> <padding>
-//
-// padded with letters to its size, which cycles through sizes from -min to -max bytes as
-// Size(i) computes, so a test knows what every line must be. With -stream both, even lines
-// go to stdout and odd ones to stderr.
+// Command logger prints numbered lines for end-to-end tests of log collection: line i is
+// lines.Line(id, stream, i, lines.Size(i, min, max)), so a test knows what each must be.
+// With -stream both, even lines go to stdout and odd ones to stderr.
 package main
 
 import (
@@ -12,8 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/qnib/qwatch/internal/dockertest/lines"
 )
 
 func main() {
@@ -27,11 +24,15 @@ func main() {
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	errOut := bufio.NewWriterSize(os.Stderr, 1<<20)
 	for i := range *n {
-		name, w := "stdout", out
-		if *stream == "stderr" || (*stream == "both" && i%2 == 1) {
-			name, w = "stderr", errOut
+		name := *stream
+		if name == "both" {
+			name = lines.Stream(i)
 		}
-		fmt.Fprintln(w, Line(*id, name, i, Size(i, *minSize, *maxSize)))
+		w := out
+		if name == "stderr" {
+			w = errOut
+		}
+		fmt.Fprintln(w, lines.Line(*id, name, i, lines.Size(i, *minSize, *maxSize)))
 		if *every > 0 {
 			out.Flush()
 			errOut.Flush()
@@ -40,27 +41,4 @@ func main() {
 	}
 	out.Flush()
 	errOut.Flush()
-}
-
-// Size is the size of line i: it cycles through min..max, hitting both ends.
-func Size(i, minSize, maxSize int) int {
-	if maxSize <= minSize {
-		return minSize
-	}
-	switch i % 10 {
-	case 0:
-		return minSize
-	case 1:
-		return maxSize
-	}
-	return minSize + (i*7919)%(maxSize-minSize+1)
-}
-
-// Line is line i as the program prints it, without the newline.
-func Line(id, stream string, i, size int) string {
-	head := fmt.Sprintf("%s %s %d ", id, stream, i)
-	if len(head) >= size {
-		return head[:len(head)-1]
-	}
-	return head + strings.Repeat(string(rune('a'+i%26)), size-len(head))
 }

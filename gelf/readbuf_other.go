@@ -1,0 +1,8 @@
+//go:build !linux
+
+package gelf
+
+import "net"
+
+// setReadBuffer asks for a receive buffer of size bytes; the system may grant less.
+func setReadBuffer(conn *net.UDPConn, size int) { _ = conn.SetReadBuffer(size) }

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// config is every setting of the daemon. Each comes from, in rising precedence, its default,
+// the YAML file named by -config (or QWATCH_CONFIG), a QWATCH_* environment variable, a flag.
+type config struct {
+	ConfigFile      string
+	GELFUDP         string
+	GELFTCP         string
+	GELFHTTP        string
+	DockerHost      string
+	Stdout          string
+	ESURLs          []string
+	ESHeaders       []string
+	ESIndex         string
+	ESUser          string
+	ESPassword      string
+	ESAPIKey        string
+	ESCAFile        string
+	ESTemplate      bool
+	ESWait          bool
+	HTTP            string
+	ListenAll       bool
+	ShutdownTimeout time.Duration
+}
+
+func defaultConfig() config {
+	return config{
+		GELFUDP:         "127.0.0.1:12201",
+		GELFTCP:         "127.0.0.1:12201",
+		DockerHost:      "auto",
+		Stdout:          "text",
+		ESIndex:         "qwatch-{2006.01.02}",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// setting is one key: the flag name, which is also the YAML key and, upper-cased with
+// underscores and prefixed QWATCH_, the environment variable.
+type setting struct {
+	name  string
+	usage string
+	bool  bool                      // a flag that needs no value
+	list  func(c *config) *[]string // a flag that may repeat; the environment separates values with commas
+	set   func(c *config, v string) error
+}
+
+func listSetting(name, usage string, field func(*config) *[]string) setting {
+	return setting{name: name, usage: usage, list: field, set: func(c *config, v string) error {
+		*field(c) = append(*field(c), v)
+		return nil
+	}}
+}
+
+func stringSetting(name, usage string, field func(*config) *string) setting {
+	return setting{name: name, usage: usage, set: func(c *config, v string) error { *field(c) = v; return nil }}
+}
+
+func boolSetting(name, usage string, field func(*config) *bool) setting {
+	return setting{name: name, usage: usage, bool: true, set: func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, not %q", v)
+		}
+		*field(c) = b
+		return nil
+	}}
+}
+
+var settings = []setting{
+	stringSetting("gelf-udp", "GELF over UDP on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFUDP }),
+	stringSetting("gelf-tcp", "GELF over TCP on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFTCP }),
+	stringSetting("gelf-http", "GELF over HTTP (POST /gelf) on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFHTTP }),
+	stringSetting("docker-host", "Docker engine `URL` for events and container names: auto (DOCKER_HOST, else the local socket when present), or none", func(c *config) *string { return &c.DockerHost }),
+	stringSetting("stdout", "standard output `FORMAT`: text, json, pretty or none", func(c *config) *string { return &c.Stdout }),
+	listSetting("es-url", "Elasticsearch `URL` to send bulk requests to (repeatable; none: no Elasticsearch sink)", func(c *config) *[]string { return &c.ESURLs }),
+	listSetting("es-header", "`NAME: VALUE` header for every Elasticsearch request (repeatable)", func(c *config) *[]string { return &c.ESHeaders }),
+	stringSetting("es-index", "Elasticsearch index `NAME`; the part in braces is a Go time layout of the message time", func(c *config) *string { return &c.ESIndex }),
+	stringSetting("es-user", "Elasticsearch basic auth `USER`", func(c *config) *string { return &c.ESUser }),
+	stringSetting("es-password", "Elasticsearch basic auth `PASSWORD` (prefer QWATCH_ES_PASSWORD)", func(c *config) *string { return &c.ESPassword }),
+	stringSetting("es-api-key", "Elasticsearch API `KEY` (prefer QWATCH_ES_API_KEY)", func(c *config) *string { return &c.ESAPIKey }),
+	stringSetting("es-ca-file", "PEM `FILE` of the CA that signed the Elasticsearch certificate", func(c *config) *string { return &c.ESCAFile }),
+	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
+	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
+	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
+	boolSetting("listen-all", "allow listening on all interfaces (0.0.0.0, ::, or an empty host)", func(c *config) *bool { return &c.ListenAll }),
+	{name: "shutdown-timeout", usage: "how long to flush the sinks at shutdown (`DURATION`)", set: func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as 10s, not %q", v)
+		}
+		c.ShutdownTimeout = d
+		return nil
+	}},
+}
+
+func envName(name string) string {
+	return "QWATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func findSetting(name string) *setting {
+	for i := range settings {
+		if settings[i].name == name {
+			return &settings[i]
+		}
+	}
+	return nil
+}
+
+// loadConfig reads the settings from the file, the environment and the command line args.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	type given struct{ name, value string }
+	var flags []given
+	var configFile string
+	fs := flag.NewFlagSet("qwatchd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&configFile, "config", "", "YAML `FILE` with the same keys as the flags (also QWATCH_CONFIG)")
+	for _, s := range settings {
+		record := func(v string) error { flags = append(flags, given{s.name, v}); return nil }
+		if s.bool {
+			fs.BoolFunc(s.name, s.usage+" (env "+envName(s.name)+")", record)
+		} else {
+			fs.Func(s.name, s.usage+" (env "+envName(s.name)+")", record)
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: qwatchd [flags]\n\nCollects container logs (GELF) and Docker engine events and writes them to\nstandard output and, optionally, Elasticsearch. Flags win over QWATCH_* environment\nvariables, which win over the -config file.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	c := defaultConfig()
+	if configFile == "" {
+		configFile = getenv("QWATCH_CONFIG")
+	}
+	if configFile != "" {
+		if err := c.applyFile(configFile); err != nil {
+			return config{}, err
+		}
+		c.ConfigFile = configFile
+	}
+	for _, s := range settings {
+		v, ok := lookup(getenv, envName(s.name))
+		if !ok {
+			continue
+		}
+		if s.list != nil {
+			*s.list(&c) = nil
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					if err := s.set(&c, item); err != nil {
+						return config{}, fmt.Errorf("%s: %w", envName(s.name), err)
+					}
+				}
+			}
+			continue
+		}
+		if err := s.set(&c, v); err != nil {
+			return config{}, fmt.Errorf("%s: %w", envName(s.name), err)
+		}
+	}
+	reset := map[string]bool{}
+	for _, f := range flags {
+		s := findSetting(f.name)
+		if s.list != nil && !reset[s.name] {
+			*s.list(&c), reset[s.name] = nil, true
+		}
+		if err := s.set(&c, f.value); err != nil {
+			return config{}, fmt.Errorf("-%s: %w", f.name, err)
+		}
+	}
+	if len(c.ESURLs) == 1 && c.ESURLs[0] == "none" {
+		c.ESURLs = nil
+	}
+	return c, c.validate()
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func (c *config) applyFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config: %w", err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for key, raw := range doc {
+		s := findSetting(key)
+		if s == nil {
+			return fmt.Errorf("config %s: unknown key %q", path, key)
+		}
+		values := []any{raw}
+		if items, ok := raw.([]any); ok {
+			if s.list == nil {
+				return fmt.Errorf("config %s: %s: want one value, not a list", path, key)
+			}
+			values = items
+		}
+		if s.list != nil {
+			*s.list(c) = nil
+		}
+		for _, v := range values {
+			if v == nil {
+				v = ""
+			}
+			if err := s.set(c, fmt.Sprint(v)); err != nil {
+				return fmt.Errorf("config %s: %s: %w", path, key, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *config) validate() error {
+	var errs []error
+	switch c.Stdout {
+	case "text", "json", "pretty", "none":
+	default:
+		errs = append(errs, fmt.Errorf("-stdout %q: want text, json, pretty or none", c.Stdout))
+	}
+	for _, a := range []struct{ flag, addr string }{{"gelf-udp", c.GELFUDP}, {"gelf-tcp", c.GELFTCP}, {"gelf-http", c.GELFHTTP}, {"http", c.HTTP}} {
+		if a.addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a.addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-%s %q: %w", a.flag, a.addr, err))
+			continue
+		}
+		if ip := net.ParseIP(host); (host == "" || (ip != nil && ip.IsUnspecified())) && !c.ListenAll {
+			errs = append(errs, fmt.Errorf("-%s %q listens on all interfaces; say -listen-all if that is meant", a.flag, a.addr))
+		}
+	}
+	for _, h := range c.ESHeaders {
+		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
+			errs = append(errs, fmt.Errorf("-es-header %q: want NAME: VALUE", h))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,187 @@
+// Command qwatchd collects the logs and engine events of a Docker host and writes them to
+// standard output and, optionally, Elasticsearch. It is the qwatch library wired up by flags:
+// everything it does, a program that imports the library can do too.
+//
+// Run it with no flags on a Docker host: GELF on 127.0.0.1:12201 (UDP and TCP), the engine's
+// events when an engine answers, log lines enriched with container names and labels, and text
+// lines on standard output. Then start containers with
+//
+//	docker run --log-driver gelf --log-opt gelf-address=udp://127.0.0.1:12201 IMAGE
+//
+// Flags, QWATCH_* environment variables and a YAML file (-config) set the same keys; run
+// qwatchd -h for the list. SIGINT or SIGTERM flushes every sink and exits; a second one exits
+// at once.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/sink"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-signals
+		fmt.Fprintln(os.Stderr, "qwatchd: shutting down; flushing sinks (signal again to exit at once)")
+		cancel()
+		<-signals
+		fmt.Fprintln(os.Stderr, "qwatchd: second signal; exiting without flushing")
+		os.Exit(1)
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run is the daemon; it returns the exit code: 0 after a clean shutdown, 2 for bad settings,
+// 1 for anything that stops it from starting or finishing cleanly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv,
+		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout))}
+	defer d.closeAll()
+	if err := d.setup(ctx, stdout); err != nil {
+		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
+		return 1
+	}
+	err = d.hub.Run(ctx)
+	d.summary()
+	if err != nil {
+		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// summary says, at exit, where every message went: one line per sink and source.
+func (d *daemon) summary() {
+	st := d.hub.Stats()
+	for _, name := range sortedKeys(st.Sinks) {
+		s := st.Sinks[name]
+		d.say("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d", name, s.Offered, s.Written, s.Failed, s.Dropped)
+	}
+	for _, f := range d.final {
+		d.say("qwatchd: %s", f())
+	}
+}
+
+// daemon holds what run wires together.
+type daemon struct {
+	cfg     config
+	log     *slog.Logger
+	stderr  io.Writer
+	getenv  func(string) string
+	hub     *qwatch.Hub
+	metrics []func(expo)
+	final   []func() string // lines for the summary at exit
+	closers []func()
+}
+
+func (d *daemon) closeAll() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+func (d *daemon) say(format string, args ...any) {
+	fmt.Fprintf(d.stderr, format+"\n", args...)
+}
+
+func (d *daemon) setup(ctx context.Context, stdout io.Writer) error {
+	if err := d.setupGELF(); err != nil {
+		return err
+	}
+	if err := d.setupDocker(ctx); err != nil {
+		return err
+	}
+	if err := d.setupStdout(stdout); err != nil {
+		return err
+	}
+	if err := d.setupElasticsearch(ctx); err != nil {
+		return err
+	}
+	return d.setupHTTP()
+}
+
+func (d *daemon) setupStdout(stdout io.Writer) error {
+	if d.cfg.Stdout == "none" {
+		return nil
+	}
+	format, err := sink.ParseFormat(d.cfg.Stdout)
+	if err != nil {
+		return err
+	}
+	w := &sink.Writer{Out: stdout, Format: format, Color: format == sink.Pretty && wantColor(stdout, d.getenv)}
+	return d.hub.AddSink("stdout", w, qwatch.WithBatch(qwatch.DefaultBatchSize, 0))
+}
+
+// wantColor reports whether out is a terminal and NO_COLOR (no-color.org) is unset.
+func wantColor(out io.Writer, getenv func(string) string) bool {
+	f, ok := out.(*os.File)
+	if !ok || getenv("NO_COLOR") != "" {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+func (d *daemon) setupHTTP() error {
+	if d.cfg.HTTP == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", d.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	mux := http.NewServeMux()
+	collectors := append([]func(expo){func(e expo) { writeHubMetrics(e, d.hub.Stats()) }}, d.metrics...)
+	mux.Handle("GET /metrics", metricsHandler(collectors...))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	srv := &http.Server{Handler: mux}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http: serving metrics", "err", err)
+		}
+	}()
+	d.closers = append(d.closers, func() {
+		srv.Close()
+		<-done
+	})
+	d.say("http: serving /metrics and /healthz on %s", ln.Addr())
+	return nil
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ", ")
+}

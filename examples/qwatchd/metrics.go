@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/sink/elasticsearch"
+)
+
+// expo writes the Prometheus text exposition format, version 0.0.4.
+type expo struct {
+	w io.Writer
+}
+
+func (e expo) family(name, typ, help string) {
+	fmt.Fprintf(e.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+// sample writes one sample; labels are name, value pairs.
+func (e expo) sample(name string, value float64, labels ...string) {
+	var b strings.Builder
+	b.WriteString(name)
+	if len(labels) > 0 {
+		b.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(labels[i])
+			b.WriteString(`="`)
+			b.WriteString(escapeLabel(labels[i+1]))
+			b.WriteByte('"')
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
+	b.WriteByte('\n')
+	io.WriteString(e.w, b.String())
+}
+
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
+}
+
+// counterFamily writes one counter family with a sample for each key of values.
+func counterFamily[S any](e expo, name, help, label string, values map[string]S, get func(S) uint64) {
+	e.family(name, "counter", help)
+	for _, k := range sortedKeys(values) {
+		e.sample(name, float64(get(values[k])), label, k)
+	}
+}
+
+func writeHubMetrics(e expo, st qwatch.Stats) {
+	counterFamily(e, "qwatch_source_emitted_total", "Messages a source emitted.", "source", st.Sources,
+		func(s qwatch.SourceStats) uint64 { return s.Emitted })
+	counterFamily(e, "qwatch_source_late_total", "Messages a source emitted after the hub closed, discarded.", "source", st.Sources,
+		func(s qwatch.SourceStats) uint64 { return s.Late })
+	for _, c := range []struct {
+		name, help string
+		get        func(qwatch.SinkStats) uint64
+	}{
+		{"qwatch_sink_offered_total", "Messages offered to a sink's queue.", func(s qwatch.SinkStats) uint64 { return s.Offered }},
+		{"qwatch_sink_written_total", "Messages a sink wrote.", func(s qwatch.SinkStats) uint64 { return s.Written }},
+		{"qwatch_sink_failed_total", "Messages in batches a sink failed to write.", func(s qwatch.SinkStats) uint64 { return s.Failed }},
+		{"qwatch_sink_dropped_total", "Messages a sink's overflow policy or the shutdown timeout discarded.", func(s qwatch.SinkStats) uint64 { return s.Dropped }},
+		{"qwatch_sink_filtered_total", "Messages a sink's filter did not take.", func(s qwatch.SinkStats) uint64 { return s.Filtered }},
+	} {
+		counterFamily(e, c.name, c.help, "sink", st.Sinks, c.get)
+	}
+	e.family("qwatch_sink_queue_depth", "gauge", "Messages waiting in a sink's queue.")
+	for _, k := range sortedKeys(st.Sinks) {
+		e.sample("qwatch_sink_queue_depth", float64(st.Sinks[k].Queued), "sink", k)
+	}
+	e.family("qwatch_published_total", "counter", "Messages the program published into the hub.")
+	e.sample("qwatch_published_total", float64(st.Published))
+	e.family("qwatch_processor_filtered_total", "counter", "Messages a processor dropped.")
+	e.sample("qwatch_processor_filtered_total", float64(st.Filtered))
+}
+
+// metricsHandler serves /metrics from the collectors, each of which writes its families.
+func metricsHandler(collectors ...func(expo)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		var b strings.Builder
+		for _, c := range collectors {
+			c(expo{&b})
+		}
+		io.WriteString(w, b.String())
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func counters(e expo, prefix string, values []struct {
+	name, help string
+	v          uint64
+}) {
+	for _, c := range values {
+		e.family(prefix+c.name, "counter", c.help)
+		e.sample(prefix+c.name, float64(c.v))
+	}
+}
+
+func gauge(e expo, name, help string, v float64) {
+	e.family(name, "gauge", help)
+	e.sample(name, v)
+}
+
+type counter = struct {
+	name, help string
+	v          uint64
+}
+
+func writeGELFMetrics(e expo, st gelf.Stats) {
+	counters(e, "qwatch_gelf_", []counter{
+		{"datagrams_total", "UDP datagrams read.", st.Datagrams},
+		{"chunks_total", "UDP datagrams that were chunks.", st.Chunks},
+		{"tcp_frames_total", "TCP messages read.", st.TCPFrames},
+		{"http_requests_total", "HTTP requests received.", st.HTTPRequests},
+		{"bytes_total", "Bytes read, before decompression.", st.Bytes},
+		{"messages_total", "Messages decoded and emitted.", st.Messages},
+		{"chunks_expired_total", "Chunked messages dropped because their chunks took too long.", st.Expired},
+		{"chunks_evicted_total", "Chunked messages dropped to stay within the reassembly limits.", st.Evicted},
+		{"duplicate_chunks_total", "Chunks received twice.", st.DuplicateChunks},
+	})
+	gauge(e, "qwatch_gelf_tcp_connections", "Open TCP connections.", float64(st.TCPConnections))
+	gauge(e, "qwatch_gelf_incomplete_messages", "Chunked messages waiting for chunks.", float64(st.Incomplete))
+	e.family("qwatch_gelf_rejected_total", "counter", "Input rejected, by reason.")
+	for _, r := range sortedKeys(reasonMap(st.Rejected)) {
+		e.sample("qwatch_gelf_rejected_total", float64(st.Rejected[gelf.Reason(r)]), "reason", r)
+	}
+}
+
+func reasonMap(m map[gelf.Reason]uint64) map[string]uint64 {
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[string(k)] = v
+	}
+	return out
+}
+
+func writeDockerMetrics(e expo, st dockerevents.Stats) {
+	counters(e, "qwatch_docker_", []counter{
+		{"events_total", "Engine events received and emitted.", st.Events},
+		{"duplicates_total", "Events replayed twice at a reconnection, dropped.", st.Duplicates},
+		{"ignored_total", "Events dropped as configured.", st.Ignored},
+		{"reconnects_total", "Event streams re-established.", st.Reconnects},
+		{"gaps_total", "Windows of events that may be lost, reported.", st.Gaps},
+	})
+	gauge(e, "qwatch_docker_containers", "Containers in the inventory.", float64(st.Containers))
+	connected := 0.0
+	if st.Connected {
+		connected = 1
+	}
+	gauge(e, "qwatch_docker_connected", "Whether the event stream is up.", connected)
+}
+
+func writeESMetrics(e expo, st elasticsearch.Stats) {
+	counters(e, "qwatch_elasticsearch_", []counter{
+		{"indexed_total", "Documents created.", st.Indexed},
+		{"already_present_total", "Documents found indexed by an earlier attempt.", st.AlreadyPresent},
+		{"retried_total", "Document sends repeated.", st.Retried},
+		{"dead_lettered_total", "Documents refused and written to the dead-letter index.", st.DeadLettered},
+		{"failed_total", "Documents neither indexed nor dead-lettered.", st.Failed},
+		{"bulk_requests_total", "Bulk requests sent.", st.BulkRequests},
+		{"bytes_total", "Bytes of bulk request bodies.", st.Bytes},
+	})
+}

@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/internal/dockertest/lines"
+	"github.com/qnib/qwatch/message"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// daemonBinary builds qwatchd once per test binary.
+func daemonBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "qwatchd-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "qwatchd")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// proc is a running qwatchd.
+type proc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	mu     sync.Mutex
+	stderr []string
+	udp    string
+	tcp    string
+	http   string
+	done   chan struct{}
+	code   int
+}
+
+var (
+	gelfLine = regexp.MustCompile(`^gelf: listening on udp (\S+), tcp (\S+)$`)
+	httpLine = regexp.MustCompile(`^http: serving /metrics and /healthz on (\S+)$`)
+)
+
+// startDaemon runs qwatchd with args and waits until it says where it listens.
+func startDaemon(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, stdout: new(bytes.Buffer), done: make(chan struct{})}
+	p.cmd = exec.Command(daemonBinary(t), args...)
+	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: p.stdout}
+	errPipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.stderr = append(p.stderr, line)
+			if m := gelfLine.FindStringSubmatch(line); m != nil {
+				p.udp, p.tcp = m[1], m[2]
+			}
+			if m := httpLine.FindStringSubmatch(line); m != nil {
+				p.http = m[1]
+				if !signalled {
+					close(ready)
+					signalled = true
+				}
+			}
+			p.mu.Unlock()
+		}
+		p.cmd.Wait()
+		p.code = p.cmd.ProcessState.ExitCode()
+		if !signalled {
+			close(ready)
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("qwatchd did not start: %v", p.stderrLines())
+	}
+	if p.http == "" {
+		t.Fatalf("qwatchd exited early: %v", p.stderrLines())
+	}
+	return p
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (p *proc) stderrLines() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.stderr...)
+}
+
+// stop sends SIGTERM and waits for the exit code.
+func (p *proc) stop() int {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.t.Fatal("qwatchd did not exit within 60s of SIGTERM")
+	}
+	return p.code
+}
+
+// metric reads one sample from /metrics.
+func (p *proc) metric(name string) float64 {
+	p.t.Helper()
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			v, _ := strconv.ParseFloat(rest, 64)
+			return v
+		}
+	}
+	return -1
+}
+
+func (p *proc) waitMetric(name string, atLeast float64, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for p.metric(name) < atLeast {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s = %v after %v, want at least %v", name, p.metric(name), timeout, atLeast)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// messages parses the JSON lines qwatchd wrote.
+func (p *proc) messages() []message.Message {
+	p.t.Helper()
+	p.mu.Lock()
+	data := bytes.Clone(p.stdout.Bytes())
+	p.mu.Unlock()
+	var out []message.Message
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		var m message.Message
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			p.t.Fatalf("output line is not a JSON document: %v: %.200s", err, sc.Text())
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// summary finds the exit summary of a sink.
+func (p *proc) summary(sink string) (offered, written, failed, dropped int) {
+	p.t.Helper()
+	for _, l := range p.stderrLines() {
+		if _, err := fmt.Sscanf(l, "qwatchd: sink "+sink+" offered=%d written=%d failed=%d dropped=%d", &offered, &written, &failed, &dropped); err == nil {
+			return
+		}
+	}
+	p.t.Fatalf("no summary for sink %s in %v", sink, p.stderrLines())
+	return
+}
+
+// pieces is how Docker hands a line to a log driver: lines over 16 KiB in 16 KiB pieces.
+func pieces(line string) []string {
+	const max = 16 << 10
+	var out []string
+	for len(line) > max {
+		out = append(out, line[:max])
+		line = line[max:]
+	}
+	return append(out, line)
+}
+
+// TestDaemonEndToEnd runs containers whose output Docker's GELF driver sends to qwatchd over
+// UDP (gzip, zlib, none) and TCP, 2,000 lines each from 10 bytes to 100 KiB on stdout and
+// stderr, and checks qwatchd's JSON output and, when a bulk server is given, what it indexed.
+func TestDaemonEndToEnd(t *testing.T) {
+	image := dockertest.Image(t)
+	const n, minSize, maxSize = 2000, 10, 100 << 10
+	args := []string{"-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json", "-http", "127.0.0.1:0"}
+	vl := os.Getenv("QWATCH_VICTORIALOGS_URL")
+	if vl != "" {
+		args = append(args, "-es-url", vl+"/insert/elasticsearch", "-es-header", "VL-Msg-Field: message",
+			"-es-header", "VL-Time-Field: @timestamp", "-es-header", "VL-Stream-Fields: container.name")
+	} else if dockertest.Required() {
+		t.Fatal("QWATCH_E2E=1 but QWATCH_VICTORIALOGS_URL is not set")
+	}
+	d := startDaemon(t, args...)
+	run := fmt.Sprint(time.Now().UnixNano())
+	transports := []struct{ name, opt string }{
+		{"udp-gzip", "gelf-address=udp://" + d.udp},
+		{"udp-zlib", "gelf-address=udp://" + d.udp},
+		{"udp-none", "gelf-address=udp://" + d.udp},
+		{"tcp", "gelf-address=tcp://" + d.tcp},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(transports))
+	want := map[string]map[string][]string{} // container → stream → texts
+	total := 0
+	for _, tr := range transports {
+		name := "qwatch-e2e-" + tr.name + "-" + run
+		want[name] = map[string][]string{}
+		for i := range n {
+			stream := lines.Stream(i)
+			for _, piece := range pieces(lines.Line(name, stream, i, lines.Size(i, minSize, maxSize))) {
+				want[name][stream] = append(want[name][stream], piece)
+				total++
+			}
+		}
+		opts := []string{"--log-opt", tr.opt}
+		if c, ok := strings.CutPrefix(tr.name, "udp-"); ok {
+			opts = append(opts, "--log-opt", "gelf-compression-type="+c)
+		}
+		wg.Go(func() {
+			args := append([]string{"run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf"}, opts...)
+			args = append(args, image, "/logger", "-id", name, "-n", fmt.Sprint(n), "-min", fmt.Sprint(minSize),
+				"-max", fmt.Sprint(maxSize), "-stream", "both", "-every", "300us")
+			if _, err := dockertest.DockerErr(args...); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	d.waitMetric("qwatch_gelf_messages_total", float64(total), 2*time.Minute)
+	d.waitMetric("qwatch_docker_events_total", float64(4*len(transports)), time.Minute)
+	time.Sleep(500 * time.Millisecond) // the last destroy events
+	if code := d.stop(); code != 0 {
+		t.Fatalf("qwatchd exited with %d: %v", code, d.stderrLines())
+	}
+
+	msgs := d.messages()
+	got := map[string]map[string][]string{}
+	events := map[string]map[string]int{}
+	for _, m := range msgs {
+		name := m.Container.Name
+		if want[name] == nil {
+			continue
+		}
+		if m.Kind == message.KindEvent {
+			if events[name] == nil {
+				events[name] = map[string]int{}
+			}
+			events[name][m.Event.Action]++
+			continue
+		}
+		if len(m.Container.ID) != 64 || m.Container.ImageName != image || m.Source != "gelf" || m.ID == "" {
+			t.Fatalf("log message fields: %+v", m)
+		}
+		stream := map[message.Level]string{message.LevelInfo: "stdout", message.LevelErr: "stderr"}[m.Level]
+		if got[name] == nil {
+			got[name] = map[string][]string{}
+		}
+		got[name][stream] = append(got[name][stream], m.Text)
+	}
+	for name, streams := range want {
+		for stream, texts := range streams {
+			g := got[name][stream]
+			if len(g) != len(texts) {
+				t.Errorf("%s %s: %d messages, want %d", name, stream, len(g), len(texts))
+				continue
+			}
+			for i := range texts {
+				if g[i] != texts[i] {
+					t.Errorf("%s %s: message %d is %.60q…, want %.60q…", name, stream, i, g[i], texts[i])
+					break
+				}
+			}
+		}
+		for _, action := range []string{"create", "start", "die", "destroy"} {
+			if events[name][action] != 1 {
+				t.Errorf("%s: %d %s events, want 1", name, events[name][action], action)
+			}
+		}
+	}
+	offered, written, failed, dropped := d.summary("stdout")
+	if written != len(msgs) || offered != written || failed != 0 || dropped != 0 {
+		t.Errorf("stdout summary offered=%d written=%d failed=%d dropped=%d; %d lines written", offered, written, failed, dropped, len(msgs))
+	}
+	if vl != "" {
+		checkIndexed(t, d, vl, want, msgs)
+	}
+}
+
+// checkIndexed compares what the bulk sink indexed with what qwatchd wrote to stdout.
+func checkIndexed(t *testing.T, d *proc, vl string, want map[string]map[string][]string, msgs []message.Message) {
+	offered, written, failed, dropped := d.summary("elasticsearch")
+	if offered != written || failed != 0 || dropped != 0 {
+		t.Errorf("elasticsearch summary offered=%d written=%d failed=%d dropped=%d", offered, written, failed, dropped)
+	}
+	for name := range want {
+		ids := map[string]bool{}
+		for _, m := range msgs {
+			if m.Container.Name == name {
+				ids[m.ID] = true
+			}
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		var stored map[string]bool
+		for time.Now().Before(deadline) {
+			stored = queryIDs(t, vl, `container.name:"`+name+`"`)
+			if len(stored) >= len(ids) {
+				break
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		missing := 0
+		for id := range ids {
+			if !stored[id] {
+				missing++
+			}
+		}
+		if missing > 0 || len(stored) != len(ids) {
+			t.Errorf("%s: bulk server holds %d messages, stdout %d; %d of stdout's missing", name, len(stored), len(ids), missing)
+		}
+	}
+}
+
+func queryIDs(t *testing.T, base, query string) map[string]bool {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.PostForm(base+"/select/logsql/query", url.Values{"query": {query}, "fields": {"qwatch.id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]bool{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var row map[string]string
+		if json.Unmarshal(sc.Bytes(), &row) == nil {
+			out[row["qwatch.id"]] = true
+		}
+	}
+	return out
+}
+
+// TestDaemonSIGTERMWhileLogging stops qwatchd while a container still logs: everything it
+// accepted is written, and its counters agree with its output.
+func TestDaemonSIGTERMWhileLogging(t *testing.T) {
+	image := dockertest.Image(t)
+	d := startDaemon(t, "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json", "-http", "127.0.0.1:0")
+	name := fmt.Sprint("qwatch-sigterm-", time.Now().UnixNano())
+	dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", "--log-driver", "gelf",
+		"--log-opt", "gelf-address=udp://"+d.udp, image, "/logger", "-id", name, "-n", "1000000", "-min", "10", "-max", "2000", "-every", "200us")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	d.waitMetric("qwatch_gelf_messages_total", 500, time.Minute)
+	before := d.metric(`qwatch_sink_written_total{sink="stdout"}`)
+	if code := d.stop(); code != 0 {
+		t.Fatalf("qwatchd exited with %d after SIGTERM: %v", code, d.stderrLines())
+	}
+	msgs := d.messages()
+	logs := 0
+	for i, m := range msgs {
+		if m.Kind == message.KindLog {
+			if want := lines.Line(name, "stdout", logs, lines.Size(logs, 10, 2000)); m.Text != want {
+				t.Fatalf("log line %d (output line %d) is %.60q, want %.60q", logs, i, m.Text, want)
+			}
+			logs++
+		}
+	}
+	offered, written, failed, dropped := d.summary("stdout")
+	if written != len(msgs) || offered != written || failed+dropped != 0 {
+		t.Errorf("summary offered=%d written=%d failed=%d dropped=%d; %d lines written", offered, written, failed, dropped, len(msgs))
+	}
+	if float64(written) < before {
+		t.Errorf("written %d at exit, fewer than the %v /metrics reported before", written, before)
+	}
+	var gelfMessages int
+	for _, l := range d.stderrLines() {
+		fmt.Sscanf(l, "qwatchd: gelf messages=%d", &gelfMessages)
+	}
+	if gelfMessages != logs {
+		t.Errorf("the GELF source accepted %d messages; %d were written", gelfMessages, logs)
+	}
+}
+
+// TestDaemonFailsClearly checks the exit codes and messages of a daemon that cannot start.
+func TestDaemonFailsClearly(t *testing.T) {
+	bin := daemonBinary(t)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	broken := filepath.Join(t.TempDir(), "broken.yml")
+	os.WriteFile(broken, []byte("gelf-udp: [x"), 0o600)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-no-such-flag"}, 2, "flag provided but not defined"},
+		{[]string{"-config", broken}, 2, "config " + broken},
+		{[]string{"-docker-host", "none", "-gelf-udp", "", "-gelf-tcp", busy.Addr().String()}, 1, "address already in use"},
+		{[]string{"-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "", "-es-url", "http://127.0.0.1:1"}, 1, "start with -es-wait"},
+		{[]string{"-gelf-udp", ":0"}, 2, "say -listen-all"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != tt.code || !strings.Contains(string(out), tt.want) {
+			t.Errorf("qwatchd %q: exit %d, output %q; want exit %d and %q", tt.args, code, out, tt.code, tt.want)
+		}
+	}
+}

@@ -377,14 +377,15 @@ func TestHungSinkCannotStopShutdown(t *testing.T) {
 	}
 	st := h.Stats()
 	checkAccounting(t, st)
-	if s := st.Sinks["hung"]; s.Failed != 10 || s.Dropped != 490 || s.Written != 0 {
-		t.Errorf("hung sink stats %+v, want 10 failed (the batch in hand) and 490 dropped", s)
+	settled := st.Sinks["hung"]
+	if settled.Failed < 1 || settled.Failed > 10 || settled.Failed+settled.Dropped != 500 || settled.Written != 0 {
+		t.Errorf("hung sink stats %+v, want the batch in hand (1 to 10) failed and the rest of 500 dropped", settled)
 	}
 	close(release)
 	// The abandoned goroutine finishes once Write returns; it must not change the settled counts.
 	time.Sleep(50 * time.Millisecond)
-	if s := h.Stats().Sinks["hung"]; s.Failed != 10 || s.Written != 0 {
-		t.Errorf("counters changed after Run returned: %+v", s)
+	if s := h.Stats().Sinks["hung"]; s != settled {
+		t.Errorf("counters changed after Run returned: %+v, then %+v", settled, s)
 	}
 }
 

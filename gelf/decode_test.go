@@ -22,14 +22,14 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // dockerPayload is a message as Docker's GELF driver sends it (seen on the wire).
-const dockerPayload = `{"version":"1.1","host":"vm","short_message":"Hello World from-container","timestamp":1795472805.85,"level":6,"_command":"/hello from-container","_container_id":"1a7d5e0c3f2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d","_container_name":"keen_mirzakhani","_created":"2026-11-23T22:26:45.598004359Z","_image_id":"sha256:68e3a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e","_image_name":"hello:latest","_tag":"demo"}`
+const dockerPayload = `{"version":"1.1","host":"vm","short_message":"Hello World from-container GET /index.html HTTP/1.1 200 612 bytes in 0.4 ms from 172.17.0.1 user-agent curl/8.5.0 request-id 7f3c9a GET /index.html HTTP/1.1 200 612 by","timestamp":1795472805.85,"level":6,"_command":"/hello from-container","_container_id":"1a7d5e0c3f2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d","_container_name":"keen_mirzakhani","_created":"2026-11-23T22:26:45.598004359Z","_image_id":"sha256:68e3a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e","_image_name":"hello:latest","_tag":"demo"}`
 
 func dockerMessage() message.Message {
 	return message.Message{
 		Time:  time.Date(2026, 11, 23, 22, 26, 45, 850_000_000, time.UTC),
 		Host:  "vm",
 		Level: message.LevelInfo,
-		Text:  "Hello World from-container",
+		Text:  "Hello World from-container GET /index.html HTTP/1.1 200 612 bytes in 0.4 ms from 172.17.0.1 user-agent curl/8.5.0 request-id 7f3c9a GET /index.html HTTP/1.1 200 612 by",
 		Container: message.Container{
 			ID:        "1a7d5e0c3f2b9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d",
 			Name:      "keen_mirzakhani",

@@ -260,7 +260,7 @@ func TestHTTP(t *testing.T) {
 		if encoding != "" {
 			req.Header.Set("Content-Encoding", encoding)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

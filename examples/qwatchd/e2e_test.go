@@ -158,7 +158,8 @@ func (p *proc) stop() int {
 // metric reads one sample from /metrics.
 func (p *proc) metric(name string) float64 {
 	p.t.Helper()
-	resp, err := http.Get("http://" + p.http + "/metrics")
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + p.http + "/metrics")
 	if err != nil {
 		p.t.Fatal(err)
 	}

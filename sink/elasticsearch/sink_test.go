@@ -375,3 +375,18 @@ func TestNewRejectsBadSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestDataStream(t *testing.T) {
+	srv := newBulkServer(t)
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, DataStream: true})
+	writeAndCheck(t, s, srv, qwatchtest.SampleMessages(3), false)
+	for _, d := range srv.stored() {
+		if d.Index != elasticsearch.DefaultDataStream {
+			t.Errorf("document went to %q, want the data stream %q", d.Index, elasticsearch.DefaultDataStream)
+		}
+	}
+	tmpl := s.Template()
+	if _, ok := tmpl["data_stream"]; !ok || !cmp.Equal(tmpl["index_patterns"], []string{elasticsearch.DefaultDataStream}) {
+		t.Errorf("data stream template %v", tmpl)
+	}
+}

@@ -135,8 +135,12 @@ func (b *bulkServer) serve(w http.ResponseWriter, r *http.Request) {
 	if afterStore != nil && afterStore(n) {
 		panic(http.ErrAbortHandler) // the server stored the documents but the client hears nothing
 	}
+	failed := false
+	for _, it := range items {
+		failed = failed || it["create"].Status >= 300
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"took": 1, "errors": false, "items": items})
+	json.NewEncoder(w).Encode(map[string]any{"took": 1, "errors": failed, "items": items})
 }
 
 // stored returns every document stored, in the order stored.

@@ -64,6 +64,7 @@ func New(cfg Config) (*Sink, error) {
 		elastic.SetHealthcheck(cfg.Healthcheck),
 		elastic.SetGzip(cfg.Gzip),
 		elastic.SetRetrier(elastic.NewStopRetrier()), // the Sink owns the retry policy
+		elastic.SetDecoder(bulkDecoder{}),
 	}
 	if cfg.Username != "" {
 		opts = append(opts, elastic.SetBasicAuth(cfg.Username, cfg.Password))

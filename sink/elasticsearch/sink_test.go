@@ -390,3 +390,25 @@ func TestDataStream(t *testing.T) {
 		t.Errorf("data stream template %v", tmpl)
 	}
 }
+
+// TestMisleadingErrorsFlag: a server that says "errors":false but refuses items is still
+// read item by item.
+func TestMisleadingErrorsFlag(t *testing.T) {
+	srv := newBulkServer(t)
+	n := 0
+	srv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		if n == 1 {
+			w.Write([]byte(`{"took":1,"errors":false,"items":[{"create":{"status":201}},{"create":{"status":503}}]}`))
+			return
+		}
+		srv.serve(w, r)
+	})
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
+	if err := s.Write(context.Background(), qwatchtest.SampleMessages(2)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Indexed != 2 || st.Retried != 1 {
+		t.Errorf("stats %+v: the 503 item must be retried", st)
+	}
+}

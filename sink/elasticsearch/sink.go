@@ -124,40 +124,59 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// doc is one document on its way: its bulk action line and source line, pre-encoded. It is
-// an elastic.BulkableRequest, so the client sends the bytes as they are.
+// doc is one document on its way: where it goes and its encoded source.
 type doc struct {
-	meta, source string
-	size         int
-	deadLetter   bool // a dead letter itself: if refused, it fails
-	fresh        bool // not sent yet: no wait needed before sending it
-	id, index    string
+	index, id  string
+	source     []byte // may share its array with the other documents of the batch
+	deadLetter bool   // a dead letter itself: if refused, it fails
+	fresh      bool   // not sent yet: no wait needed before sending it
 }
 
-func (d *doc) String() string            { return d.meta + "\n" + d.source }
-func (d *doc) Source() ([]string, error) { return []string{d.meta, d.source}, nil }
+// size is what the document adds to a bulk request body: its action line, its source, and
+// their newlines.
+func (d *doc) size() int { return len(d.index) + len(d.id) + len(d.source) + 35 }
 
-func newDoc(index, id string, source []byte, deadLetter bool) *doc {
-	// Index names and IDs are plain (checked index names, IDs from message.NewID); quote
-	// them properly all the same, in case a program sets IDs of its own.
-	var meta string
-	if plain(index) && plain(id) {
-		meta = `{"create":{"_index":"` + index + `","_id":"` + id + `"}}`
-	} else {
-		meta = `{"create":{"_index":` + strconv.Quote(index) + `,"_id":` + strconv.Quote(id) + `}}`
+// ndjson is a whole bulk request body, handed to the client's Bulk service as one
+// BulkableRequest: the service then copies it once, instead of gathering two strings for
+// every document. The body ends without its last newline, which the service adds.
+type ndjson string
+
+func (n ndjson) String() string            { return string(n) }
+func (n ndjson) Source() ([]string, error) { return []string{string(n)}, nil }
+
+// body builds the bulk request body for docs: a create action under each document's ID,
+// then the document.
+func body(docs []*doc) ndjson {
+	size := 0
+	for _, d := range docs {
+		size += d.size()
 	}
-	return &doc{meta: meta, source: string(source), size: len(meta) + len(source) + 2,
-		deadLetter: deadLetter, id: id, index: index}
+	b := make([]byte, 0, size)
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, `{"create":{"_index":`...)
+		b = appendQuoted(b, d.index)
+		b = append(b, `,"_id":`...)
+		b = appendQuoted(b, d.id)
+		b = append(b, "}}\n"...)
+		b = append(b, d.source...)
+	}
+	return ndjson(b)
 }
 
-// plain reports whether s needs no escaping in a JSON string.
-func plain(s string) bool {
+// appendQuoted writes s as a JSON string. Index names and IDs are plain (checked index
+// names, IDs from message.NewID), but a program may set IDs of its own.
+func appendQuoted(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
+			return strconv.AppendQuote(b, s)
 		}
 	}
-	return true
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Write indexes the batch; see the package documentation for what happens to each document.
@@ -172,7 +191,8 @@ func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 		return fmt.Errorf("elasticsearch: writing %d documents: %w", len(batch), err)
 	}
 	docs := make([]*doc, len(batch))
-	buf := make([]byte, 0, 1024)
+	all := make([]doc, len(batch))
+	buf := make([]byte, 0, 512*len(batch))
 	for i := range batch {
 		m := &batch[i]
 		id := m.ID
@@ -180,8 +200,12 @@ func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 			// The Hub always sets an ID; a program that calls Write itself may not.
 			id = message.NewID()
 		}
-		buf = m.AppendJSON(buf[:0])
-		docs[i] = newDoc(s.index.name(m.Time), id, buf, false)
+		start := len(buf)
+		buf = m.AppendJSON(buf)
+		// Documents share buf's array; a later append may move buf, but the slices taken
+		// keep the array they point into alive and unchanged.
+		all[i] = doc{index: s.index.name(m.Time), id: id, source: buf[start:len(buf):len(buf)]}
+		docs[i] = &all[i]
 	}
 	return s.deliver(ctx, docs)
 }
@@ -281,11 +305,11 @@ func (s *Sink) split(docs []*doc) [][]*doc {
 	var out [][]*doc
 	start, size := 0, 0
 	for i, d := range docs {
-		if i > start && size+d.size > s.cfg.MaxBulkBytes {
+		if i > start && size+d.size() > s.cfg.MaxBulkBytes {
 			out = append(out, docs[start:i])
 			start, size = i, 0
 		}
-		size += d.size
+		size += d.size()
 	}
 	return append(out, docs[start:])
 }
@@ -296,13 +320,11 @@ func (s *Sink) deadLetter(d *doc, reason string) *doc {
 	now := time.Now().UTC()
 	letter, _ := json.Marshal(map[string]any{
 		"@timestamp": now.Format(time.RFC3339Nano),
-		"message":    d.source,
+		"message":    string(d.source),
 		"error":      map[string]any{"message": reason},
 		"qwatch":     map[string]any{"id": d.id, "index": d.index, "kind": "deadletter"},
 	})
-	dl := newDoc(s.dlq.name(now), d.id, letter, true)
-	dl.fresh = true
-	return dl
+	return &doc{index: s.dlq.name(now), id: d.id, source: letter, deadLetter: true, fresh: true}
 }
 
 // send makes one bulk request and returns the outcome of each document, with the reason for
@@ -311,15 +333,13 @@ func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, err
 	outs := make([]outcome, len(chunk))
 	reasons := make([]string, len(chunk))
 	// Only what the policy reads: a real node's answer is several times larger otherwise.
-	bulk := s.client.Bulk().FilterPath("took", "errors", "items.*.status", "items.*.error")
-	size := 0
+	req := body(chunk)
 	for _, d := range chunk {
 		d.fresh = false
-		bulk.Add(d)
-		size += d.size
 	}
+	bulk := s.client.Bulk().FilterPath("took", "errors", "items.*.status", "items.*.error").Add(req)
 	s.requests.Add(1)
-	s.bytes.Add(uint64(size))
+	s.bytes.Add(uint64(len(req) + 1))
 	resp, err := bulk.Do(ctx)
 	if err != nil {
 		var ee *elastic.Error

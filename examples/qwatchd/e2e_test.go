@@ -463,3 +463,53 @@ func TestDaemonFailsClearly(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonSecondSignalExitsAtOnce: while a sink cannot flush (its server accepts and never
+// answers), a second SIGTERM ends qwatchd at once rather than after the shutdown timeout.
+func TestDaemonSecondSignalExitsAtOnce(t *testing.T) {
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() {
+		for {
+			conn, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // held open, never answered, until the test ends
+		}
+	}()
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "none", "-http", "127.0.0.1:0", "-shutdown-timeout", "60s",
+		"-es-url", "http://"+mute.Addr().String(), "-es-wait")
+	conn, err := net.Dial("udp", d.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte(`{"short_message":"stuck on its way"}`))
+	d.waitMetric(`qwatch_sink_offered_total{sink="elasticsearch"}`, 1, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // the sink's flush interval: its Write is now hanging
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-d.done:
+		t.Fatal("qwatchd exited on the first signal though its sink could not flush")
+	default:
+	}
+	start := time.Now()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("qwatchd did not exit at once on the second signal")
+	}
+	if d.code != 1 || time.Since(start) > 5*time.Second {
+		t.Errorf("exit code %d after %v, want 1 at once", d.code, time.Since(start))
+	}
+	if !strings.Contains(strings.Join(d.stderrLines(), "\n"), "second signal; exiting without flushing") {
+		t.Errorf("no word of the second signal: %v", d.stderrLines())
+	}
+}

@@ -94,11 +94,11 @@ func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 		if d.gz == nil {
 			gz, err := gzip.NewReader(&d.src)
 			if err != nil {
-				return nil, errorf(ReasonDecompress, "gzip: %v", err)
+				return nil, errorf(ReasonDecompress, "gzip: %w", err)
 			}
 			d.gz = gz
 		} else if err := d.gz.Reset(&d.src); err != nil {
-			return nil, errorf(ReasonDecompress, "gzip: %v", err)
+			return nil, errorf(ReasonDecompress, "gzip: %w", err)
 		}
 		d.gz.Multistream(false)
 		r = d.gz
@@ -107,11 +107,11 @@ func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 		if d.zl == nil {
 			zl, err := zlib.NewReader(&d.src)
 			if err != nil {
-				return nil, errorf(ReasonDecompress, "zlib: %v", err)
+				return nil, errorf(ReasonDecompress, "zlib: %w", err)
 			}
 			d.zl = zl
 		} else if err := d.zl.(zlib.Resetter).Reset(&d.src, nil); err != nil {
-			return nil, errorf(ReasonDecompress, "zlib: %v", err)
+			return nil, errorf(ReasonDecompress, "zlib: %w", err)
 		}
 		r = d.zl
 	default:
@@ -123,7 +123,7 @@ func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 	d.buf.Reset()
 	n, err := d.buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
-		return nil, errorf(ReasonDecompress, "decompressing: %v", err)
+		return nil, errorf(ReasonDecompress, "decompressing: %w", err)
 	}
 	if n > int64(limit) {
 		return nil, errorf(ReasonTooLarge, "message larger than %d bytes after decompression", limit)

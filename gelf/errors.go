@@ -1,6 +1,7 @@
 package gelf
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -25,16 +26,21 @@ const (
 var reasons = [...]Reason{ReasonDecompress, ReasonTooLarge, ReasonJSON, ReasonUTF8, ReasonMissingMessage,
 	ReasonTooManyFields, ReasonBadValue, ReasonBadChunk, ReasonConnLimit}
 
-// Error is the error for rejected input: it says what was wrong, and why in Reason.
+// Error is the error for rejected input: it says what was wrong, and why in Reason. It wraps
+// the underlying error, if any (a decompressor's, say).
 type Error struct {
 	Reason Reason
-	msg    string
+	err    error
 }
 
-func (e *Error) Error() string { return "gelf: " + e.msg }
+func (e *Error) Error() string { return "gelf: " + e.err.Error() }
 
+// Unwrap returns the underlying error, or nil.
+func (e *Error) Unwrap() error { return errors.Unwrap(e.err) }
+
+// errorf makes an *Error; format may use %w for the cause.
 func errorf(r Reason, format string, args ...any) *Error {
-	return &Error{Reason: r, msg: fmt.Sprintf(format, args...)}
+	return &Error{Reason: r, err: fmt.Errorf(format, args...)}
 }
 
 // rejections counts rejected input by reason and logs each reason at most once a second.

@@ -23,15 +23,16 @@ type fakeEngine struct {
 	t   *testing.T
 	srv *httptest.Server
 
-	mu        sync.Mutex
-	id        string
-	buffer    []events.Message // the last bufferSize events, as the engine replays them
-	subs      map[chan events.Message]struct{}
-	cut       chan struct{} // closed to cut every open stream
-	clock     int64
-	down      bool
-	connects  int
-	lastSince string
+	mu          sync.Mutex
+	id          string
+	buffer      []events.Message // the last bufferSize events, as the engine replays them
+	subs        map[chan events.Message]struct{}
+	cut         chan struct{} // closed to cut every open stream
+	clock       int64
+	down        bool
+	connects    int
+	lastSince   string
+	lastFilters string
 }
 
 const bufferSize = 256
@@ -151,6 +152,7 @@ func (f *fakeEngine) serveEvents(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.connects++
 	f.lastSince = since
+	f.lastFilters = r.URL.Query().Get("filters")
 	var replay []events.Message
 	for _, ev := range f.buffer {
 		if ev.TimeNano >= sinceNanos {

@@ -50,6 +50,13 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// filterKeys are the filters the engine's events API takes.
+var filterKeys = map[string]bool{
+	"config": true, "container": true, "daemon": true, "event": true, "image": true, "label": true,
+	"network": true, "node": true, "plugin": true, "scope": true, "secret": true, "service": true,
+	"type": true, "volume": true,
+}
+
 // Stats counts a Source's work.
 type Stats struct {
 	Events     uint64 // events received and emitted
@@ -85,6 +92,11 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		return nil, fmt.Errorf("dockerevents: MaxBackoff %v is less than MinBackoff %v", cfg.MaxBackoff, cfg.MinBackoff)
+	}
+	for k := range cfg.Filters {
+		if !filterKeys[k] {
+			return nil, fmt.Errorf("dockerevents: unknown filter %q (want one of config, container, daemon, event, image, label, network, node, plugin, scope, secret, service, type, volume)", k)
+		}
 	}
 	if cfg.SeamTimeout <= 0 {
 		cfg.SeamTimeout = DefaultSeamTimeout

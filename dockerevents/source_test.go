@@ -309,3 +309,30 @@ func TestIgnoreActionsAndEnrich(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+func TestNewSourceRejectsBadSettings(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  dockerevents.Config
+		want string
+	}{
+		{dockerevents.Config{Filters: map[string][]string{"tpye": {"container"}}}, `unknown filter "tpye"`},
+		{dockerevents.Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff 1ms is less than MinBackoff 1s"},
+	} {
+		if _, err := dockerevents.NewSource(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("NewSource(%+v) = %v, want an error containing %q", tt.cfg, err, tt.want)
+		}
+	}
+}
+
+func TestFiltersReachTheEngine(t *testing.T) {
+	f := newFakeEngine(t)
+	c := &collector{}
+	src, stop := run(t, f, c, dockerevents.Config{Filters: map[string][]string{"type": {"container"}, "label": {"app=web"}}})
+	waitConnected(t, src)
+	stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !strings.Contains(f.lastFilters, `"type":{"container":true}`) || !strings.Contains(f.lastFilters, `"label":{"app=web":true}`) {
+		t.Errorf("filters sent: %s", f.lastFilters)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,11 +39,26 @@ func countingBulk(b *testing.B) *httptest.Server {
 	return srv
 }
 
+// bulkTargets are the servers the benchmarks run against: the minimal one always, and
+// VictoriaLogs, a real bulk server, when QWATCH_VICTORIALOGS_URL names one.
+func bulkTargets(b *testing.B) map[string]elasticsearch.Config {
+	targets := map[string]elasticsearch.Config{"server=minimal": {URLs: []string{countingBulk(b).URL}}}
+	if vl := os.Getenv("QWATCH_VICTORIALOGS_URL"); vl != "" {
+		targets["server=victorialogs"] = vlConfig(vl)
+	}
+	return targets
+}
+
 // BenchmarkSinkWrite measures Write of 500-message batches; docs/s is the figure to compare
 // with BenchmarkBaselineRawBulk, the ceiling.
 func BenchmarkSinkWrite(b *testing.B) {
-	srv := countingBulk(b)
-	s, err := elasticsearch.New(elasticsearch.Config{URLs: []string{srv.URL}})
+	for name, cfg := range bulkTargets(b) {
+		b.Run(name, func(b *testing.B) { benchSink(b, cfg) })
+	}
+}
+
+func benchSink(b *testing.B, cfg elasticsearch.Config) {
+	s, err := elasticsearch.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +76,12 @@ func BenchmarkSinkWrite(b *testing.B) {
 // BenchmarkBaselineRawBulk posts the same documents, encoded once beforehand, with a plain
 // net/http client: what the server and the network allow.
 func BenchmarkBaselineRawBulk(b *testing.B) {
-	srv := countingBulk(b)
+	for name, cfg := range bulkTargets(b) {
+		b.Run(name, func(b *testing.B) { benchRaw(b, cfg) })
+	}
+}
+
+func benchRaw(b *testing.B, cfg elasticsearch.Config) {
 	var body bytes.Buffer
 	for _, m := range qwatchtest.SampleMessages(benchBatch) {
 		body.WriteString(`{"create":{"_index":"qwatch-2026.11.23","_id":` + strconv.Quote(m.ID) + "}}\n")
@@ -70,7 +91,16 @@ func BenchmarkBaselineRawBulk(b *testing.B) {
 	client := &http.Client{}
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := client.Post(srv.URL+"/_bulk", "application/x-ndjson", bytes.NewReader(body.Bytes()))
+		req, err := http.NewRequest(http.MethodPost, cfg.URLs[0]+"/_bulk", bytes.NewReader(body.Bytes()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header = cfg.Headers.Clone()
+		if req.Header == nil {
+			req.Header = http.Header{}
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

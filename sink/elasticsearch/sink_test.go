@@ -3,10 +3,14 @@ package elasticsearch_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -410,5 +414,25 @@ func TestMisleadingErrorsFlag(t *testing.T) {
 	}
 	if st := s.Stats(); st.Indexed != 2 || st.Retried != 1 {
 		t.Errorf("stats %+v: the 503 item must be retried", st)
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	srv := newBulkServer(t)
+	tlsSrv := httptest.NewTLSServer(srv.srv.Config.Handler)
+	defer tlsSrv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	msgs := qwatchtest.SampleMessages(4)
+	s := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, CAFile: ca})
+	writeAndCheck(t, s, srv, msgs, false)
+
+	// Without the CA the server's certificate is not trusted: nothing is sent.
+	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 100 * time.Millisecond})
+	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Write to an untrusted server = %v, want a certificate error", err)
 	}
 }

@@ -47,6 +47,11 @@ type Config struct {
 	MaxConnections int           // concurrent TCP connections (DefaultMaxConnections)
 	IdleTimeout    time.Duration // a TCP connection that sends nothing this long is closed (DefaultIdleTimeout)
 
+	// JoinDockerLines puts back together the lines longer than 16 KiB that Docker splits into
+	// pieces before its GELF driver sends them, one message each and unmarked. See
+	// DockerLineLimit; it relies on pieces arriving in order, so keep UDPReaders at 1.
+	JoinDockerLines bool
+
 	// Logger reports rejected input, at most once a second per reason (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -81,6 +86,7 @@ type Stats struct {
 	TCPConnections  int    // open now
 	Incomplete      int    // chunked messages waiting for chunks now
 	IncompleteBytes int    // bytes those hold
+	JoinedPieces    uint64 // pieces of split Docker lines merged into the piece before them
 	Expired         uint64 // chunked messages dropped because their chunks took too long
 	Evicted         uint64 // chunked messages dropped to stay within the reassembly limits
 	DuplicateChunks uint64 // chunks received twice, ignored
@@ -96,6 +102,7 @@ type Source struct {
 	tcp    net.Listener
 	httpLn net.Listener
 	asm    *Assembler
+	join   *joiner // nil unless Config.JoinDockerLines
 
 	started   atomic.Bool
 	closeOnce sync.Once
@@ -114,12 +121,18 @@ func Listen(cfg Config) (*Source, error) {
 	if cfg.UDPAddr == "" && cfg.TCPAddr == "" && cfg.HTTPAddr == "" {
 		return nil, errors.New("gelf: no address to listen on: set UDPAddr, TCPAddr or HTTPAddr")
 	}
+	if cfg.JoinDockerLines && cfg.UDPReaders > 1 {
+		return nil, errors.New("gelf: JoinDockerLines needs the pieces in order: UDPReaders must be 1")
+	}
 	s := &Source{
 		cfg:   cfg,
 		log:   cfg.Logger,
 		conns: make(map[net.Conn]struct{}),
 		asm: NewAssembler(AssemblerConfig{MaxChunks: cfg.MaxChunks, Timeout: cfg.ChunkTimeout,
 			MaxIncomplete: cfg.MaxIncomplete, MaxBytes: cfg.MaxChunkBytes}),
+	}
+	if cfg.JoinDockerLines {
+		s.join = newJoiner(cfg.MaxMessageSize)
 	}
 	if cfg.UDPAddr != "" {
 		addr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
@@ -240,6 +253,9 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		select {
 		case now := <-ticker.C:
 			s.asm.Expire(now)
+			if s.join != nil {
+				s.join.flush(now.Add(-joinWait), emit)
+			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -250,6 +266,9 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	s.Close()
 	wg.Wait()
 	httpConns.Wait()
+	if s.join != nil {
+		s.join.flush(time.Time{}, emit) // nothing more can come: what waits goes out as it is
+	}
 	return nil
 }
 
@@ -297,6 +316,10 @@ func (s *Source) handle(dec *Decoder, payload []byte, now time.Time, transport s
 		return err
 	}
 	s.messages.Add(1)
+	if s.join != nil {
+		s.join.add(m, now, emit)
+		return nil
+	}
 	emit(m)
 	return nil
 }
@@ -443,6 +466,10 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
 	a := s.asm.Stats()
+	var joined uint64
+	if s.join != nil {
+		joined, _ = s.join.stats()
+	}
 	s.mu.Lock()
 	conns := len(s.conns)
 	s.mu.Unlock()
@@ -454,6 +481,7 @@ func (s *Source) Stats() Stats {
 		Bytes:           s.bytes.Load(),
 		Messages:        s.messages.Load(),
 		TCPConnections:  conns,
+		JoinedPieces:    joined,
 		Incomplete:      a.Incomplete,
 		IncompleteBytes: a.Bytes,
 		Expired:         a.Expired,

@@ -21,6 +21,7 @@ type config struct {
 	GELFUDP         string
 	GELFTCP         string
 	GELFHTTP        string
+	GELFJoin        bool
 	DockerHost      string
 	Stdout          string
 	ESURLs          []string
@@ -41,6 +42,7 @@ func defaultConfig() config {
 	return config{
 		GELFUDP:         "127.0.0.1:12201",
 		GELFTCP:         "127.0.0.1:12201",
+		GELFJoin:        true,
 		DockerHost:      "auto",
 		Stdout:          "text",
 		ESIndex:         "qwatch-{2006.01.02}",
@@ -84,6 +86,7 @@ var settings = []setting{
 	stringSetting("gelf-udp", "GELF over UDP on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFUDP }),
 	stringSetting("gelf-tcp", "GELF over TCP on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFTCP }),
 	stringSetting("gelf-http", "GELF over HTTP (POST /gelf) on `ADDR` (empty: off)", func(c *config) *string { return &c.GELFHTTP }),
+	boolSetting("gelf-join-docker-lines", "put back together the lines over 16 KiB that Docker splits before its GELF driver sends them (default true; =false for off)", func(c *config) *bool { return &c.GELFJoin }),
 	stringSetting("docker-host", "Docker engine `URL` for events and container names: auto (DOCKER_HOST, else the local socket when present), or none", func(c *config) *string { return &c.DockerHost }),
 	stringSetting("stdout", "standard output `FORMAT`: text, json, pretty or none", func(c *config) *string { return &c.Stdout }),
 	listSetting("es-url", "Elasticsearch `URL` to send bulk requests to (repeatable; none: no Elasticsearch sink)", func(c *config) *[]string { return &c.ESURLs }),

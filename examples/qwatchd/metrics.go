@@ -131,6 +131,7 @@ func writeGELFMetrics(e expo, st gelf.Stats) {
 		{"chunks_expired_total", "Chunked messages dropped because their chunks took too long.", st.Expired},
 		{"chunks_evicted_total", "Chunked messages dropped to stay within the reassembly limits.", st.Evicted},
 		{"duplicate_chunks_total", "Chunks received twice.", st.DuplicateChunks},
+		{"joined_pieces_total", "Pieces of long Docker lines joined to the piece before them.", st.JoinedPieces},
 	})
 	gauge(e, "qwatch_gelf_tcp_connections", "Open TCP connections.", float64(st.TCPConnections))
 	gauge(e, "qwatch_gelf_incomplete_messages", "Chunked messages waiting for chunks.", float64(st.Incomplete))

@@ -21,7 +21,8 @@ func (d *daemon) setupGELF() error {
 		d.say("gelf: off")
 		return nil
 	}
-	src, err := gelf.Listen(gelf.Config{UDPAddr: d.cfg.GELFUDP, TCPAddr: d.cfg.GELFTCP, HTTPAddr: d.cfg.GELFHTTP, Logger: d.log})
+	src, err := gelf.Listen(gelf.Config{UDPAddr: d.cfg.GELFUDP, TCPAddr: d.cfg.GELFTCP, HTTPAddr: d.cfg.GELFHTTP,
+		JoinDockerLines: d.cfg.GELFJoin, Logger: d.log})
 	if err != nil {
 		return err
 	}

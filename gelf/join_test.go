@@ -1,0 +1,99 @@
+package gelf_test
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/internal/dockertest/lines"
+)
+
+// piece is a GELF message as Docker's driver sends one piece of a line.
+func piece(container string, level int, ts, text string) string {
+	return fmt.Sprintf(`{"version":"1.1","host":"h","short_message":%q,"timestamp":%s,"level":%d,"_container_id":%q}`, text, ts, level, container)
+}
+
+func TestJoinDockerLines(t *testing.T) {
+	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true})
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	full := strings.Repeat("a", gelf.DockerLineLimit)
+	long := full + strings.Repeat("b", gelf.DockerLineLimit) + "tail"
+	send := func(s string) {
+		if _, err := conn.Write(gzipped(t, []byte(s))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // keep the order on the wire
+	}
+	send(piece("c1", 6, "1.000001", long[:gelf.DockerLineLimit]))
+	send(piece("c2", 6, "1.000001", "other container, in between"))
+	send(piece("c1", 3, "1.000001", "stderr of c1, in between"))
+	send(piece("c1", 6, "1.000001", long[gelf.DockerLineLimit:2*gelf.DockerLineLimit]))
+	send(piece("c1", 6, "1.000001", long[2*gelf.DockerLineLimit:]))
+	// A line of exactly 16 KiB, then a line with another timestamp: two lines.
+	send(piece("c1", 6, "2.5", full))
+	send(piece("c1", 6, "2.6", "next"))
+	// A piece whose rest never comes goes out alone after a second.
+	send(piece("c3", 6, "3", full))
+	got := c.wait(t, 6)
+	var texts []string
+	for _, m := range got {
+		texts = append(texts, fmt.Sprintf("%s/%d:%d", m.Container.ID, m.Level, len(m.Text)))
+	}
+	want := []string{"c2/6:27", "c1/3:24", fmt.Sprintf("c1/6:%d", len(long)), fmt.Sprintf("c1/6:%d", len(full)), "c1/6:4", fmt.Sprintf("c3/6:%d", len(full))}
+	if strings.Join(texts, " ") != strings.Join(want, " ") {
+		t.Errorf("got %v\nwant %v", texts, want)
+	}
+	if got[2].Text != long {
+		t.Error("the joined line differs from the one split")
+	}
+	if st := src.Stats(); st.JoinedPieces != 2 || st.Messages != 8 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestJoinNeedsOneReader(t *testing.T) {
+	_, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, UDPReaders: 2})
+	if err == nil || !strings.Contains(err.Error(), "UDPReaders must be 1") {
+		t.Errorf("Listen = %v", err)
+	}
+}
+
+// TestDockerGELFDriverJoinsLongLines: with JoinDockerLines, lines of up to 100 KiB that Docker
+// split arrive whole, over UDP and TCP.
+func TestDockerGELFDriverJoinsLongLines(t *testing.T) {
+	image := dockertest.Image(t)
+	const n, maxSize = 300, 100 << 10
+	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", JoinDockerLines: true})
+	seen := 0
+	for _, addr := range []string{"udp://" + src.UDPAddr().String(), "tcp://" + src.TCPAddr().String()} {
+		name := fmt.Sprintf("qwatch-join-%s-%d", addr[:3], time.Now().UnixNano())
+		dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf",
+			"--log-opt", "gelf-address="+addr, image, "/logger", "-id", name, "-n", fmt.Sprint(n),
+			"-min", "10", "-max", fmt.Sprint(maxSize), "-stream", "both", "-every", "200us")
+		all := c.wait(t, seen+n)
+		got := map[string][]string{}
+		for _, m := range all[seen:] {
+			stream := map[int]string{6: "stdout", 3: "stderr"}[int(m.Level)]
+			got[stream] = append(got[stream], m.Text)
+		}
+		seen = len(all)
+		for i := range n {
+			stream := lines.Stream(i)
+			want := lines.Line(name, stream, i, lines.Size(i, 10, maxSize))
+			if len(got[stream]) <= i/2 || got[stream][i/2] != want {
+				t.Fatalf("%s: line %d of %s did not arrive whole", addr, i, stream)
+			}
+		}
+	}
+	if st := src.Stats(); st.JoinedPieces == 0 {
+		t.Errorf("no pieces joined: %+v", st)
+	}
+}

@@ -184,7 +184,7 @@ func TestGoGelfWriterTCP(t *testing.T) {
 }
 
 func TestTCPLimits(t *testing.T) {
-	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxMessageSize: 1000, MaxConnections: 2, IdleTimeout: 300 * time.Millisecond})
+	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxMessageSize: 1000, MaxConnections: 2, IdleTimeout: time.Second})
 	addr := src.TCPAddr().String()
 	dial := func() net.Conn {
 		conn, err := net.Dial("tcp", addr)

@@ -135,12 +135,6 @@ func (f *fakeEngine) setDown(down bool) {
 	}
 }
 
-func (f *fakeEngine) stats() (connects int, lastSince string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.connects, f.lastSince
-}
-
 func (f *fakeEngine) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if f.isDown() {
 		http.Error(w, "down", http.StatusServiceUnavailable)

@@ -2,6 +2,7 @@ package message_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -15,7 +16,7 @@ import (
 // text that is valid UTF-8 (invalid bytes are replaced, as in encoding/json).
 func FuzzJSONRoundTrip(f *testing.F) {
 	f.Add("Hello World", "web-1", "com.docker.compose.service", "web", int64(1795472805850000000), uint8(6), 42.5, true)
-	f.Add("\x00\"\\\u2028</script>", "", "a.b", "", int64(0), uint8(0), -0.0, false)
+	f.Add("\x00\"\\\u2028</script>", "", "a.b", "", int64(0), uint8(0), math.Copysign(0, -1), false)
 	f.Fuzz(func(t *testing.T, text, name, key, value string, nanos int64, level uint8, num float64, event bool) {
 		if !utf8.ValidString(text) || !utf8.ValidString(name) || !utf8.ValidString(key) || !utf8.ValidString(value) {
 			t.Skip()

@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/qnib/qwatch"
@@ -174,14 +173,4 @@ func (d *daemon) setupHTTP() error {
 	})
 	d.say("http: serving /metrics and /healthz on %s", ln.Addr())
 	return nil
-}
-
-func joinNonEmpty(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, ", ")
 }

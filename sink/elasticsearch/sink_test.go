@@ -185,7 +185,7 @@ func TestWholeRequest503IsRetried(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(n int, w http.ResponseWriter, _ *http.Request) bool {
 		if n <= 2 {
-			http.Error(w, `{"error":{"type":"unavailable"},"status":503}`, 503)
+			http.Error(w, `{"error":{"type":"unavailable"},"status":503}`, http.StatusServiceUnavailable)
 			return true
 		}
 		return false
@@ -275,7 +275,7 @@ func TestTooLargeRequestIsHalved(t *testing.T) {
 func TestRetryBudgetRunsOut(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
-		http.Error(w, "overloaded", 503)
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 		return true
 	}
 	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, RetryBudget: 200 * time.Millisecond})
@@ -302,7 +302,7 @@ func TestRetryBudgetRunsOut(t *testing.T) {
 func TestUnauthorizedFailsAtOnce(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
-		http.Error(w, `{"error":"unauthorized"}`, 401)
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 		return true
 	}
 	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Username: "elastic", Password: "s3cret-pw"})
@@ -431,7 +431,7 @@ func TestTLSWithCAFile(t *testing.T) {
 	writeAndCheck(t, s, srv, msgs, false)
 
 	// Without the CA the server's certificate is not trusted: nothing is sent.
-	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 100 * time.Millisecond})
+	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: time.Millisecond})
 	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Write to an untrusted server = %v, want a certificate error", err)
 	}

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -310,8 +311,15 @@ const hexDigits = "0123456789abcdef"
 // and U+2028 and U+2029 are escaped so the output is also valid JavaScript.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	// Most text needs no escaping: skip it eight bytes at a time.
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !plainWord(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
+			break
+		}
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -354,6 +362,15 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainWord reports whether none of the eight bytes in w needs escaping or decoding: each is
+// printable ASCII other than '"' and '\\'.
+func plainWord(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	hasLess := func(x uint64, n uint64) uint64 { return (x - lo*n) & ^x & hi }
+	hasZero := func(x uint64) uint64 { return (x - lo) & ^x & hi }
+	return (w&hi)|hasLess(w, 0x20)|hasZero(w^(lo*'"'))|hasZero(w^(lo*'\\')) == 0
 }
 
 // MarshalJSON returns the JSON document form; see AppendJSON.

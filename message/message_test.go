@@ -239,3 +239,14 @@ func BenchmarkNewID(b *testing.B) {
 		_ = message.NewID()
 	}
 }
+
+func BenchmarkAppendJSONLongText(b *testing.B) {
+	m := sample()
+	m.Text = strings.Repeat("GET /api/v1/orders?page=2 200 1532 bytes in 3.2 ms; ", 40)
+	buf := make([]byte, 0, 8192)
+	b.SetBytes(int64(len(m.Text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = m.AppendJSON(buf[:0])
+	}
+}

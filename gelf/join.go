@@ -2,7 +2,7 @@ package gelf
 
 import (
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qnib/qwatch/message"
@@ -12,22 +12,23 @@ import (
 // log driver sees them (its log copier's 16 KiB buffer).
 const DockerLineLimit = 16 << 10
 
-// joinWait is how long a piece waits for the rest of its line before it goes out alone.
+// joinWait is how long a reader waits, idle, for the rest of a line before it lets the
+// pieces it holds go out as they are.
 const joinWait = time.Second
 
 // joiner puts back together the lines Docker split: its GELF driver sends each piece as a
 // message of its own, unmarked, but every piece but the last is exactly DockerLineLimit long
 // and all carry the line's timestamp. A piece waits, per container and stream, for the next
 // message of the same container and stream; if that has the same timestamp it is the next
-// piece. The heuristic needs the pieces in order, which UDP with one reader (the default) and
-// TCP keep; a line of exactly 16 KiB followed within the same microsecond by another line of
-// the same container and stream would be joined with it.
+// piece. Each reader (the UDP reader, each TCP connection) has its own joiner, used by it
+// alone, so the pieces are seen in the order they came; a reader lets what waits go out only
+// when its socket has been idle for joinWait, never because the sinks held it up. A line of
+// exactly 16 KiB followed within the same timestamp by another line of the same container
+// and stream would be joined with it.
 type joiner struct {
-	max int // the longest joined text
-
-	mu      sync.Mutex
+	max     int            // the longest joined text
+	joined  *atomic.Uint64 // pieces merged, shared by a Source's joiners
 	pending map[joinKey]*partialLine
-	joined  uint64 // pieces merged into a line before them
 }
 
 type joinKey struct {
@@ -36,66 +37,51 @@ type joinKey struct {
 }
 
 type partialLine struct {
-	m     message.Message
-	text  strings.Builder
-	since time.Time
-}
-
-func newJoiner(max int) *joiner {
-	return &joiner{max: max, pending: map[joinKey]*partialLine{}}
+	m    message.Message
+	text strings.Builder
 }
 
 // add takes one decoded message and emits what is complete.
-func (j *joiner) add(m message.Message, now time.Time, emit func(message.Message)) {
+func (j *joiner) add(m message.Message, emit func(message.Message)) {
 	if m.Container.ID == "" {
 		emit(m)
 		return
 	}
 	key := joinKey{m.Container.ID, m.Level}
-	j.mu.Lock()
 	p := j.pending[key]
-	var out []message.Message
 	if p != nil && p.m.Time.Equal(m.Time) && p.text.Len()+len(m.Text) <= j.max {
 		p.text.WriteString(m.Text)
-		j.joined++
-		if len(m.Text) == DockerLineLimit {
-			j.mu.Unlock()
-			return
-		}
-		out = append(out, p.done())
-		delete(j.pending, key)
-	} else {
-		if p != nil {
-			out = append(out, p.done()) // a line of exactly 16 KiB, or its rest never came
+		j.joined.Add(1)
+		if len(m.Text) < DockerLineLimit {
 			delete(j.pending, key)
+			emit(p.done())
 		}
-		if len(m.Text) == DockerLineLimit {
-			p = &partialLine{m: m, since: now}
-			p.text.WriteString(m.Text)
-			j.pending[key] = p
-		} else {
-			out = append(out, m)
-		}
+		return
 	}
-	j.mu.Unlock()
-	for _, m := range out {
+	if p != nil {
+		delete(j.pending, key)
+		emit(p.done()) // a line of exactly 16 KiB, or its rest never came
+	}
+	if len(m.Text) != DockerLineLimit {
 		emit(m)
+		return
 	}
+	p = &partialLine{m: m}
+	p.text.WriteString(m.Text)
+	j.pending[key] = p
 }
 
-// flush emits the lines that have waited since before cutoff (all of them for a zero cutoff).
-func (j *joiner) flush(cutoff time.Time, emit func(message.Message)) {
-	j.mu.Lock()
-	var out []message.Message
-	for key, p := range j.pending {
-		if cutoff.IsZero() || p.since.Before(cutoff) {
-			out = append(out, p.done())
-			delete(j.pending, key)
-		}
+// waiting reports whether pieces wait for the rest of their line.
+func (j *joiner) waiting() bool { return j != nil && len(j.pending) > 0 }
+
+// flush emits every line that waits, as far as it came.
+func (j *joiner) flush(emit func(message.Message)) {
+	if j == nil {
+		return
 	}
-	j.mu.Unlock()
-	for _, m := range out {
-		emit(m)
+	for key, p := range j.pending {
+		delete(j.pending, key)
+		emit(p.done())
 	}
 }
 
@@ -103,10 +89,4 @@ func (p *partialLine) done() message.Message {
 	m := p.m
 	m.Text = p.text.String()
 	return m
-}
-
-func (j *joiner) stats() (joined uint64, waiting int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.joined, len(j.pending)
 }

@@ -1,6 +1,7 @@
 package gelf_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/internal/dockertest/lines"
+	"github.com/qnib/qwatch/message"
 )
 
 // piece is a GELF message as Docker's driver sends one piece of a line.
@@ -95,5 +97,43 @@ func TestDockerGELFDriverJoinsLongLines(t *testing.T) {
 	}
 	if st := src.Stats(); st.JoinedPieces == 0 {
 		t.Errorf("no pieces joined: %+v", st)
+	}
+}
+
+// TestJoinWaitsOutBackpressure: pieces wait for the rest of their line while the reader is
+// held up by a slow emit (full sinks), and go out alone only when the socket is idle.
+func TestJoinWaitsOutBackpressure(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	emit := func(m message.Message) {
+		if m.Container.ID == "slow" {
+			time.Sleep(2500 * time.Millisecond) // longer than the joiner's idle wait
+		}
+		c.emit(m)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- src.Run(ctx, emit) }()
+	defer func() { cancel(); <-done }()
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	long := strings.Repeat("x", gelf.DockerLineLimit) + "rest"
+	for _, p := range []string{
+		piece("c1", 6, "5.001", long[:gelf.DockerLineLimit]),
+		piece("slow", 6, "5.001", "held up"),
+		piece("c1", 6, "5.001", long[gelf.DockerLineLimit:]),
+	} {
+		conn.Write([]byte(p))
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := c.wait(t, 2)
+	if len(got) != 2 || got[1].Text != long {
+		t.Errorf("got %d messages; the split line was not joined across the slow emit", len(c.all()))
 	}
 }

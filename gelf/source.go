@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -102,7 +103,7 @@ type Source struct {
 	tcp    net.Listener
 	httpLn net.Listener
 	asm    *Assembler
-	join   *joiner // nil unless Config.JoinDockerLines
+	joined atomic.Uint64 // pieces of split Docker lines joined
 
 	started   atomic.Bool
 	closeOnce sync.Once
@@ -130,9 +131,6 @@ func Listen(cfg Config) (*Source, error) {
 		conns: make(map[net.Conn]struct{}),
 		asm: NewAssembler(AssemblerConfig{MaxChunks: cfg.MaxChunks, Timeout: cfg.ChunkTimeout,
 			MaxIncomplete: cfg.MaxIncomplete, MaxBytes: cfg.MaxChunkBytes}),
-	}
-	if cfg.JoinDockerLines {
-		s.join = newJoiner(cfg.MaxMessageSize)
 	}
 	if cfg.UDPAddr != "" {
 		addr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
@@ -253,9 +251,6 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		select {
 		case now := <-ticker.C:
 			s.asm.Expire(now)
-			if s.join != nil {
-				s.join.flush(now.Add(-joinWait), emit)
-			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -266,20 +261,31 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	s.Close()
 	wg.Wait()
 	httpConns.Wait()
-	if s.join != nil {
-		s.join.flush(time.Time{}, emit) // nothing more can come: what waits goes out as it is
-	}
 	return nil
 }
 
 func (s *Source) readUDP(emit func(message.Message)) {
 	buf := make([]byte, 65536)
 	dec := s.decoder()
+	j := s.joiner()
+	defer j.flush(emit) // the socket is closed: nothing more can come
 	for {
+		// Pieces of a line wait only while the socket is idle, not while emit blocks.
+		var deadline time.Time
+		if j.waiting() {
+			deadline = time.Now().Add(joinWait)
+		}
+		if err := s.udp.SetReadDeadline(deadline); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Warn("gelf: setting udp read deadline", "err", err)
+		}
 		n, err := s.udp.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				j.flush(emit)
+				continue
 			}
 			s.log.Warn("gelf: reading udp", "err", err)
 			time.Sleep(10 * time.Millisecond)
@@ -300,7 +306,7 @@ func (s *Source) readUDP(emit func(message.Message)) {
 			}
 			payload = whole
 		}
-		s.handle(dec, payload, now, "udp", emit)
+		s.handle(dec, j, payload, now, "udp", emit)
 	}
 }
 
@@ -308,20 +314,29 @@ func (s *Source) decoder() *Decoder {
 	return &Decoder{MaxMessageSize: s.cfg.MaxMessageSize, MaxFields: s.cfg.MaxFields}
 }
 
-// handle decodes one whole payload and emits it; it reports whether the payload was good.
-func (s *Source) handle(dec *Decoder, payload []byte, now time.Time, transport string, emit func(message.Message)) error {
+// handle decodes one whole payload and emits it, through j when it is not nil; it reports
+// whether the payload was good.
+func (s *Source) handle(dec *Decoder, j *joiner, payload []byte, now time.Time, transport string, emit func(message.Message)) error {
 	m, err := dec.Decode(payload, now)
 	if err != nil {
 		s.reject(err, transport)
 		return err
 	}
 	s.messages.Add(1)
-	if s.join != nil {
-		s.join.add(m, now, emit)
+	if j != nil {
+		j.add(m, emit)
 		return nil
 	}
 	emit(m)
 	return nil
+}
+
+// joiner returns a joiner for one reader, or nil when joining is off.
+func (s *Source) joiner() *joiner {
+	if !s.cfg.JoinDockerLines {
+		return nil
+	}
+	return &joiner{max: s.cfg.MaxMessageSize, joined: &s.joined, pending: map[joinKey]*partialLine{}}
 }
 
 func (s *Source) reject(err error, transport string) {
@@ -392,23 +407,41 @@ func (s *Source) untrack(conn net.Conn) {
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	dec := s.decoder()
+	j := s.joiner()
+	defer j.flush(emit)
 	var frame []byte
 	oversized := false
+	lastActive := time.Now()
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout)); err != nil {
+		deadline := lastActive.Add(s.cfg.IdleTimeout)
+		if soon := time.Now().Add(joinWait); j.waiting() && soon.Before(deadline) {
+			deadline = soon
+		}
+		if err := conn.SetReadDeadline(deadline); err != nil {
 			return
 		}
 		part, err := r.ReadSlice(0)
 		s.bytes.Add(uint64(len(part)))
+		if len(part) > 0 {
+			lastActive = time.Now()
+		}
 		switch {
 		case err == nil:
 			part = part[:len(part)-1]
 		case errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, os.ErrDeadlineExceeded) && j.waiting() && time.Since(lastActive) < s.cfg.IdleTimeout:
+			// Idle while pieces wait: let them go out, and keep what this frame has so far
+			// (ReadSlice returned it in part).
+			if !oversized {
+				frame = append(frame, part...)
+			}
+			j.flush(emit)
+			continue
 		default:
 			if len(frame)+len(part) > 0 && errors.Is(err, io.EOF) && !oversized {
 				// A last message without its NUL: take it, as Graylog does.
 				s.frames.Add(1)
-				s.handle(dec, append(frame, part...), time.Now(), "tcp", emit)
+				s.handle(dec, j, append(frame, part...), time.Now(), "tcp", emit)
 			}
 			return
 		}
@@ -428,7 +461,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		}
 		if !oversized && len(frame) > 0 {
 			s.frames.Add(1)
-			s.handle(dec, frame, time.Now(), "tcp", emit)
+			s.handle(dec, j, frame, time.Now(), "tcp", emit)
 		}
 		oversized = false
 		frame = frame[:0:0]
@@ -451,7 +484,7 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 		}
 		dec := decoders.Get().(*Decoder)
 		dec.MaxMessageSize, dec.MaxFields = s.cfg.MaxMessageSize, s.cfg.MaxFields
-		err = s.handle(dec, body, time.Now(), "http", emit)
+		err = s.handle(dec, nil, body, time.Now(), "http", emit)
 		dec.MaxMessageSize, dec.MaxFields = 0, 0
 		decoders.Put(dec)
 		if err != nil {
@@ -466,10 +499,6 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
 	a := s.asm.Stats()
-	var joined uint64
-	if s.join != nil {
-		joined, _ = s.join.stats()
-	}
 	s.mu.Lock()
 	conns := len(s.conns)
 	s.mu.Unlock()
@@ -481,7 +510,7 @@ func (s *Source) Stats() Stats {
 		Bytes:           s.bytes.Load(),
 		Messages:        s.messages.Load(),
 		TCPConnections:  conns,
-		JoinedPieces:    joined,
+		JoinedPieces:    s.joined.Load(),
 		Incomplete:      a.Incomplete,
 		IncompleteBytes: a.Bytes,
 		Expired:         a.Expired,

@@ -323,3 +323,9 @@ func TestUDPGarbageCountedNotFatal(t *testing.T) {
 		t.Errorf("stats %+v", st.Rejected)
 	}
 }
+
+func (c *collector) all() []message.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]message.Message(nil), c.msgs...)
+}

@@ -12,9 +12,10 @@ import (
 // log driver sees them (its log copier's 16 KiB buffer).
 const DockerLineLimit = 16 << 10
 
-// joinWait is how long a reader waits, idle, for the rest of a line before it lets the
-// pieces it holds go out as they are.
-const joinWait = time.Second
+// DefaultJoinWait is how long a reader waits, idle, for the rest of a split line before it
+// lets the pieces it holds go out as they are. It is generous because an engine busy with
+// other work can pause between the pieces of one line.
+const DefaultJoinWait = 5 * time.Second
 
 // joiner puts back together the lines Docker split: its GELF driver sends each piece as a
 // message of its own, unmarked, but every piece but the last is exactly DockerLineLimit long
@@ -22,7 +23,7 @@ const joinWait = time.Second
 // message of the same container and stream; if that has the same timestamp it is the next
 // piece. Each reader (the UDP reader, each TCP connection) has its own joiner, used by it
 // alone, so the pieces are seen in the order they came; a reader lets what waits go out only
-// when its socket has been idle for joinWait, never because the sinks held it up. A line of
+// when its socket has been idle for Config.JoinWait, never because the sinks held it up. A line of
 // exactly 16 KiB followed within the same timestamp by another line of the same container
 // and stream would be joined with it.
 type joiner struct {

@@ -20,7 +20,7 @@ func piece(container string, level int, ts, text string) string {
 }
 
 func TestJoinDockerLines(t *testing.T) {
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true})
+	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond})
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestJoinDockerLines(t *testing.T) {
 	// A line of exactly 16 KiB, then a line with another timestamp: two lines.
 	send(piece("c1", 6, "2.5", full))
 	send(piece("c1", 6, "2.6", "next"))
-	// A piece whose rest never comes goes out alone after a second.
+	// A piece whose rest never comes goes out alone once the socket has been idle a while.
 	send(piece("c3", 6, "3", full))
 	got := c.wait(t, 6)
 	var texts []string
@@ -103,7 +103,7 @@ func TestDockerGELFDriverJoinsLongLines(t *testing.T) {
 // TestJoinWaitsOutBackpressure: pieces wait for the rest of their line while the reader is
 // held up by a slow emit (full sinks), and go out alone only when the socket is idle.
 func TestJoinWaitsOutBackpressure(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, Logger: quietLogger()})
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: time.Second, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

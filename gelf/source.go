@@ -52,6 +52,9 @@ type Config struct {
 	// pieces before its GELF driver sends them, one message each and unmarked. See
 	// DockerLineLimit; it relies on pieces arriving in order, so keep UDPReaders at 1.
 	JoinDockerLines bool
+	// JoinWait is how long the pieces of a line wait for the rest while the socket is idle
+	// (DefaultJoinWait).
+	JoinWait time.Duration
 
 	// Logger reports rejected input, at most once a second per reason (nil: slog.Default()).
 	Logger *slog.Logger
@@ -70,6 +73,9 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConnections, DefaultMaxConnections)
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.JoinWait <= 0 {
+		c.JoinWait = DefaultJoinWait
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -273,7 +279,7 @@ func (s *Source) readUDP(emit func(message.Message)) {
 		// Pieces of a line wait only while the socket is idle, not while emit blocks.
 		var deadline time.Time
 		if j.waiting() {
-			deadline = time.Now().Add(joinWait)
+			deadline = time.Now().Add(s.cfg.JoinWait)
 		}
 		if err := s.udp.SetReadDeadline(deadline); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Warn("gelf: setting udp read deadline", "err", err)
@@ -414,7 +420,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	lastActive := time.Now()
 	for {
 		deadline := lastActive.Add(s.cfg.IdleTimeout)
-		if soon := time.Now().Add(joinWait); j.waiting() && soon.Before(deadline) {
+		if soon := time.Now().Add(s.cfg.JoinWait); j.waiting() && soon.Before(deadline) {
 			deadline = soon
 		}
 		if err := conn.SetReadDeadline(deadline); err != nil {

@@ -304,7 +304,19 @@ func TestDaemonEndToEnd(t *testing.T) {
 		for stream, texts := range streams {
 			g := got[name][stream]
 			if len(g) != len(texts) {
-				t.Errorf("%s %s: %d messages, want %d", name, stream, len(g), len(texts))
+				first := 0
+				for first < min(len(g), len(texts)) && g[first] == texts[first] {
+					first++
+				}
+				var gl, wl int
+				if first < len(g) {
+					gl = len(g[first])
+				}
+				if first < len(texts) {
+					wl = len(texts[first])
+				}
+				t.Errorf("%s %s: %d messages, want %d; the first that differs, #%d, has %d bytes, want %d",
+					name, stream, len(g), len(texts), first, gl, wl)
 				continue
 			}
 			for i := range texts {

@@ -85,10 +85,9 @@ func TestRealEngineEvents(t *testing.T) {
 	dockertest.Docker(t, "network", "create", name)
 	dockertest.Docker(t, "network", "rm", name)
 
-	last := col.waitFor(t, "network destroy", func(m message.Message) bool {
+	col.waitFor(t, "network destroy", func(m message.Message) bool {
 		return m.Event.Type == "network" && m.Event.Action == "destroy" && m.Event.Attributes["name"] == name
 	})
-	_ = last
 	msgs := col.all()
 	for _, action := range []string{"create", "start", "die", "destroy"} {
 		if n := count(msgs, "container", action, id); n != 1 {
@@ -113,7 +112,8 @@ func TestRealEngineEvents(t *testing.T) {
 	if n := count(msgs, "image", "tag", tag); n != 1 {
 		t.Errorf("image tag: %d events, want 1", n)
 	}
-	if n := count(msgs, "image", "untag", tag) + countUntagAny(msgs); n < 1 {
+	// An untag event names the image by its ID, not the tag removed.
+	if countUntagAny(msgs) < 1 {
 		t.Errorf("image untag: no event")
 	}
 	for _, action := range []string{"create", "destroy"} {

@@ -30,8 +30,6 @@ type fakeEngine struct {
 	cut         chan struct{} // closed to cut every open stream
 	clock       int64
 	down        bool
-	connects    int
-	lastSince   string
 	lastFilters string
 }
 
@@ -144,8 +142,6 @@ func (f *fakeEngine) serveEvents(w http.ResponseWriter, r *http.Request) {
 	sinceNanos := parseSince(f.t, since)
 	ch := make(chan events.Message, 1024)
 	f.mu.Lock()
-	f.connects++
-	f.lastSince = since
 	f.lastFilters = r.URL.Query().Get("filters")
 	var replay []events.Message
 	for _, ev := range f.buffer {

@@ -88,37 +88,20 @@ func isZlib(p []byte) bool {
 func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 	limit := d.maxSize()
 	var r io.Reader
+	var err error
 	switch {
 	case isGzip(payload):
-		d.src.Reset(payload)
-		if d.gz == nil {
-			gz, err := gzip.NewReader(&d.src)
-			if err != nil {
-				return nil, errorf(ReasonDecompress, "gzip: %w", err)
-			}
-			d.gz = gz
-		} else if err := d.gz.Reset(&d.src); err != nil {
-			return nil, errorf(ReasonDecompress, "gzip: %w", err)
-		}
-		d.gz.Multistream(false)
-		r = d.gz
+		r, err = d.gzipReader(payload)
 	case isZlib(payload):
-		d.src.Reset(payload)
-		if d.zl == nil {
-			zl, err := zlib.NewReader(&d.src)
-			if err != nil {
-				return nil, errorf(ReasonDecompress, "zlib: %w", err)
-			}
-			d.zl = zl
-		} else if err := d.zl.(zlib.Resetter).Reset(&d.src, nil); err != nil {
-			return nil, errorf(ReasonDecompress, "zlib: %w", err)
-		}
-		r = d.zl
+		r, err = d.zlibReader(payload)
 	default:
 		if len(payload) > limit {
 			return nil, errorf(ReasonTooLarge, "message larger than %d bytes", limit)
 		}
 		return payload, nil
+	}
+	if err != nil {
+		return nil, errorf(ReasonDecompress, "decompressing: %w", err)
 	}
 	d.buf.Reset()
 	n, err := d.buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
@@ -133,6 +116,37 @@ func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 		defer func() { d.buf = bytes.Buffer{} }()
 	}
 	return d.buf.Bytes(), nil
+}
+
+// gzipReader returns the Decoder's gzip reader, reset to read payload.
+func (d *Decoder) gzipReader(payload []byte) (io.Reader, error) {
+	d.src.Reset(payload)
+	if d.gz == nil {
+		gz, err := gzip.NewReader(&d.src)
+		if err != nil {
+			return nil, err
+		}
+		d.gz = gz
+	} else if err := d.gz.Reset(&d.src); err != nil {
+		return nil, err
+	}
+	d.gz.Multistream(false) // one message, one member: what follows it is not inflated
+	return d.gz, nil
+}
+
+// zlibReader returns the Decoder's zlib reader, reset to read payload.
+func (d *Decoder) zlibReader(payload []byte) (io.Reader, error) {
+	d.src.Reset(payload)
+	if d.zl == nil {
+		zl, err := zlib.NewReader(&d.src)
+		if err != nil {
+			return nil, err
+		}
+		d.zl = zl
+	} else if err := d.zl.(zlib.Resetter).Reset(&d.src, nil); err != nil {
+		return nil, err
+	}
+	return d.zl, nil
 }
 
 // parse reads the GELF JSON object in data into m.

@@ -47,9 +47,9 @@ func (e expo) sample(name string, value float64, labels ...string) {
 	io.WriteString(e.w, b.String())
 }
 
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
-}
+var labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+
+func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 
 // counterFamily writes one counter family with a sample for each key of values.
 func counterFamily[S any](e expo, name, help, label string, values map[string]S, get func(S) uint64) {
@@ -98,12 +98,15 @@ func metricsHandler(collectors ...func(expo)) http.Handler {
 	})
 }
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedKeys[K ~string, V any](m map[K]V) []K { return slices.Sorted(maps.Keys(m)) }
 
-func counters(e expo, prefix string, values []struct {
+// counter is one unlabelled counter.
+type counter struct {
 	name, help string
 	v          uint64
-}) {
+}
+
+func counters(e expo, prefix string, values []counter) {
 	for _, c := range values {
 		e.family(prefix+c.name, "counter", c.help)
 		e.sample(prefix+c.name, float64(c.v))
@@ -113,11 +116,6 @@ func counters(e expo, prefix string, values []struct {
 func gauge(e expo, name, help string, v float64) {
 	e.family(name, "gauge", help)
 	e.sample(name, v)
-}
-
-type counter = struct {
-	name, help string
-	v          uint64
 }
 
 func writeGELFMetrics(e expo, st gelf.Stats) {
@@ -136,17 +134,9 @@ func writeGELFMetrics(e expo, st gelf.Stats) {
 	gauge(e, "qwatch_gelf_tcp_connections", "Open TCP connections.", float64(st.TCPConnections))
 	gauge(e, "qwatch_gelf_incomplete_messages", "Chunked messages waiting for chunks.", float64(st.Incomplete))
 	e.family("qwatch_gelf_rejected_total", "counter", "Input rejected, by reason.")
-	for _, r := range sortedKeys(reasonMap(st.Rejected)) {
-		e.sample("qwatch_gelf_rejected_total", float64(st.Rejected[gelf.Reason(r)]), "reason", r)
+	for _, r := range sortedKeys(st.Rejected) {
+		e.sample("qwatch_gelf_rejected_total", float64(st.Rejected[r]), "reason", string(r))
 	}
-}
-
-func reasonMap(m map[gelf.Reason]uint64) map[string]uint64 {
-	out := make(map[string]uint64, len(m))
-	for k, v := range m {
-		out[string(k)] = v
-	}
-	return out
 }
 
 func writeDockerMetrics(e expo, st dockerevents.Stats) {

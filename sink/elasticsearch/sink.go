@@ -265,8 +265,8 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 			break
 		}
 		// Dead letters go out at once; only documents that need a retry wait.
-		if needsWait(again) {
-			s.retried.Add(uint64(countRetries(again)))
+		if n := countRetries(again); n > 0 {
+			s.retried.Add(uint64(n))
 			s.log.Warn("elasticsearch: retrying documents", "documents", len(again), "attempt", attempt, "in", wait.Round(time.Millisecond), "err", lastErr)
 			select {
 			case <-time.After(wait):
@@ -282,9 +282,8 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 	return nil
 }
 
-// needsWait reports whether docs holds a retry, rather than only new dead letters.
-func needsWait(docs []*doc) bool { return countRetries(docs) > 0 }
-
+// countRetries counts the documents in docs that were sent before, as against new dead
+// letters.
 func countRetries(docs []*doc) int {
 	n := 0
 	for _, d := range docs {

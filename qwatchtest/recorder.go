@@ -3,9 +3,6 @@ package qwatchtest
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"time"
 
 	"github.com/qnib/qwatch/message"
 )
@@ -17,12 +14,10 @@ type Recorder struct {
 	// returns that error and records nothing. Use it to inject slowness or failures.
 	OnWrite func(ctx context.Context, batch []message.Message) error
 
-	mu      sync.Mutex
-	msgs    []message.Message
+	store
 	batches int
 	closed  bool
 	closes  int
-	changed chan struct{} // closed and replaced on every change
 }
 
 // Write records the batch, unless OnWrite fails it or the Recorder is closed.
@@ -42,7 +37,7 @@ func (r *Recorder) Write(ctx context.Context, batch []message.Message) error {
 	}
 	r.msgs = append(r.msgs, batch...)
 	r.batches++
-	r.notify()
+	r.notifyLocked()
 	return nil
 }
 
@@ -52,29 +47,8 @@ func (r *Recorder) Close(context.Context) error {
 	defer r.mu.Unlock()
 	r.closed = true
 	r.closes++
-	r.notify()
+	r.notifyLocked()
 	return nil
-}
-
-func (r *Recorder) notify() {
-	if r.changed != nil {
-		close(r.changed)
-		r.changed = nil
-	}
-}
-
-// Messages returns a copy of what the Recorder has received so far.
-func (r *Recorder) Messages() []message.Message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]message.Message(nil), r.msgs...)
-}
-
-// Len returns how many messages the Recorder has received.
-func (r *Recorder) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.msgs)
 }
 
 // Batches returns how many non-empty batches it has recorded.
@@ -89,30 +63,4 @@ func (r *Recorder) Closed() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closed
-}
-
-// WaitFor waits until the Recorder holds at least n messages and returns them all; after
-// timeout it returns what it has and an error saying how many were missing.
-func (r *Recorder) WaitFor(n int, timeout time.Duration) ([]message.Message, error) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		if len(r.msgs) >= n {
-			msgs := append([]message.Message(nil), r.msgs...)
-			r.mu.Unlock()
-			return msgs, nil
-		}
-		if r.changed == nil {
-			r.changed = make(chan struct{})
-		}
-		changed := r.changed
-		r.mu.Unlock()
-		select {
-		case <-changed:
-		case <-deadline.C:
-			msgs := r.Messages()
-			return msgs, fmt.Errorf("qwatchtest: got %d of %d messages within %v", len(msgs), n, timeout)
-		}
-	}
 }

@@ -17,10 +17,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// TestBrokenSink is meant to fail: it runs only in the child process that
-	// TestHarnessCatchesBrokenSinks starts.
+	// TestBrokenSink and TestBrokenSource are meant to fail: they run only in the child
+	// processes that TestHarnessCatchesBrokenSinks and TestHarnessCatchesBrokenSources start.
 	if os.Getenv("QWATCHTEST_FLAW") == "" {
-		_ = flag.Set("test.skip", "^TestBrokenSink$")
+		_ = flag.Set("test.skip", "^(TestBrokenSink|TestBrokenSource)$")
 	}
 	goleak.VerifyTestMain(m)
 }

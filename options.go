@@ -75,6 +75,25 @@ func ParseOverflow(s string) (Overflow, error) {
 	return 0, fmt.Errorf("qwatch: unknown overflow policy %q (want block, drop-newest or drop-oldest)", s)
 }
 
+// MarshalText returns the policy's name, so an Overflow reads well in JSON, YAML and flags.
+func (o Overflow) MarshalText() ([]byte, error) {
+	if o < Block || o > DropOldest {
+		return nil, fmt.Errorf("qwatch: invalid overflow policy %d", int(o))
+	}
+	return []byte(o.String()), nil
+}
+
+// UnmarshalText parses what ParseOverflow accepts, so an Overflow works with flag.TextVar and
+// in YAML or JSON settings.
+func (o *Overflow) UnmarshalText(b []byte) error {
+	v, err := ParseOverflow(string(b))
+	if err != nil {
+		return err
+	}
+	*o = v
+	return nil
+}
+
 // SinkOption configures one sink's queue; see [Hub.AddSink].
 type SinkOption func(*sinkConfig)
 

@@ -85,6 +85,24 @@ func ParseKind(s string) (Kind, error) {
 	return 0, fmt.Errorf("message: unknown kind %q", s)
 }
 
+// MarshalText returns the kind's name, so a Kind reads well in JSON, YAML and flags.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k > KindEvent {
+		return nil, fmt.Errorf("message: invalid kind %d", uint8(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText parses what ParseKind accepts.
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, err := ParseKind(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
 // Level is a syslog severity, 0 (most severe) to 7.
 type Level uint8
 

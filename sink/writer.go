@@ -53,6 +53,25 @@ func ParseFormat(s string) (Format, error) {
 	return 0, fmt.Errorf("sink: unknown format %q (want text, json or pretty)", s)
 }
 
+// MarshalText returns the format's name, so a Format reads well in JSON, YAML and flags.
+func (f Format) MarshalText() ([]byte, error) {
+	if f < Text || f > Pretty {
+		return nil, fmt.Errorf("sink: invalid format %d", int(f))
+	}
+	return []byte(f.String()), nil
+}
+
+// UnmarshalText parses what ParseFormat accepts, so a Format works with flag.TextVar and in
+// YAML or JSON settings.
+func (f *Format) UnmarshalText(b []byte) error {
+	v, err := ParseFormat(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("sink: writer closed")
 

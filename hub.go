@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,9 +38,11 @@ type Hub struct {
 	closed bool
 	sinks  []*sinkEntry
 
-	procs     atomic.Pointer[[]Processor]
-	published atomic.Uint64
-	filtered  atomic.Uint64
+	procs      atomic.Pointer[[]Processor]
+	published  atomic.Uint64
+	filtered   atomic.Uint64
+	procPanics atomic.Uint64
+	panicLog   rateLimiter
 
 	// stop is closed when the shutdown timeout has passed: every wait gives up.
 	stop     chan struct{}
@@ -117,7 +120,7 @@ func (h *Hub) AddSink(name string, s Sink, opts ...SinkOption) error {
 		name: name,
 		sink: s,
 		cfg:  cfg,
-		q:    newQueue(cfg.queueSize, cfg.batchSize),
+		q:    newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
 		done: make(chan struct{}),
 	})
 	return nil
@@ -175,18 +178,38 @@ func (h *Hub) dispatch(cancel <-chan struct{}, msg message.Message) (gaveUp bool
 	if m.Time.IsZero() {
 		m.Time = time.Now()
 	}
-	for _, p := range *h.procs.Load() {
-		if !p(m) {
-			h.filtered.Add(1)
-			return false, nil
-		}
+	if !h.process(m) {
+		return false, nil
 	}
+	size := m.Size()
 	for _, s := range h.sinks {
-		if !s.offer(m, h.stop, cancel, h.log) {
+		if !s.offer(m, size, h.stop, cancel, h.log) {
 			gaveUp = true
 		}
 	}
 	return gaveUp, nil
+}
+
+// process runs the processors on m and reports whether to keep it. A processor that panics
+// drops the message, which is counted in Stats.ProcessorPanics.
+func (h *Hub) process(m *message.Message) (keep bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			keep = false
+			n := h.procPanics.Add(1)
+			if h.panicLog.allow() {
+				h.log.Error("qwatch: processor panicked; message dropped", "panic", r,
+					"panics_total", n, "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	for _, p := range *h.procs.Load() {
+		if !p(m) {
+			h.filtered.Add(1)
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
@@ -321,10 +344,11 @@ func (h *Hub) sinkList() []*sinkEntry {
 
 // Stats is a snapshot of the Hub's counters.
 type Stats struct {
-	Sources   map[string]SourceStats
-	Sinks     map[string]SinkStats
-	Published uint64 // messages handed in with Publish
-	Filtered  uint64 // messages a processor dropped
+	Sources         map[string]SourceStats
+	Sinks           map[string]SinkStats
+	Published       uint64 // messages handed in with Publish
+	Filtered        uint64 // messages a processor dropped
+	ProcessorPanics uint64 // messages dropped because a processor panicked on them
 }
 
 // SourceStats counts one source's messages.
@@ -337,12 +361,14 @@ type SourceStats struct {
 // Failed or Dropped, or is still Queued or being written; once Run has returned,
 // Offered == Written + Failed + Dropped.
 type SinkStats struct {
-	Offered  uint64 // messages offered to the sink's queue
-	Written  uint64 // in batches whose Write returned nil
-	Failed   uint64 // in batches whose Write returned an error, or was abandoned at shutdown
-	Dropped  uint64 // discarded by the overflow policy, or still queued at the shutdown timeout
-	Filtered uint64 // not offered: the sink's filter rejected them
-	Queued   int    // in the queue now
+	Offered     uint64 // messages offered to the sink's queue
+	Written     uint64 // handled for good by Write: all of a batch, or the part a partial error says
+	Failed      uint64 // not written by a Write that returned an error, or abandoned at shutdown
+	Dropped     uint64 // discarded by the overflow policy, or still queued at the shutdown timeout
+	Filtered    uint64 // not offered: the sink's filter rejected them
+	Panics      uint64 // panics recovered in the sink's Write, Close or filter
+	Queued      int    // in the queue now
+	QueuedBytes int64  // memory the queued messages hold, as message.Message.Size estimates it
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.
@@ -351,10 +377,11 @@ func (h *Hub) Stats() Stats {
 	sources := h.sources
 	h.mu.Unlock()
 	st := Stats{
-		Sources:   make(map[string]SourceStats, len(sources)),
-		Sinks:     make(map[string]SinkStats),
-		Published: h.published.Load(),
-		Filtered:  h.filtered.Load(),
+		Sources:         make(map[string]SourceStats, len(sources)),
+		Sinks:           make(map[string]SinkStats),
+		Published:       h.published.Load(),
+		Filtered:        h.filtered.Load(),
+		ProcessorPanics: h.procPanics.Load(),
 	}
 	for _, e := range sources {
 		st.Sources[e.name] = SourceStats{Emitted: e.emitted.Load(), Late: e.late.Load()}

@@ -12,7 +12,9 @@ import (
 const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultQueueSize       = 10000
+	DefaultQueueBytes      = 64 << 20
 	DefaultBatchSize       = 500
+	DefaultBatchBytes      = 8 << 20
 	DefaultFlushInterval   = 200 * time.Millisecond
 )
 
@@ -98,23 +100,33 @@ func (o *Overflow) UnmarshalText(b []byte) error {
 type SinkOption func(*sinkConfig)
 
 type sinkConfig struct {
-	queueSize int
-	batchSize int
-	flush     time.Duration
-	overflow  Overflow
-	filter    func(*message.Message) bool
+	queueSize  int
+	queueBytes int64
+	batchSize  int
+	batchBytes int
+	batchSet   bool // the batch size was chosen, not defaulted
+	flush      time.Duration
+	overflow   Overflow
+	filter     func(*message.Message) bool
 }
 
 func defaultSinkConfig() sinkConfig {
 	return sinkConfig{
-		queueSize: DefaultQueueSize,
-		batchSize: DefaultBatchSize,
-		flush:     DefaultFlushInterval,
-		overflow:  Block,
+		queueSize:  DefaultQueueSize,
+		queueBytes: DefaultQueueBytes,
+		batchSize:  DefaultBatchSize,
+		batchBytes: DefaultBatchBytes,
+		flush:      DefaultFlushInterval,
+		overflow:   Block,
 	}
 }
 
+// validate checks the options together. A default batch larger than a small queue the user
+// chose shrinks to the queue; only a batch size the user chose can be too large.
 func (c *sinkConfig) validate() error {
+	if !c.batchSet && c.batchSize > c.queueSize && c.queueSize >= 1 {
+		c.batchSize = c.queueSize
+	}
 	switch {
 	case c.queueSize < 1:
 		return fmt.Errorf("queue size %d: must be at least 1", c.queueSize)
@@ -122,6 +134,10 @@ func (c *sinkConfig) validate() error {
 		return fmt.Errorf("batch size %d: must be at least 1", c.batchSize)
 	case c.batchSize > c.queueSize:
 		return fmt.Errorf("batch size %d: larger than the queue size %d", c.batchSize, c.queueSize)
+	case c.queueBytes < 1:
+		return fmt.Errorf("queue bytes %d: must be at least 1", c.queueBytes)
+	case c.batchBytes < 1:
+		return fmt.Errorf("batch bytes %d: must be at least 1", c.batchBytes)
 	case c.flush < 0:
 		return fmt.Errorf("flush interval %v: must not be negative", c.flush)
 	case c.overflow < Block || c.overflow > DropOldest:
@@ -131,14 +147,26 @@ func (c *sinkConfig) validate() error {
 }
 
 // WithQueueSize sets how many messages the sink's queue holds (default DefaultQueueSize).
+// A default batch size larger than the queue shrinks to it.
 func WithQueueSize(n int) SinkOption { return func(c *sinkConfig) { c.queueSize = n } }
+
+// WithQueueBytes bounds the sink's queue by the memory its messages hold, as
+// [message.Message.Size] estimates it (default DefaultQueueBytes, 64 MiB). The overflow
+// policy applies when either this or the queue size is reached, so a sender of 1 MiB
+// messages cannot take the room of thousands of small ones. A single message larger than
+// the bound is still taken when the queue is empty, so nothing wedges.
+func WithQueueBytes(n int64) SinkOption { return func(c *sinkConfig) { c.queueBytes = n } }
 
 // WithBatch sets the largest batch handed to the sink's Write and how long the queue waits
 // for a batch to fill before it hands over what it has (defaults DefaultBatchSize and
 // DefaultFlushInterval). A flush interval of 0 hands over whatever is queued at once.
 func WithBatch(size int, flush time.Duration) SinkOption {
-	return func(c *sinkConfig) { c.batchSize, c.flush = size, flush }
+	return func(c *sinkConfig) { c.batchSize, c.flush, c.batchSet = size, flush, true }
 }
+
+// WithBatchBytes bounds a batch handed to Write by the memory its messages hold (default
+// DefaultBatchBytes, 8 MiB); a batch always has at least one message.
+func WithBatchBytes(n int) SinkOption { return func(c *sinkConfig) { c.batchBytes = n } }
 
 // WithOverflow sets what happens when the sink's queue is full (default Block).
 func WithOverflow(o Overflow) SinkOption { return func(c *sinkConfig) { c.overflow = o } }

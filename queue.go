@@ -1,6 +1,7 @@
 package qwatch
 
 import (
+	"math"
 	"sync"
 
 	"github.com/qnib/qwatch/message"
@@ -9,12 +10,15 @@ import (
 // queue is one sink's bounded FIFO of messages: a ring buffer that its producers (sources and
 // Publish, on any goroutine) fill and its one consumer empties in batches.
 type queue struct {
-	mu     sync.Mutex
-	buf    []message.Message
-	head   int // index of the oldest message
-	n      int // messages queued
-	batch  int // wake the consumer when this many are queued
-	closed bool
+	mu       sync.Mutex
+	buf      []message.Message
+	sizes    []int // sizes[i] is buf[i].Size(), kept so take need not compute it again
+	head     int   // index of the oldest message
+	n        int   // messages queued
+	bytes    int64 // sum of the queued messages' sizes
+	maxBytes int64
+	batch    int // wake the consumer when this many are queued
+	closed   bool
 	// ready wakes the consumer when the queue stops being empty, fills a batch, or closes.
 	ready chan struct{}
 	// space is closed, and replaced, when the consumer makes room while producers wait.
@@ -22,31 +26,37 @@ type queue struct {
 	waiters int
 }
 
-func newQueue(size, batch int) *queue {
+func newQueue(size int, maxBytes int64, batch int) *queue {
 	return &queue{
-		buf:   make([]message.Message, size),
-		batch: batch,
-		ready: make(chan struct{}, 1),
-		space: make(chan struct{}),
+		buf:      make([]message.Message, size),
+		sizes:    make([]int, size),
+		maxBytes: maxBytes,
+		batch:    batch,
+		ready:    make(chan struct{}, 1),
+		space:    make(chan struct{}),
 	}
 }
 
-// put queues a copy of *m according to the overflow policy. It reports whether *m was queued
+// full reports whether a message of size bytes does not fit now. An empty queue takes any
+// message, however large, so one bigger than the byte bound cannot wedge the sink.
+func (q *queue) full(size int) bool {
+	return q.n == len(q.buf) || (q.n > 0 && q.bytes+int64(size) > q.maxBytes)
+}
+
+// put queues a copy of *m, whose Size is size, according to the overflow policy. It reports whether *m was queued
 // and how many messages were discarded to honour the policy (the new one for DropNewest, the
-// oldest for DropOldest). With Block it waits for room until stop or cancel is closed, and then
-// gives up on *m, which the caller must count as dropped.
-func (q *queue) put(m *message.Message, policy Overflow, stop, cancel <-chan struct{}) (queued bool, dropped int) {
+// oldest ones for DropOldest). With Block it waits for room until stop or cancel is closed, and
+// then gives up on *m, which the caller must count as dropped.
+func (q *queue) put(m *message.Message, size int, policy Overflow, stop, cancel <-chan struct{}) (queued bool, dropped int) {
 	q.mu.Lock()
-	for q.n == len(q.buf) && !q.closed {
+	for q.full(size) && !q.closed {
 		switch policy {
 		case DropNewest:
 			q.mu.Unlock()
 			return false, 1
 		case DropOldest:
-			q.buf[q.head] = message.Message{}
-			q.head = (q.head + 1) % len(q.buf)
-			q.n--
-			dropped = 1
+			q.dropLocked()
+			dropped++
 		default:
 			space := q.space
 			q.waiters++
@@ -68,8 +78,10 @@ func (q *queue) put(m *message.Message, policy Overflow, stop, cancel <-chan str
 		q.mu.Unlock()
 		return false, dropped + 1
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = *m
+	tail := (q.head + q.n) % len(q.buf)
+	q.buf[tail], q.sizes[tail] = *m, size
 	q.n++
+	q.bytes += int64(size)
 	wake := q.n == 1 || q.n == q.batch
 	q.mu.Unlock()
 	if wake {
@@ -91,17 +103,26 @@ func (q *queue) wake() {
 	}
 }
 
-// take moves up to max of the oldest messages to dst and returns it.
-func (q *queue) take(dst []message.Message, max int) []message.Message {
+// dropLocked removes the oldest message.
+func (q *queue) dropLocked() {
+	q.buf[q.head] = message.Message{} // let the collector have what the sink is done with
+	q.bytes -= int64(q.sizes[q.head])
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+}
+
+// take moves the oldest messages to dst and returns it: at most max of them, and no more than
+// maxBytes of them but for the first.
+func (q *queue) take(dst []message.Message, max, maxBytes int) []message.Message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	k := min(q.n, max)
-	for range k {
+	k, taken := 0, 0
+	for k < max && q.n > 0 && (k == 0 || taken+q.sizes[q.head] <= maxBytes) {
+		taken += q.sizes[q.head]
 		dst = append(dst, q.buf[q.head])
-		q.buf[q.head] = message.Message{} // let the collector have what the sink is done with
-		q.head = (q.head + 1) % len(q.buf)
+		q.dropLocked()
+		k++
 	}
-	q.n -= k
 	if k > 0 && q.waiters > 0 {
 		close(q.space)
 		q.space = make(chan struct{})
@@ -114,16 +135,18 @@ func (q *queue) discard() int {
 	q.mu.Lock()
 	k := q.n
 	q.mu.Unlock()
-	q.take(nil, k)
+	q.take(nil, k, math.MaxInt)
 	return k
 }
 
-// state returns the number of queued messages and whether the queue is closed.
-func (q *queue) state() (n int, closed bool) {
+// state returns the number of queued messages, the sum of their sizes, and whether the queue
+// is closed.
+func (q *queue) state() (n int, bytes int64, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.n, q.closed
+	return q.n, q.bytes, q.closed
 }
+
 
 // close stops the queue from taking messages; what it holds can still be taken.
 func (q *queue) close() {

@@ -22,8 +22,12 @@ type Source interface {
 // The Hub calls Write and Close from one goroutine per sink, never concurrently. Write returns
 // nil only when every message of the batch is handled by the sink for good: written, or
 // dead-lettered by the sink's own documented policy. An error means the sink gave up on the
-// batch after its own retries; the Hub counts the batch as failed and does not retry it. ctx
-// bounds how long Write may take. Messages are shared with other sinks and must be treated
+// batch after its own retries; the Hub counts the batch as failed and does not retry it
+// (behind a spool, it retries). When only part of the batch was handled, Write says which
+// part with a [PartialError], or any error with an Unwritten() []int method: the Hub then
+// counts exactly those messages as failed and the others as written. ctx bounds how long
+// Write may take. A panic in Write or Close is recovered, logged and counted in
+// SinkStats.Panics, and the batch counts as failed; the sink keeps getting later batches. Messages are shared with other sinks and must be treated
 // as read-only; the batch slice itself is reused by the Hub after Write returns, so a sink
 // that keeps messages must copy them out of it.
 //

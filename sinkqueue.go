@@ -2,7 +2,9 @@ package qwatch
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +23,9 @@ type sinkEntry struct {
 
 	offered  atomic.Uint64
 	filtered atomic.Uint64
+	panics   atomic.Uint64
 	dropLog  rateLimiter
+	panicLog rateLimiter
 
 	mu        sync.Mutex // guards the counters below, so abandon can settle them at once
 	written   uint64
@@ -32,13 +36,24 @@ type sinkEntry struct {
 }
 
 // offer hands m to the sink's queue. It returns false if a Block queue was given up on.
-func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log *slog.Logger) bool {
-	if s.cfg.filter != nil && !s.cfg.filter(m) {
-		s.filtered.Add(1)
-		return true
+func (s *sinkEntry) offer(m *message.Message, size int, stop, cancel <-chan struct{}, log *slog.Logger) bool {
+	if s.cfg.filter != nil {
+		keep, panicked := s.keep(m, log)
+		if panicked {
+			// Offered, and failed: the sink's own filter lost it, not the overflow policy.
+			s.offered.Add(1)
+			s.mu.Lock()
+			s.failed++
+			s.mu.Unlock()
+			return true
+		}
+		if !keep {
+			s.filtered.Add(1)
+			return true
+		}
 	}
 	s.offered.Add(1)
-	queued, dropped := s.q.put(m, s.cfg.overflow, stop, cancel)
+	queued, dropped := s.q.put(m, size, s.cfg.overflow, stop, cancel)
 	if dropped == 0 {
 		return true
 	}
@@ -53,12 +68,54 @@ func (s *sinkEntry) offer(m *message.Message, stop, cancel <-chan struct{}, log 
 	return queued || s.cfg.overflow != Block
 }
 
+// keep runs the sink's filter on m, recovering a panic in it.
+func (s *sinkEntry) keep(m *message.Message, log *slog.Logger) (keep, panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			keep, panicked = false, true
+			s.recovered(log, "filter", r)
+		}
+	}()
+	return s.cfg.filter(m), false
+}
+
+// recovered counts and logs, at most once a second, a panic in the sink or its filter.
+func (s *sinkEntry) recovered(log *slog.Logger, where string, r any) {
+	n := s.panics.Add(1)
+	if s.panicLog.allow() {
+		log.Error("qwatch: sink panicked; recovered", "sink", s.name, "in", where, "panic", r,
+			"panics_total", n, "stack", string(debug.Stack()))
+	}
+}
+
+// write calls the sink's Write, turning a panic into an error.
+func (s *sinkEntry) write(ctx context.Context, batch []message.Message, log *slog.Logger) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(log, "Write", r)
+			err = fmt.Errorf("qwatch: sink %q panicked in Write: %v", s.name, r)
+		}
+	}()
+	return s.sink.Write(ctx, batch)
+}
+
+// close calls the sink's Close, turning a panic into an error.
+func (s *sinkEntry) close(ctx context.Context, log *slog.Logger) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(log, "Close", r)
+			err = fmt.Errorf("qwatch: sink %q panicked in Close: %v", s.name, r)
+		}
+	}()
+	return s.sink.Close(ctx)
+}
+
 // run hands the queue to the sink in batches until the queue is closed and empty, then
 // closes the sink.
 func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 	defer close(s.done)
 	defer func() {
-		if err := s.sink.Close(ctx); err != nil {
+		if err := s.close(ctx, log); err != nil {
 			log.Error("qwatch: closing sink", "sink", s.name, "err", err)
 		}
 	}()
@@ -74,27 +131,29 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 			s.mu.Unlock()
 			return
 		}
-		batch = s.q.take(batch[:0], s.cfg.batchSize)
+		batch = s.q.take(batch[:0], s.cfg.batchSize, s.cfg.batchBytes)
 		s.inflight = len(batch)
 		s.mu.Unlock()
 
-		err := s.sink.Write(ctx, batch)
+		err := s.write(ctx, batch, log)
 		clear(batch) // the queue's copies are gone; drop these references too
+		failed := 0
+		if err != nil {
+			failed = unwrittenCount(err, len(batch))
+		}
 
 		s.mu.Lock()
 		if s.abandoned {
 			s.mu.Unlock()
 			return
 		}
-		if err != nil {
-			s.failed += uint64(s.inflight)
-		} else {
-			s.written += uint64(s.inflight)
-		}
+		s.failed += uint64(failed)
+		s.written += uint64(s.inflight - failed)
 		s.inflight = 0
 		s.mu.Unlock()
 		if err != nil {
-			log.Error("qwatch: sink write failed", "sink", s.name, "messages", len(batch), "err", err)
+			log.Error("qwatch: sink write failed", "sink", s.name, "messages", len(batch),
+				"failed", failed, "err", err)
 		}
 	}
 }
@@ -105,14 +164,14 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 func (s *sinkEntry) fill(timer *time.Timer) bool {
 	var deadline time.Time
 	for {
-		n, closed := s.q.state()
+		n, bytes, closed := s.q.state()
 		switch {
 		case n == 0 && closed:
 			return false
 		case n == 0:
 			<-s.q.ready
 			continue
-		case n >= s.cfg.batchSize || closed || s.cfg.flush == 0:
+		case n >= s.cfg.batchSize || closed || s.cfg.flush == 0 || bytes >= int64(s.cfg.batchBytes):
 			return true
 		}
 		now := time.Now()
@@ -149,15 +208,17 @@ func (s *sinkEntry) abandon() bool {
 }
 
 func (s *sinkEntry) stats() SinkStats {
-	queued, _ := s.q.state()
+	queued, queuedBytes, _ := s.q.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return SinkStats{
-		Offered:  s.offered.Load(),
-		Written:  s.written,
-		Failed:   s.failed,
-		Dropped:  s.dropped,
-		Filtered: s.filtered.Load(),
-		Queued:   queued,
+		Offered:     s.offered.Load(),
+		Written:     s.written,
+		Failed:      s.failed,
+		Dropped:     s.dropped,
+		Filtered:    s.filtered.Load(),
+		Panics:      s.panics.Load(),
+		Queued:      queued,
+		QueuedBytes: queuedBytes,
 	}
 }

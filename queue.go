@@ -147,7 +147,6 @@ func (q *queue) state() (n int, bytes int64, closed bool) {
 	return q.n, q.bytes, q.closed
 }
 
-
 // close stops the queue from taking messages; what it holds can still be taken.
 func (q *queue) close() {
 	q.mu.Lock()

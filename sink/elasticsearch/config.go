@@ -24,6 +24,7 @@ const (
 	DefaultRetryMax        = 10 * time.Second
 	DefaultRetryJitter     = 0.2
 	DefaultRetryBudget     = 5 * time.Minute
+	DefaultRequestTimeout  = 30 * time.Second
 )
 
 // Config sets up a Sink. Its zero value indexes into qwatch-YYYY.MM.DD on a local node.
@@ -65,6 +66,10 @@ type Config struct {
 	RetryInitial, RetryMax time.Duration
 	RetryJitter            float64
 	RetryBudget            time.Duration
+	// RequestTimeout bounds each bulk request, from sending it to reading the whole answer
+	// (DefaultRequestTimeout), so a node that accepts and never answers cannot hold Write;
+	// the request is then retried within the budget.
+	RequestTimeout time.Duration
 
 	// InstallTemplate makes Install put the index template; see Sink.Install.
 	InstallTemplate bool
@@ -106,6 +111,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryBudget <= 0 {
 		c.RetryBudget = DefaultRetryBudget
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

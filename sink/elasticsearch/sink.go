@@ -31,7 +31,31 @@ type Stats struct {
 	Failed         uint64 // neither indexed nor dead-lettered when Write gave up
 	BulkRequests   uint64
 	Bytes          uint64 // request bodies, before compression
+	// Healthy is false from a request that failed as a whole (the cluster unreachable,
+	// refusing the credentials, overloaded or timing out) until one succeeds.
+	Healthy bool
+	// LastError describes the last failed request; it never holds credentials.
+	LastError string
 }
+
+// BulkError is the error Write returns when some documents of the batch were neither indexed
+// nor dead-lettered when it gave up. Its Unwritten method lists them by their index in the
+// batch, so the Hub counts exactly those as failed and the rest as written.
+type BulkError struct {
+	Failed, Total int   // documents not written, of the batch's
+	Err           error // the last reason a document could not be written
+	indexes       []int
+}
+
+func (e *BulkError) Error() string {
+	return fmt.Sprintf("elasticsearch: %d of %d documents neither indexed nor dead-lettered: %v", e.Failed, e.Total, e.Err)
+}
+
+// Unwrap returns Err.
+func (e *BulkError) Unwrap() error { return e.Err }
+
+// Unwritten returns the indexes, in the batch given to Write, of the documents not written.
+func (e *BulkError) Unwritten() []int { return e.indexes }
 
 // Sink indexes batches of messages with the bulk API. Create it with New.
 type Sink struct {
@@ -45,6 +69,10 @@ type Sink struct {
 	closeOnce  sync.Once
 
 	indexed, already, retried, dead, failed, requests, bytes atomic.Uint64
+
+	healthMu  sync.Mutex
+	unhealthy bool
+	lastErr   string
 }
 
 // New checks cfg and returns a Sink. It does not contact the cluster; see Ping and Install.
@@ -101,6 +129,8 @@ func (s *Sink) Ping(ctx context.Context) error {
 
 // Stats returns the Sink's counters.
 func (s *Sink) Stats() Stats {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
 	return Stats{
 		Indexed:        s.indexed.Load(),
 		AlreadyPresent: s.already.Load(),
@@ -109,6 +139,18 @@ func (s *Sink) Stats() Stats {
 		Failed:         s.failed.Load(),
 		BulkRequests:   s.requests.Load(),
 		Bytes:          s.bytes.Load(),
+		Healthy:        !s.unhealthy,
+		LastError:      s.lastErr,
+	}
+}
+
+// health records how the last request went.
+func (s *Sink) health(err error) {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	s.unhealthy = err != nil
+	if err != nil {
+		s.lastErr = err.Error()
 	}
 }
 
@@ -127,6 +169,7 @@ func (s *Sink) Close(context.Context) error {
 // doc is one document on its way: where it goes and its encoded source.
 type doc struct {
 	index, id  string
+	pos        int    // index of its message in the batch
 	source     []byte // may share its array with the other documents of the batch
 	deadLetter bool   // a dead letter itself: if refused, it fails
 	fresh      bool   // not sent yet: no wait needed before sending it
@@ -204,7 +247,7 @@ func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 		buf = m.AppendJSON(buf)
 		// Documents share buf's array; a later append may move buf, but the slices taken
 		// keep the array they point into alive and unchanged.
-		all[i] = doc{index: s.index.name(m.Time), id: id, source: buf[start:len(buf):len(buf)]}
+		all[i] = doc{index: s.index.name(m.Time), id: id, pos: i, source: buf[start:len(buf):len(buf)]}
 		docs[i] = &all[i]
 	}
 	return s.deliver(ctx, docs)
@@ -219,19 +262,30 @@ const (
 	failed
 )
 
-// deliver sends docs until each is indexed, present, dead-lettered or out of retries.
+// deliver sends docs until each is indexed, present, dead-lettered or out of retries. The
+// retry budget bounds the whole of it: a request still in flight when it ends is cancelled.
 func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 	total := len(docs)
 	deadline := time.Now().Add(s.cfg.RetryBudget)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	backoff := s.cfg.RetryInitial
 	pending := docs
-	var lastErr error
-	nFailed := 0
+	var firstErr, lastErr error
+	var unwritten []int
+	fail := func(d *doc) {
+		s.failed.Add(1)
+		unwritten = append(unwritten, d.pos)
+	}
 	for attempt := 1; ; attempt++ {
 		var again []*doc
 		for _, chunk := range s.split(pending) {
 			outs, reasons, err := s.send(ctx, chunk)
-			if err != nil {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			// Keep the reason retries began over the cancellation that ends them.
+			if err != nil && (lastErr == nil || ctx.Err() == nil) {
 				lastErr = err
 			}
 			for i, d := range chunk {
@@ -240,15 +294,13 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 					again = append(again, d)
 				case refused:
 					if d.deadLetter {
-						s.failed.Add(1)
-						nFailed++
+						fail(d)
 						lastErr = fmt.Errorf("dead letter %s refused: %s", d.id, reasons[i])
 						continue
 					}
 					again = append(again, s.deadLetter(d, reasons[i]))
 				case failed:
-					s.failed.Add(1)
-					nFailed++
+					fail(d)
 				}
 			}
 		}
@@ -257,10 +309,11 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 		}
 		wait := jitter(backoff, s.cfg.RetryJitter)
 		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
-			s.failed.Add(uint64(len(again)))
-			nFailed += len(again)
-			if ctx.Err() != nil {
-				lastErr = ctx.Err()
+			for _, d := range again {
+				fail(d)
+			}
+			if err := context.Cause(ctx); err != nil {
+				lastErr = fmt.Errorf("%w (last error: %v)", err, lastErr)
 			}
 			break
 		}
@@ -276,8 +329,13 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 		}
 		pending = again
 	}
-	if nFailed > 0 {
-		return fmt.Errorf("elasticsearch: %d of %d documents neither indexed nor dead-lettered: %w", nFailed, total, lastErr)
+	if len(unwritten) > 0 {
+		if firstErr != nil && firstErr != lastErr {
+			// The first error says what began the trouble; later ones may only say that the
+			// client gave up on the node.
+			lastErr = fmt.Errorf("%w (first error: %v)", lastErr, firstErr)
+		}
+		return &BulkError{Failed: len(unwritten), Total: total, Err: lastErr, indexes: unwritten}
 	}
 	return nil
 }
@@ -339,7 +397,10 @@ func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, err
 	bulk := s.client.Bulk().FilterPath("took", "errors", "items.*.status", "items.*.error").Add(req)
 	s.requests.Add(1)
 	s.bytes.Add(uint64(len(req) + 1))
-	resp, err := bulk.Do(ctx)
+	reqCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	resp, err := bulk.Do(reqCtx)
+	cancel()
+	s.health(err)
 	if err != nil {
 		var ee *elastic.Error
 		status := 0
@@ -356,7 +417,7 @@ func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, err
 		case status == http.StatusRequestEntityTooLarge:
 			outs[0], reasons[0] = refused, "document larger than the server accepts (413)"
 			return outs, reasons, nil
-		case status >= 400 && status < 500 && status != http.StatusTooManyRequests:
+		case status >= 400 && status < 500 && !outage(status):
 			for i := range outs {
 				outs[i] = failed
 			}
@@ -398,6 +459,17 @@ func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, err
 		}
 	}
 	return outs, reasons, itemErr
+}
+
+// outage reports whether a status refusing a whole bulk request says the cluster cannot take
+// documents now, rather than that these documents are wrong: rotated credentials (401, 403),
+// a timeout (408) or overload (429). The documents are retried, never burnt.
+func outage(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestTimeout, http.StatusTooManyRequests:
+		return true
+	}
+	return false
 }
 
 func (s *Sink) countDone(d *doc) {

@@ -299,16 +299,115 @@ func TestRetryBudgetRunsOut(t *testing.T) {
 	}
 }
 
-func TestUnauthorizedFailsAtOnce(t *testing.T) {
+// A rotated key is an outage, not a verdict on the documents: they wait and go out once the
+// credentials work again, without burning the batch or hammering the node.
+func TestUnauthorizedIsRetriedNotBurnt(t *testing.T) {
+	srv := newBulkServer(t)
+	var mu sync.Mutex
+	until := time.Now().Add(1500 * time.Millisecond)
+	refusals := 0
+	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Now().Before(until) {
+			refusals++
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return true
+		}
+		return false
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Username: "elastic", Password: "s3cret-pw",
+		RetryInitial: 100 * time.Millisecond, RetryMax: time.Second})
+	msgs := qwatchtest.SampleMessages(20)
+	if err := s.Write(context.Background(), msgs); err != nil {
+		t.Fatalf("Write = %v, want nil once the credentials work again", err)
+	}
+	st := s.Stats()
+	if st.Indexed != 20 || st.DeadLettered != 0 || st.Failed != 0 || !st.Healthy {
+		t.Errorf("stats = %+v, want 20 indexed, none dead-lettered or failed, healthy again", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Backoff from 100ms doubling: about 4 attempts in 1.5s; a tight loop would make hundreds.
+	if refusals < 2 || refusals > 8 {
+		t.Errorf("%d requests during the 1.5s of 401s, want a handful (backoff)", refusals)
+	}
+	if strings.Contains(st.LastError, "s3cret-pw") {
+		t.Errorf("LastError shows the password: %s", st.LastError)
+	}
+}
+
+// A 401 that outlasts the budget leaves the whole batch unwritten, and says so.
+func TestUnauthorizedPastTheBudget(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(_ int, w http.ResponseWriter, _ *http.Request) bool {
 		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 		return true
 	}
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Username: "elastic", Password: "s3cret-pw"})
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Username: "elastic", Password: "s3cret-pw",
+		RetryBudget: 300 * time.Millisecond})
 	err := s.Write(context.Background(), qwatchtest.SampleMessages(2))
-	if err == nil || !strings.Contains(err.Error(), "status 401") || strings.Contains(err.Error(), "s3cret-pw") {
-		t.Errorf("Write = %v", err)
+	var be *elasticsearch.BulkError
+	if !errors.As(err, &be) || len(be.Unwritten()) != 2 || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("Write = %v, want a BulkError with both documents unwritten, naming the 401 and not the password", err)
+	}
+	if st := s.Stats(); st.Healthy || st.DeadLettered != 0 {
+		t.Errorf("stats = %+v, want unhealthy and nothing dead-lettered", st)
+	}
+}
+
+// 99 documents indexed and one refused with 503 past the budget: the error names exactly the
+// one, so the Hub counts 99 written and 1 failed.
+func TestPartialFailureNamesTheUnwritten(t *testing.T) {
+	srv := newBulkServer(t)
+	msgs := qwatchtest.SampleMessages(100)
+	const bad = 37
+	srv.onItem = func(_ int, _, id string, _ json.RawMessage) (int, string) {
+		if id == msgs[bad].ID {
+			return http.StatusServiceUnavailable, "unavailable_shards_exception"
+		}
+		return 0, ""
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, RetryBudget: 300 * time.Millisecond})
+	err := s.Write(context.Background(), msgs)
+	var unwritten interface{ Unwritten() []int }
+	if !errors.As(err, &unwritten) {
+		t.Fatalf("Write = %v, want an error with Unwritten", err)
+	}
+	if got := unwritten.Unwritten(); len(got) != 1 || got[0] != bad {
+		t.Errorf("Unwritten() = %v, want [%d]", got, bad)
+	}
+	if st := s.Stats(); st.Indexed != 99 || st.Failed != 1 {
+		t.Errorf("stats = %+v, want 99 indexed and 1 failed", st)
+	}
+}
+
+// A node that accepts the connection and never answers cannot hold Write past its budget.
+func TestSilentNodeCannotHoldWrite(t *testing.T) {
+	srv := newBulkServer(t)
+	release := make(chan struct{})
+	defer close(release)
+	srv.onRequest = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	}
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, RequestTimeout: 200 * time.Millisecond,
+		RetryBudget: time.Second})
+	start := time.Now()
+	err := s.Write(context.Background(), qwatchtest.SampleMessages(5))
+	took := time.Since(start)
+	var be *elasticsearch.BulkError
+	if !errors.As(err, &be) || be.Failed != 5 {
+		t.Errorf("Write = %v, want all 5 unwritten", err)
+	}
+	if took > 3*time.Second {
+		t.Errorf("Write took %v with a 1s budget", took)
+	}
+	if st := s.Stats(); st.BulkRequests < 2 {
+		t.Errorf("%d requests: a request that timed out should have been retried", st.BulkRequests)
 	}
 }
 
@@ -431,7 +530,7 @@ func TestTLSWithCAFile(t *testing.T) {
 	writeAndCheck(t, s, srv, msgs, false)
 
 	// Without the CA the server's certificate is not trusted: nothing is sent.
-	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: time.Millisecond})
+	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 300 * time.Millisecond})
 	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("Write to an untrusted server = %v, want a certificate error", err)
 	}

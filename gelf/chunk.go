@@ -6,14 +6,6 @@ import (
 	"time"
 )
 
-// Chunking limits: the defaults of AssemblerConfig.
-const (
-	DefaultMaxChunks     = 128
-	DefaultChunkTimeout  = 5 * time.Second
-	DefaultMaxIncomplete = 1000
-	DefaultMaxChunkBytes = 32 << 20
-)
-
 // chunkHeaderLen is the size of a chunk's header: magic, message ID, sequence number, count.
 const chunkHeaderLen = 12
 
@@ -25,9 +17,9 @@ func IsChunk(datagram []byte) bool {
 // AssemblerConfig sets the limits of an Assembler; the zero value means the defaults.
 type AssemblerConfig struct {
 	MaxChunks     int           // most chunks one message may have (DefaultMaxChunks)
-	Timeout       time.Duration // how long a message's chunks may take to arrive (DefaultChunkTimeout)
+	ChunkTimeout  time.Duration // how long a message's chunks may take to arrive (DefaultChunkTimeout)
 	MaxIncomplete int           // most messages held incomplete at once (DefaultMaxIncomplete)
-	MaxBytes      int           // most bytes of chunks held at once (DefaultMaxChunkBytes)
+	MaxChunkBytes int           // most bytes of chunks held at once (DefaultMaxChunkBytes)
 }
 
 // AssemblerStats counts an Assembler's work.
@@ -74,14 +66,14 @@ func NewAssembler(cfg AssemblerConfig) *Assembler {
 	if cfg.MaxChunks <= 0 || cfg.MaxChunks > 255 {
 		cfg.MaxChunks = DefaultMaxChunks
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultChunkTimeout
+	if cfg.ChunkTimeout <= 0 {
+		cfg.ChunkTimeout = DefaultChunkTimeout
 	}
 	if cfg.MaxIncomplete <= 0 {
 		cfg.MaxIncomplete = DefaultMaxIncomplete
 	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = DefaultMaxChunkBytes
+	if cfg.MaxChunkBytes <= 0 {
+		cfg.MaxChunkBytes = DefaultMaxChunkBytes
 	}
 	return &Assembler{cfg: cfg, partials: make(map[uint64]*partial), done: make(map[uint64]time.Time)}
 }
@@ -124,7 +116,7 @@ func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
 		return append([]byte(nil), data...), nil
 	}
 	if p == nil {
-		for len(a.partials) >= a.cfg.MaxIncomplete || (a.oldest != nil && a.bytes+len(data) > a.cfg.MaxBytes) {
+		for len(a.partials) >= a.cfg.MaxIncomplete || (a.oldest != nil && a.bytes+len(data) > a.cfg.MaxChunkBytes) {
 			a.removeLocked(a.oldest)
 			a.evicted++
 		}
@@ -132,12 +124,12 @@ func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
 		a.partials[id] = p
 		a.pushLocked(p)
 	} else {
-		for a.bytes+len(data) > a.cfg.MaxBytes && a.oldest != nil && a.oldest != p {
+		for a.bytes+len(data) > a.cfg.MaxChunkBytes && a.oldest != nil && a.oldest != p {
 			a.removeLocked(a.oldest)
 			a.evicted++
 		}
 	}
-	if a.bytes+len(data) > a.cfg.MaxBytes {
+	if a.bytes+len(data) > a.cfg.MaxChunkBytes {
 		// Only this message is left, and it alone would exceed the limit.
 		a.removeLocked(p)
 		a.evicted++
@@ -185,7 +177,7 @@ func (a *Assembler) Expire(now time.Time) int {
 }
 
 func (a *Assembler) expireLocked(now time.Time) int {
-	for len(a.doneOrder) > 0 && now.Sub(a.done[a.doneOrder[0]]) >= a.cfg.Timeout {
+	for len(a.doneOrder) > 0 && now.Sub(a.done[a.doneOrder[0]]) >= a.cfg.ChunkTimeout {
 		delete(a.done, a.doneOrder[0])
 		a.doneOrder = a.doneOrder[1:]
 	}
@@ -193,7 +185,7 @@ func (a *Assembler) expireLocked(now time.Time) int {
 		a.doneOrder = nil // the slice only moves forward; let it start over
 	}
 	n := 0
-	for a.oldest != nil && now.Sub(a.oldest.first) >= a.cfg.Timeout {
+	for a.oldest != nil && now.Sub(a.oldest.first) >= a.cfg.ChunkTimeout {
 		a.removeLocked(a.oldest)
 		a.expired++
 		n++

@@ -94,7 +94,7 @@ func TestAssemblerEmptyLastChunk(t *testing.T) {
 }
 
 func TestAssemblerExpiry(t *testing.T) {
-	a := gelf.NewAssembler(gelf.AssemblerConfig{Timeout: time.Second})
+	a := gelf.NewAssembler(gelf.AssemblerConfig{ChunkTimeout: time.Second})
 	start := time.Now()
 	cs := chunks(1, bytes.Repeat([]byte("y"), 3000), 1408)
 	if _, err := a.Add(cs[0], start); err != nil {
@@ -159,7 +159,7 @@ func TestAssemblerFlood(t *testing.T) {
 		n = 100_000
 	}
 	const maxBytes = 4 << 20
-	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 1000, MaxBytes: maxBytes})
+	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 1000, MaxChunkBytes: maxBytes})
 	junk := bytes.Repeat([]byte("j"), 1000)
 	valid := bytes.Repeat([]byte("v"), 3000)
 	now := time.Now()

@@ -13,12 +13,6 @@ import (
 	"github.com/qnib/qwatch/message"
 )
 
-// Defaults for the limits of a Decoder.
-const (
-	DefaultMaxMessageSize = 1 << 20 // bytes of JSON after decompression
-	DefaultMaxFields      = 1000
-)
-
 // internLimit bounds the strings a Decoder remembers; when full it starts afresh.
 const internLimit = 4096
 

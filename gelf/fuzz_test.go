@@ -42,7 +42,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzAssembler(f *testing.F) {
 	f.Add([]byte{0x1e, 0x0f, 1, 2, 3, 4, 5, 6, 7, 8, 0, 2, 'a'}, uint8(3))
 	f.Add([]byte{0x1e, 0x0f, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 'b'}, uint8(0))
-	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 16, MaxBytes: 1 << 16, Timeout: time.Minute})
+	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 16, MaxChunkBytes: 1 << 16, ChunkTimeout: time.Minute})
 	now := time.Unix(1000, 0)
 	f.Fuzz(func(t *testing.T, datagram []byte, split uint8) {
 		now = now.Add(time.Second)

@@ -2,14 +2,17 @@ package gelf
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,16 +20,11 @@ import (
 	"github.com/qnib/qwatch/message"
 )
 
-// Defaults of Config.
-const (
-	DefaultUDPReaders     = 1
-	DefaultReadBuffer     = 8 << 20
-	DefaultMaxConnections = 256
-	DefaultIdleTimeout    = 5 * time.Minute
-)
-
 // Config sets up a Source. Each address is host:port; an empty one turns that transport off.
-// Zero values of the limits mean the documented defaults.
+// The host "localhost" means both loopback addresses, 127.0.0.1 and ::1: Docker's driver, a Go
+// program, resolves localhost to ::1 first on a usual host, so a GELF address of
+// udp://localhost:12201 reaches only a socket on ::1. Zero values of the limits mean the
+// documented defaults (see the Default constants).
 type Config struct {
 	UDPAddr  string // GELF datagrams: gzip, zlib or plain, chunked or not
 	TCPAddr  string // GELF messages each followed by a NUL byte
@@ -45,16 +43,25 @@ type Config struct {
 	ChunkTimeout   time.Duration // how long the chunks of a message may take (DefaultChunkTimeout)
 	MaxIncomplete  int           // messages held for reassembly (DefaultMaxIncomplete)
 	MaxChunkBytes  int           // bytes held for reassembly (DefaultMaxChunkBytes)
-	MaxConnections int           // concurrent TCP connections (DefaultMaxConnections)
-	IdleTimeout    time.Duration // a TCP connection that sends nothing this long is closed (DefaultIdleTimeout)
+	MaxConnections int           // concurrent TCP connections, and HTTP connections (DefaultMaxConnections)
+	IdleTimeout    time.Duration // close a TCP connection that sends nothing this long; zero never does (DefaultIdleTimeout)
+	HTTPTimeout    time.Duration // to read one HTTP request (DefaultHTTPTimeout)
+	DrainTimeout   time.Duration // at shutdown, to read what the sockets already hold (DefaultDrainTimeout)
+
+	// MaxFuture and MaxPast bound how far a message's timestamp may be from the time it was
+	// received (DefaultMaxFuture, DefaultMaxPast); one beyond is replaced by the receive time.
+	MaxFuture, MaxPast time.Duration
 
 	// JoinDockerLines puts back together the lines longer than 16 KiB that Docker splits into
 	// pieces before its GELF driver sends them, one message each and unmarked. See
 	// DockerLineLimit; it relies on pieces arriving in order, so keep UDPReaders at 1.
 	JoinDockerLines bool
-	// JoinWait is how long the pieces of a line wait for the rest while the socket is idle
+	// JoinWait is how long the pieces of a line wait for the rest, from their arrival
 	// (DefaultJoinWait).
 	JoinWait time.Duration
+	// JoinBytes bounds the bytes of pieces all readers hold together (DefaultJoinBytes); a
+	// piece beyond it goes out as it is.
+	JoinBytes int
 
 	// Logger reports rejected input, at most once a second per reason (nil: slog.Default()).
 	Logger *slog.Logger
@@ -71,12 +78,18 @@ func (c *Config) setDefaults() {
 	def(&c.MaxMessageSize, DefaultMaxMessageSize)
 	def(&c.MaxFields, DefaultMaxFields)
 	def(&c.MaxConnections, DefaultMaxConnections)
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
+	def(&c.JoinBytes, DefaultJoinBytes)
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if c.JoinWait <= 0 {
-		c.JoinWait = DefaultJoinWait
-	}
+	defDur(&c.IdleTimeout, DefaultIdleTimeout)
+	defDur(&c.HTTPTimeout, DefaultHTTPTimeout)
+	defDur(&c.DrainTimeout, DefaultDrainTimeout)
+	defDur(&c.JoinWait, DefaultJoinWait)
+	defDur(&c.MaxFuture, DefaultMaxFuture)
+	defDur(&c.MaxPast, DefaultMaxPast)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -94,22 +107,40 @@ type Stats struct {
 	Incomplete      int    // chunked messages waiting for chunks now
 	IncompleteBytes int    // bytes those hold
 	JoinedPieces    uint64 // pieces of split Docker lines merged into the piece before them
+	JoinReleased    uint64 // split lines let go before their end came: waited too long, or over JoinBytes
 	Expired         uint64 // chunked messages dropped because their chunks took too long
 	Evicted         uint64 // chunked messages dropped to stay within the reassembly limits
 	DuplicateChunks uint64 // chunks received twice, ignored
-	Rejected        map[Reason]uint64
+	Clamped         uint64 // messages whose timestamp was too far from the receive time, replaced
+	// KernelDrops counts datagrams the kernel dropped because the UDP socket's receive
+	// buffer was full (the sinks held the reader up too long): accepted by the host, never
+	// read. Linux only; zero elsewhere.
+	KernelDrops uint64
+	// Discarded counts, by cause, what the sockets had accepted but shutdown could not hand
+	// on: "tcp_unread" frames and "udp_unread" datagrams still buffered when DrainTimeout
+	// ran out, "incomplete" chunked messages.
+	Discarded map[string]uint64
+	Rejected  map[Reason]uint64
 }
 
 // Source receives GELF messages on UDP, TCP and HTTP. Create it with Listen, which binds the
 // sockets; Run serves them. A Source satisfies qwatch.Source.
 type Source struct {
-	cfg    Config
-	log    *slog.Logger
-	udp    *net.UDPConn
-	tcp    net.Listener
-	httpLn net.Listener
-	asm    *Assembler
-	joined atomic.Uint64 // pieces of split Docker lines joined
+	cfg      Config
+	log      *slog.Logger
+	udp      []*net.UDPConn
+	tcp      []net.Listener
+	httpLn   []net.Listener
+	asm      *Assembler
+	joined   atomic.Uint64 // pieces of split Docker lines joined
+	released atomic.Uint64 // split lines let go unfinished
+	joinHeld atomic.Int64  // bytes the joiners hold
+	clamped  atomic.Uint64
+	draining atomic.Bool  // shutdown: readers stop at the drain deadline, not at Close
+	drainEnd atomic.Int64 // the drain deadline, in Unix nanoseconds
+
+	discardMu sync.Mutex
+	discarded map[string]uint64
 
 	started   atomic.Bool
 	closeOnce sync.Once
@@ -132,80 +163,127 @@ func Listen(cfg Config) (*Source, error) {
 		return nil, errors.New("gelf: JoinDockerLines needs the pieces in order: UDPReaders must be 1")
 	}
 	s := &Source{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		conns: make(map[net.Conn]struct{}),
-		asm: NewAssembler(AssemblerConfig{MaxChunks: cfg.MaxChunks, Timeout: cfg.ChunkTimeout,
-			MaxIncomplete: cfg.MaxIncomplete, MaxBytes: cfg.MaxChunkBytes}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		conns:     make(map[net.Conn]struct{}),
+		discarded: make(map[string]uint64),
+		asm: NewAssembler(AssemblerConfig{MaxChunks: cfg.MaxChunks, ChunkTimeout: cfg.ChunkTimeout,
+			MaxIncomplete: cfg.MaxIncomplete, MaxChunkBytes: cfg.MaxChunkBytes}),
 	}
-	if cfg.UDPAddr != "" {
-		addr, err := net.ResolveUDPAddr("udp", cfg.UDPAddr)
+	err := bindAll(cfg.UDPAddr, s.log, func(addr string) (net.Addr, error) {
+		ua, err := net.ResolveUDPAddr("udp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("gelf: udp address %q: %w", cfg.UDPAddr, err)
+			return nil, err
 		}
-		conn, err := net.ListenUDP("udp", addr)
+		conn, err := net.ListenUDP("udp", ua)
 		if err != nil {
-			return nil, fmt.Errorf("gelf: %w", err)
+			return nil, err
 		}
-		s.udp = conn
 		setReadBuffer(conn, cfg.ReadBuffer)
+		s.udp = append(s.udp, conn)
+		return conn.LocalAddr(), nil
+	})
+	if err == nil {
+		err = bindAll(cfg.TCPAddr, s.log, func(addr string) (net.Addr, error) {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			s.tcp = append(s.tcp, ln)
+			return ln.Addr(), nil
+		})
 	}
-	if cfg.TCPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.TCPAddr)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("gelf: %w", err)
-		}
-		s.tcp = ln
+	if err == nil {
+		err = bindAll(cfg.HTTPAddr, s.log, func(addr string) (net.Addr, error) {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			s.httpLn = append(s.httpLn, ln)
+			return ln.Addr(), nil
+		})
 	}
-	if cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("gelf: %w", err)
-		}
-		s.httpLn = ln
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("gelf: %w", err)
 	}
 	return s, nil
 }
 
-// UDPAddr returns the bound UDP address, or nil when UDP is off.
+// bindAll binds addr with bind; "localhost:PORT" binds both loopback addresses, the second on
+// the port the first got. Where ::1 cannot be bound (no IPv6), it goes on with IPv4 alone.
+func bindAll(addr string, log *slog.Logger, bind func(string) (net.Addr, error)) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host != "localhost" {
+		_, err := bind(addr)
+		return err
+	}
+	first, err := bind(net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return err
+	}
+	if port == "0" {
+		_, port, _ = net.SplitHostPort(first.String())
+	}
+	if _, err := bind(net.JoinHostPort("::1", port)); err != nil {
+		log.Warn("gelf: cannot listen on the IPv6 loopback; IPv4 only", "addr", addr, "err", err)
+	}
+	return nil
+}
+
+// UDPAddr returns the first bound UDP address, or nil when UDP is off.
 func (s *Source) UDPAddr() net.Addr {
-	if s.udp == nil {
+	if len(s.udp) == 0 {
 		return nil
 	}
-	return s.udp.LocalAddr()
+	return s.udp[0].LocalAddr()
 }
 
-// TCPAddr returns the bound TCP address, or nil when TCP is off.
+// TCPAddr returns the first bound TCP address, or nil when TCP is off.
 func (s *Source) TCPAddr() net.Addr {
-	if s.tcp == nil {
+	if len(s.tcp) == 0 {
 		return nil
 	}
-	return s.tcp.Addr()
+	return s.tcp[0].Addr()
 }
 
-// HTTPAddr returns the bound HTTP address, or nil when HTTP is off.
+// HTTPAddr returns the first bound HTTP address, or nil when HTTP is off.
 func (s *Source) HTTPAddr() net.Addr {
-	if s.httpLn == nil {
+	if len(s.httpLn) == 0 {
 		return nil
 	}
-	return s.httpLn.Addr()
+	return s.httpLn[0].Addr()
+}
+
+// Addrs returns every bound address: with "localhost", one per loopback address.
+func (s *Source) Addrs() []net.Addr {
+	var out []net.Addr
+	for _, c := range s.udp {
+		out = append(out, c.LocalAddr())
+	}
+	for _, l := range s.tcp {
+		out = append(out, l.Addr())
+	}
+	for _, l := range s.httpLn {
+		out = append(out, l.Addr())
+	}
+	return out
 }
 
 // Close releases the sockets of a Source that will not Run (Run closes them itself). It is
 // safe to call more than once.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
-		if s.udp != nil {
-			s.udp.Close()
+		for _, c := range s.udp {
+			c.Close()
 		}
-		if s.tcp != nil {
-			s.tcp.Close()
-		}
-		if s.httpLn != nil {
-			s.httpLn.Close()
-		}
+		s.closeListeners()
 		s.mu.Lock()
 		s.closed = true
 		for c := range s.conns {
@@ -216,41 +294,26 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// Run serves until ctx is done, then closes every socket and connection, waits for its
-// goroutines and returns nil. emit is called from several goroutines at once (one per UDP
-// reader and TCP connection). Run may be called once.
+// Run serves until ctx is done. Then it drains: it stops accepting connections, lets the
+// readers take what the sockets already hold for up to Config.DrainTimeout (until each has
+// been quiet for a moment), counts in Stats.Discarded what is left, closes every socket,
+// waits for its goroutines and returns nil. emit is called from several goroutines at once
+// (one per UDP reader and TCP connection). Run may be called once.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("gelf: Run called twice")
 	}
+	emit = s.clamping(emit)
 	var wg sync.WaitGroup
-	if s.udp != nil {
+	for _, conn := range s.udp {
 		for range s.cfg.UDPReaders {
-			wg.Go(func() { s.readUDP(emit) })
+			wg.Go(func() { s.readUDP(conn, emit) })
 		}
 	}
-	if s.tcp != nil {
-		wg.Go(func() { s.acceptTCP(&wg, emit) })
+	for _, ln := range s.tcp {
+		wg.Go(func() { s.acceptTCP(ln, &wg, emit) })
 	}
-	var srv *http.Server
-	var httpConns sync.WaitGroup // http.Server.Close does not wait for its connections' goroutines
-	if s.httpLn != nil {
-		srv = &http.Server{Handler: s.httpHandler(emit), ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout: s.cfg.IdleTimeout, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-			ConnState: func(_ net.Conn, state http.ConnState) {
-				switch state {
-				case http.StateNew:
-					httpConns.Add(1)
-				case http.StateClosed, http.StateHijacked:
-					httpConns.Done()
-				}
-			}}
-		wg.Go(func() {
-			if err := srv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("gelf: serving http", "err", err)
-			}
-		})
-	}
+	srv := s.serveHTTP(&wg, emit)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	for done := false; !done; {
@@ -261,35 +324,134 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 			done = true
 		}
 	}
-	if srv != nil {
-		srv.Close()
-	}
+	s.drain(srv)
 	s.Close()
 	wg.Wait()
-	httpConns.Wait()
+	if n := s.asm.Stats().Incomplete; n > 0 {
+		s.discard("incomplete", n)
+	}
+	if d := s.Stats().Discarded; len(d) > 0 {
+		s.log.Warn("gelf: shutdown discarded what the sockets held past the drain timeout", "discarded", d)
+	}
 	return nil
 }
 
-func (s *Source) readUDP(emit func(message.Message)) {
+// drainQuiet is how long a reader waits for more while draining before it takes the socket
+// for empty.
+const drainQuiet = 50 * time.Millisecond
+
+// drain stops new connections and tells the readers to finish what the sockets hold.
+func (s *Source) drain(srv *http.Server) {
+	s.drainEnd.Store(time.Now().Add(s.cfg.DrainTimeout).UnixNano())
+	s.draining.Store(true)
+	s.closeListeners()
+	// Wake the readers blocked without a deadline; they set the drain deadline themselves.
+	now := time.Now()
+	for _, c := range s.udp {
+		c.SetReadDeadline(now)
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.SetReadDeadline(now)
+	}
+	s.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			srv.Close()
+		}
+	}
+}
+
+func (s *Source) closeListeners() {
+	for _, l := range s.tcp {
+		l.Close()
+	}
+	for _, l := range s.httpLn {
+		l.Close()
+	}
+}
+
+// readDeadline returns the deadline for a reader's next read: want (zero for none) while
+// serving; while draining, the soonest of want, a quiet period and the drain deadline.
+func (s *Source) readDeadline(want time.Time) time.Time {
+	if !s.draining.Load() {
+		return want
+	}
+	d := time.Now().Add(drainQuiet)
+	if end := time.Unix(0, s.drainEnd.Load()); end.Before(d) {
+		d = end
+	}
+	if !want.IsZero() && want.Before(d) {
+		d = want
+	}
+	return d
+}
+
+// setDeadline sets conn's read deadline from want, and makes sure a drain that began
+// meanwhile is not missed (drain wakes readers before they set a deadline of their own).
+func (s *Source) setDeadline(conn interface{ SetReadDeadline(time.Time) error }, want time.Time) error {
+	for {
+		d := s.readDeadline(want)
+		if err := conn.SetReadDeadline(d); err != nil {
+			return err
+		}
+		if !d.IsZero() || !s.draining.Load() {
+			return nil
+		}
+	}
+}
+
+func (s *Source) discard(cause string, n int) {
+	s.discardMu.Lock()
+	s.discarded[cause] += uint64(n)
+	s.discardMu.Unlock()
+}
+
+// discardLeft reads, for a short while, what conn still holds after the drain deadline and
+// counts the messages in it with count, so what shutdown throws away is never silent.
+func (s *Source) discardLeft(conn net.Conn, cause string, count func([]byte) int) {
+	buf := make([]byte, 64<<10)
+	stop := time.Now().Add(200 * time.Millisecond)
+	n := 0
+	for time.Now().Before(stop) {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		k, err := conn.Read(buf)
+		n += count(buf[:k])
+		if err != nil {
+			break
+		}
+	}
+	if n > 0 {
+		s.discard(cause, n)
+	}
+}
+
+func (s *Source) readUDP(conn *net.UDPConn, emit func(message.Message)) {
 	buf := make([]byte, 65536)
 	dec := s.decoder()
 	j := s.joiner()
 	defer j.flush(emit) // the socket is closed: nothing more can come
 	for {
 		// Pieces of a line wait only while the socket is idle, not while emit blocks.
-		var deadline time.Time
+		var want time.Time
 		if j.waiting() {
-			deadline = time.Now().Add(s.cfg.JoinWait)
+			want = time.Now().Add(s.cfg.JoinWait)
 		}
-		if err := s.udp.SetReadDeadline(deadline); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.setDeadline(conn, want); err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Warn("gelf: setting udp read deadline", "err", err)
 		}
-		n, err := s.udp.Read(buf)
+		n, err := conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if s.draining.Load() {
+					s.discardLeft(conn, "udp_unread", func(b []byte) int { return min(len(b), 1) })
+					return
+				}
 				j.flush(emit)
 				continue
 			}
@@ -329,12 +491,35 @@ func (s *Source) handle(dec *Decoder, j *joiner, payload []byte, now time.Time, 
 		return err
 	}
 	s.messages.Add(1)
+	// A TTY container's lines end in \r\n; Docker's driver strips only the \n.
+	m.Text = strings.TrimSuffix(m.Text, "\r")
 	if j != nil {
-		j.add(m, emit)
+		j.add(m, now, emit)
 		return nil
 	}
 	emit(m)
 	return nil
+}
+
+// clamping wraps emit so that a timestamp too far from the time of emitting is replaced.
+// It applies after the pieces of split lines, which share their timestamp, are joined.
+func (s *Source) clamping(emit func(message.Message)) func(message.Message) {
+	return func(m message.Message) {
+		now := time.Now()
+		if m.Time.After(now.Add(s.cfg.MaxFuture)) || m.Time.Before(now.Add(-s.cfg.MaxPast)) {
+			s.clamp(&m, now)
+		}
+		emit(m)
+	}
+}
+
+// clamp replaces m's timestamp by now, keeping the original in a field.
+func (s *Source) clamp(m *message.Message, now time.Time) {
+	s.clamped.Add(1)
+	fields := make(map[string]any, len(m.Fields)+1)
+	maps.Copy(fields, m.Fields)
+	fields["original_timestamp"] = m.Time.UTC().Format(time.RFC3339Nano)
+	m.Fields, m.Time = fields, now
 }
 
 // joiner returns a joiner for one reader, or nil when joining is off.
@@ -342,7 +527,8 @@ func (s *Source) joiner() *joiner {
 	if !s.cfg.JoinDockerLines {
 		return nil
 	}
-	return &joiner{max: s.cfg.MaxMessageSize, joined: &s.joined, pending: map[joinKey]*partialLine{}}
+	return &joiner{max: s.cfg.MaxMessageSize, wait: s.cfg.JoinWait, budget: int64(s.cfg.JoinBytes),
+		held: &s.joinHeld, joined: &s.joined, released: &s.released, pending: map[joinKey]*partialLine{}}
 }
 
 func (s *Source) reject(err error, transport string) {
@@ -357,9 +543,9 @@ func (s *Source) reject(err error, transport string) {
 	}
 }
 
-func (s *Source) acceptTCP(wg *sync.WaitGroup, emit func(message.Message)) {
+func (s *Source) acceptTCP(ln net.Listener, wg *sync.WaitGroup, emit func(message.Message)) {
 	for {
-		conn, err := s.tcp.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -409,7 +595,8 @@ func (s *Source) untrack(conn net.Conn) {
 }
 
 // readTCP reads NUL-terminated messages until the peer closes, goes quiet for the idle
-// timeout, or the Source closes. A frame over the size limit is skipped up to its NUL.
+// timeout (if one is set), or the Source drains and closes. A frame over the size limit is
+// skipped up to its NUL.
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	dec := s.decoder()
@@ -418,12 +605,16 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	var frame []byte
 	oversized := false
 	lastActive := time.Now()
+	idle := func() bool { return s.cfg.IdleTimeout > 0 && time.Since(lastActive) >= s.cfg.IdleTimeout }
 	for {
-		deadline := lastActive.Add(s.cfg.IdleTimeout)
-		if soon := time.Now().Add(s.cfg.JoinWait); j.waiting() && soon.Before(deadline) {
+		var deadline time.Time
+		if s.cfg.IdleTimeout > 0 {
+			deadline = lastActive.Add(s.cfg.IdleTimeout)
+		}
+		if soon := time.Now().Add(s.cfg.JoinWait); j.waiting() && (deadline.IsZero() || soon.Before(deadline)) {
 			deadline = soon
 		}
-		if err := conn.SetReadDeadline(deadline); err != nil {
+		if err := s.setDeadline(conn, deadline); err != nil {
 			return
 		}
 		part, err := r.ReadSlice(0)
@@ -435,7 +626,19 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		case err == nil:
 			part = part[:len(part)-1]
 		case errors.Is(err, bufio.ErrBufferFull):
-		case errors.Is(err, os.ErrDeadlineExceeded) && j.waiting() && time.Since(lastActive) < s.cfg.IdleTimeout:
+		case errors.Is(err, os.ErrDeadlineExceeded) && s.draining.Load():
+			// What is left after the drain deadline is counted, not lost in silence.
+			n := bytes.Count(part, []byte{0})
+			if n == 0 && len(frame)+len(part) > 0 {
+				n = 1 // the frame begun, whose end is still in the socket
+			}
+			if buffered, _ := r.Peek(r.Buffered()); len(buffered) > 0 {
+				n += bytes.Count(buffered, []byte{0})
+			}
+			s.discard("tcp_unread", n)
+			s.discardLeft(conn, "tcp_unread", func(b []byte) int { return bytes.Count(b, []byte{0}) })
+			return
+		case errors.Is(err, os.ErrDeadlineExceeded) && j.waiting() && !idle():
 			// Idle while pieces wait: let them go out, and keep what this frame has so far
 			// (ReadSlice returned it in part).
 			if !oversized {
@@ -472,6 +675,62 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		oversized = false
 		frame = frame[:0:0]
 	}
+}
+
+// serveHTTP serves GELF over HTTP on every HTTP listener, with timeouts and a connection cap
+// so that slow or idle clients cannot hold the Source's memory or descriptors.
+func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http.Server {
+	if len(s.httpLn) == 0 {
+		return nil
+	}
+	srv := &http.Server{
+		Handler:           s.httpHandler(emit),
+		ReadHeaderTimeout: s.cfg.HTTPTimeout,
+		ReadTimeout:       s.cfg.HTTPTimeout,
+		WriteTimeout:      s.cfg.HTTPTimeout,
+		IdleTimeout:       s.cfg.HTTPTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	slots := make(chan struct{}, s.cfg.MaxConnections)
+	for _, ln := range s.httpLn {
+		wg.Go(func() {
+			err := srv.Serve(&limitListener{Listener: ln, slots: slots})
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("gelf: serving http", "err", err)
+			}
+		})
+	}
+	return srv
+}
+
+// limitListener accepts a connection only while fewer than cap(slots) are open; past that,
+// connections wait in the kernel's backlog.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
@@ -517,6 +776,10 @@ func (s *Source) Stats() Stats {
 		Messages:        s.messages.Load(),
 		TCPConnections:  conns,
 		JoinedPieces:    s.joined.Load(),
+		JoinReleased:    s.released.Load(),
+		Clamped:         s.clamped.Load(),
+		KernelDrops:     s.kernelDrops(),
+		Discarded:       s.discardedSnapshot(),
 		Incomplete:      a.Incomplete,
 		IncompleteBytes: a.Bytes,
 		Expired:         a.Expired,
@@ -524,4 +787,22 @@ func (s *Source) Stats() Stats {
 		DuplicateChunks: a.Duplicates,
 		Rejected:        s.rejected.snapshot(),
 	}
+}
+
+func (s *Source) discardedSnapshot() map[string]uint64 {
+	s.discardMu.Lock()
+	defer s.discardMu.Unlock()
+	if len(s.discarded) == 0 {
+		return nil
+	}
+	return maps.Clone(s.discarded)
+}
+
+// kernelDrops sums the drop counters of the UDP sockets.
+func (s *Source) kernelDrops() uint64 {
+	var n uint64
+	for _, c := range s.udp {
+		n += socketDrops(c)
+	}
+	return n
 }

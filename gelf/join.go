@@ -71,7 +71,12 @@ func (j *joiner) add(m message.Message, now time.Time, emit func(message.Message
 		j.released.Add(1) // a line of exactly 16 KiB, or its rest never came
 		j.emitLine(p, emit)
 	}
-	if len(m.Text) != DockerLineLimit || !j.hold(len(m.Text)) {
+	if len(m.Text) != DockerLineLimit {
+		emit(m)
+		return
+	}
+	if !j.hold(len(m.Text)) {
+		j.released.Add(1) // no room to wait for the rest
 		emit(m)
 		return
 	}

@@ -325,8 +325,8 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		}
 	}
 	s.drain(srv)
+	wg.Wait() // the readers stop by themselves at the drain deadline, or at end of stream
 	s.Close()
-	wg.Wait()
 	if n := s.asm.Stats().Incomplete; n > 0 {
 		s.discard("incomplete", n)
 	}
@@ -628,10 +628,9 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		case errors.Is(err, bufio.ErrBufferFull):
 		case errors.Is(err, os.ErrDeadlineExceeded) && s.draining.Load():
 			// What is left after the drain deadline is counted, not lost in silence.
+			// Frames are counted by their NULs: a frame begun here is counted when its
+			// end is read below.
 			n := bytes.Count(part, []byte{0})
-			if n == 0 && len(frame)+len(part) > 0 {
-				n = 1 // the frame begun, whose end is still in the socket
-			}
 			if buffered, _ := r.Peek(r.Buffered()); len(buffered) > 0 {
 				n += bytes.Count(buffered, []byte{0})
 			}

@@ -1,0 +1,346 @@
+package gelf_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/message"
+)
+
+// runSource runs src with emit until the returned stop is called; stop waits for Run.
+func runSource(t *testing.T, src *gelf.Source, emit func(message.Message)) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, emit) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// A healthy idle TCP connection is never closed by default: Docker's driver would lose the
+// next line it writes to it. With an idle timeout set, the same wait closes it, which shows
+// the test can tell.
+func TestIdleTCPConnectionKeptByDefault(t *testing.T) {
+	if gelf.DefaultIdleTimeout != 0 {
+		t.Fatalf("DefaultIdleTimeout = %v, want 0 (never)", gelf.DefaultIdleTimeout)
+	}
+	for _, tt := range []struct {
+		name     string
+		idle     time.Duration
+		wantLine bool
+	}{{"default", 0, true}, {"timeout 300ms", 300 * time.Millisecond, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", IdleTimeout: tt.idle, Logger: quietLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newCollector()
+			runSource(t, src, c.emit)
+			conn, err := net.Dial("tcp", src.TCPAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"first"}`+"\x00")
+			c.wait(t, 1)
+			time.Sleep(1500 * time.Millisecond) // quiet
+			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"after a quiet spell"}`+"\x00")
+			time.Sleep(500 * time.Millisecond)
+			got := len(c.all())
+			if tt.wantLine && got != 2 {
+				t.Errorf("the line after a quiet spell was lost (%d messages)", got)
+			}
+			if !tt.wantLine && got != 1 {
+				t.Errorf("with an idle timeout the connection stayed open (%d messages)", got)
+			}
+		})
+	}
+}
+
+// Shutdown with a blocked emit: every frame whose write returned OK is either emitted or
+// counted as discarded; none vanishes.
+func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var emitted atomic.Int64
+	stop := runSource(t, src, func(message.Message) {
+		<-release
+		emitted.Add(1)
+	})
+	conn, err := net.Dial("tcp", src.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const n = 20000
+	frame := `{"version":"1.1","host":"h","short_message":"` + strings.Repeat("x", 100) + `"}` + "\x00"
+	var written atomic.Int64
+	writer := make(chan struct{})
+	go func() {
+		defer close(writer)
+		for range n {
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := conn.Write([]byte(frame)); err != nil {
+				return
+			}
+			written.Add(1)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond) // the source reads one frame and blocks in emit
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		close(release) // the Hub gives up on its queues and lets emit return
+	}()
+	stop()
+	<-writer
+	st := src.Stats()
+	accounted := emitted.Load() + int64(st.Discarded["tcp_unread"])
+	if accounted != written.Load() {
+		t.Errorf("%d frames written, %d emitted + %d discarded = %d", written.Load(), emitted.Load(), st.Discarded["tcp_unread"], accounted)
+	}
+	if st.Discarded["tcp_unread"] == 0 {
+		t.Logf("all %d frames were read within the drain timeout", written.Load())
+	}
+}
+
+// Datagrams the kernel dropped because the reader was held up are counted.
+func TestKernelDropsAreCounted(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", ReadBuffer: 4096, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var emitted atomic.Int64
+	runSource(t, src, func(message.Message) {
+		<-release
+		emitted.Add(1)
+	})
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const sent = 2000
+	for i := range sent {
+		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"datagram %d"}`, i)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if st := src.Stats(); int64(st.KernelDrops)+emitted.Load() == sent {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := src.Stats()
+	if st.KernelDrops == 0 || int64(st.KernelDrops)+emitted.Load() != sent {
+		t.Errorf("sent %d: emitted %d, kernel drops %d; want drops counted and adding up", sent, emitted.Load(), st.KernelDrops)
+	}
+}
+
+// "localhost" listens on both loopback addresses, as Docker's driver may send to either.
+func TestLocalhostMeansBothLoopbacks(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "localhost:0", TCPAddr: "localhost:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	runSource(t, src, c.emit)
+	var six []string
+	for _, a := range src.Addrs() {
+		if strings.HasPrefix(a.String(), "[::1]") {
+			six = append(six, a.Network()+" "+a.String())
+		}
+	}
+	if len(six) != 2 {
+		t.Skipf("no IPv6 loopback here (bound %v)", src.Addrs())
+	}
+	for i, a := range src.Addrs() {
+		conn, err := net.Dial(a.Network(), a.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := fmt.Sprintf(`{"version":"1.1","host":"h","short_message":"via %s"}`, a)
+		if a.Network() == "tcp" {
+			msg += "\x00"
+		}
+		fmt.Fprint(conn, msg)
+		conn.Close()
+		c.wait(t, i+1)
+	}
+}
+
+// Sender-chosen timestamps far from now are replaced, the original kept.
+func TestImplausibleTimestampsClamped(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	runSource(t, src, c.emit)
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	now := time.Now()
+	for _, ts := range []string{"999999999999", "1", fmt.Sprint(now.Unix())} { // the year 33658, 1970, now
+		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"ts %s","timestamp":%s}`, ts, ts)
+	}
+	got := c.wait(t, 3)
+	for _, m := range got[:2] {
+		if d := m.Time.Sub(now); d < -time.Minute || d > time.Minute {
+			t.Errorf("%q: time %v not clamped to the receive time", m.Text, m.Time)
+		}
+		if _, ok := m.Fields["original_timestamp"].(string); !ok {
+			t.Errorf("%q: original timestamp not kept: %v", m.Text, m.Fields)
+		}
+	}
+	if _, ok := got[2].Fields["original_timestamp"]; ok || got[2].Time.Unix() != now.Unix() {
+		t.Errorf("a plausible timestamp was changed: %v %v", got[2].Time, got[2].Fields)
+	}
+	if st := src.Stats(); st.Clamped != 2 {
+		t.Errorf("Clamped = %d, want 2", st.Clamped)
+	}
+}
+
+// A TTY container's line ends in \r; it is stripped.
+func TestCarriageReturnStripped(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	runSource(t, src, c.emit)
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, `{"version":"1.1","host":"h","short_message":"Hello World\r"}`)
+	if got := c.wait(t, 1); got[0].Text != "Hello World" {
+		t.Errorf("Text = %q", got[0].Text)
+	}
+}
+
+// Half-sent HTTP headers and trickled bodies are cut off after the timeout, while a good
+// request still goes through.
+func TestHTTPSlowClientsCutOff(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{HTTPAddr: "127.0.0.1:0", HTTPTimeout: 500 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	runSource(t, src, c.emit)
+	addr := src.HTTPAddr().String()
+	var slow []net.Conn
+	for i := range 300 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if i%2 == 0 {
+			fmt.Fprint(conn, "POST /gelf HTTP/1.1\r\nHost: x\r\n") // headers never finished
+		} else {
+			fmt.Fprint(conn, "POST /gelf HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{") // body trickles
+		}
+		slow = append(slow, conn)
+	}
+	good, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	body := `{"version":"1.1","host":"h","short_message":"good"}`
+	fmt.Fprintf(good, "POST /gelf HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	c.wait(t, 1)
+	time.Sleep(1500 * time.Millisecond)
+	closed := 0
+	for _, conn := range slow {
+		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		buf := make([]byte, 512)
+		for {
+			_, err := conn.Read(buf)
+			if err != nil {
+				if !isTimeout(err) {
+					closed++
+				}
+				break
+			}
+		}
+	}
+	if closed != len(slow) {
+		t.Errorf("%d of %d slow connections were closed after the timeout", closed, len(slow))
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+// Split-line pieces of thousands of containers on a socket that never goes idle: the joiner
+// holds no more than its budget and lets every piece go, counted, within JoinWait.
+func TestJoinerBoundedOnBusySocket(t *testing.T) {
+	const budget = 2 << 20
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond,
+		JoinBytes: budget, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	runSource(t, src, c.emit)
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const pieces = 2000
+	text := strings.Repeat("p", gelf.DockerLineLimit)
+	for i := range pieces {
+		fmt.Fprint(conn, piece(fmt.Sprintf("c%05d", i), 6, "5.001", text))
+		fmt.Fprint(conn, piece("busy", 6, "6.0", "keeps the socket busy"))
+		if i%50 == 0 {
+			time.Sleep(2 * time.Millisecond) // stay within the socket's receive buffer
+		}
+	}
+	countSplit := func() int {
+		n := 0
+		for _, m := range c.all() {
+			if m.Container.ID != "busy" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) && countSplit() < pieces {
+		fmt.Fprint(conn, piece("busy", 6, "6.0", "keeps the socket busy"))
+		time.Sleep(10 * time.Millisecond)
+	}
+	split := countSplit()
+	st := src.Stats()
+	if split != pieces || st.JoinReleased != pieces {
+		t.Errorf("%d of %d pieces emitted, %d counted as released; stats %+v", split, pieces, st.JoinReleased, st)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -42,7 +43,7 @@ type Hub struct {
 	published  atomic.Uint64
 	filtered   atomic.Uint64
 	procPanics atomic.Uint64
-	panicLog   rateLimiter
+	panicLog   ratelimit.Limiter
 
 	// stop is closed when the shutdown timeout has passed: every wait gives up.
 	stop     chan struct{}
@@ -54,7 +55,7 @@ type sourceEntry struct {
 	src     Source
 	emitted atomic.Uint64
 	late    atomic.Uint64
-	lateLog rateLimiter
+	lateLog ratelimit.Limiter
 }
 
 // NewHub returns a Hub with no sources and no sinks. It starts nothing.
@@ -197,7 +198,7 @@ func (h *Hub) process(m *message.Message) (keep bool) {
 		if r := recover(); r != nil {
 			keep = false
 			n := h.procPanics.Add(1)
-			if h.panicLog.allow() {
+			if h.panicLog.Allow() {
 				h.log.Error("qwatch: processor panicked; message dropped", "panic", r,
 					"panics_total", n, "stack", string(debug.Stack()))
 			}
@@ -219,7 +220,7 @@ func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
 		}
 		if _, err := h.dispatch(nil, m); err != nil {
 			e.late.Add(1)
-			if e.lateLog.allow() {
+			if e.lateLog.Allow() {
 				h.log.Error("qwatch: source emitted after the hub closed; message discarded",
 					"source", e.name, "discarded", e.late.Load())
 			}
@@ -390,13 +391,4 @@ func (h *Hub) Stats() Stats {
 		st.Sinks[s.name] = s.stats()
 	}
 	return st
-}
-
-// rateLimiter allows one event a second, for logging drops without flooding the log.
-type rateLimiter struct{ last atomic.Int64 }
-
-func (r *rateLimiter) allow() bool {
-	now := time.Now().UnixNano()
-	last := r.last.Load()
-	return now-last >= int64(time.Second) && r.last.CompareAndSwap(last, now)
 }

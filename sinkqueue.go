@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -24,8 +25,8 @@ type sinkEntry struct {
 	offered  atomic.Uint64
 	filtered atomic.Uint64
 	panics   atomic.Uint64
-	dropLog  rateLimiter
-	panicLog rateLimiter
+	dropLog  ratelimit.Limiter
+	panicLog ratelimit.Limiter
 
 	mu        sync.Mutex // guards the counters below, so abandon can settle them at once
 	written   uint64
@@ -61,7 +62,7 @@ func (s *sinkEntry) offer(m *message.Message, size int, stop, cancel <-chan stru
 	s.dropped += uint64(dropped)
 	total := s.dropped
 	s.mu.Unlock()
-	if s.dropLog.allow() {
+	if s.dropLog.Allow() {
 		log.Warn("qwatch: sink queue full; messages dropped", "sink", s.name,
 			"overflow", s.cfg.overflow.String(), "dropped_total", total)
 	}
@@ -82,7 +83,7 @@ func (s *sinkEntry) keep(m *message.Message, log *slog.Logger) (keep, panicked b
 // recovered counts and logs, at most once a second, a panic in the sink or its filter.
 func (s *sinkEntry) recovered(log *slog.Logger, where string, r any) {
 	n := s.panics.Add(1)
-	if s.panicLog.allow() {
+	if s.panicLog.Allow() {
 		log.Error("qwatch: sink panicked; recovered", "sink", s.name, "in", where, "panic", r,
 			"panics_total", n, "stack", string(debug.Stack()))
 	}

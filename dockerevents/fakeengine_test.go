@@ -108,6 +108,34 @@ func (f *fakeEngine) emit(action, name string) events.Message {
 	return ev
 }
 
+// emitAt records a container event stamped at, which may be before events already sent
+// (the real engine stamps an event before it takes its publishing lock). With live false it
+// goes only into the replay buffer, as an event published while the stream was broken.
+func (f *fakeEngine) emitAt(action, name string, at int64, live bool) events.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ev := events.Message{Type: events.ContainerEventType, Action: events.Action(action), Scope: "local",
+		Actor: events.Actor{ID: fmt.Sprintf("%x", sha256.Sum256([]byte(name))), Attributes: map[string]string{"name": name, "image": "nginx:1.27", "app": "web"}},
+		Time:  at / 1e9, TimeNano: at}
+	f.buffer = append(f.buffer, ev)
+	if len(f.buffer) > bufferSize {
+		f.buffer = f.buffer[len(f.buffer)-bufferSize:]
+	}
+	if live {
+		for ch := range f.subs {
+			ch <- ev
+		}
+	}
+	return ev
+}
+
+// now returns the engine's clock.
+func (f *fakeEngine) now() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clock
+}
+
 // cutStreams ends every open /events response mid-stream.
 func (f *fakeEngine) cutStreams() {
 	f.mu.Lock()

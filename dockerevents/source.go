@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -46,6 +49,12 @@ type Config struct {
 	// SeamTimeout is how long, after reconnecting, the Source waits for the engine to replay
 	// the last event it saw before it reports a gap (DefaultSeamTimeout).
 	SeamTimeout time.Duration
+	// StateFile, when set, is where the Source keeps its position (the newest event time,
+	// saved at most once a second and when Run returns), so that after a restart it resumes
+	// there instead of from now: the events in between are emitted, replays of those already
+	// emitted are dropped, and if the engine cannot replay back that far (it keeps only its
+	// last 256 events, and none across its own restart) a gap is reported.
+	StateFile string
 	// Logger reports reconnections and gaps (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -59,13 +68,14 @@ var filterKeys = map[string]bool{
 
 // Stats counts a Source's work.
 type Stats struct {
-	Events     uint64 // events received and emitted
-	Duplicates uint64 // events the engine replayed twice at a seam, dropped
-	Ignored    uint64 // events dropped by IgnoreActions
-	Reconnects uint64 // streams re-established after an error
-	Gaps       uint64 // gaps reported
-	Containers int    // containers in the inventory now
-	Connected  bool   // whether a stream is up now
+	Events      uint64 // events received and emitted
+	Duplicates  uint64 // events the engine replayed twice at a seam, dropped
+	Ignored     uint64 // events dropped by IgnoreActions
+	Reconnects  uint64 // streams re-established after an error
+	Gaps        uint64 // gaps reported
+	StateErrors uint64 // failures to read or save the state file
+	Containers  int    // containers in the inventory now
+	Connected   bool   // whether a stream is up now
 }
 
 // Source is a qwatch.Source over the engine's events. Create it with NewSource.
@@ -77,9 +87,11 @@ type Source struct {
 	inv       *inventory
 	started   atomic.Bool
 
-	events, duplicates, ignored, reconnects, gaps atomic.Uint64
-	connected                                     atomic.Bool
-	host                                          atomic.Pointer[string]
+	events, duplicates, ignored, reconnects, gaps, stateErrors atomic.Uint64
+	connected                                                  atomic.Bool
+	saved                                                      int64 // time_nano last saved; Run's goroutine only
+	stateLog                                                   ratelimit.Limiter
+	host                                                       atomic.Pointer[string]
 }
 
 // NewSource checks cfg and returns a Source. It does not contact the engine.
@@ -120,13 +132,14 @@ func NewSource(cfg Config) (*Source, error) {
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
 	return Stats{
-		Events:     s.events.Load(),
-		Duplicates: s.duplicates.Load(),
-		Ignored:    s.ignored.Load(),
-		Reconnects: s.reconnects.Load(),
-		Gaps:       s.gaps.Load(),
-		Containers: s.inv.len(),
-		Connected:  s.connected.Load(),
+		Events:      s.events.Load(),
+		Duplicates:  s.duplicates.Load(),
+		Ignored:     s.ignored.Load(),
+		Reconnects:  s.reconnects.Load(),
+		Gaps:        s.gaps.Load(),
+		StateErrors: s.stateErrors.Load(),
+		Containers:  s.inv.len(),
+		Connected:   s.connected.Load(),
 	}
 }
 
@@ -154,15 +167,52 @@ func (s *Source) Enrich(m *message.Message) bool {
 	return true
 }
 
-// seam is what the Source remembers of the last events it emitted: their time, and the keys
-// of those with exactly that time, to drop them when the engine replays them.
+// seamSlack is how far before the newest event seen a reconnection asks the engine to
+// replay from. The live stream is not in timeNano order (the engine stamps an event before
+// it takes its publishing lock), so an event stamped a little earlier than the newest one
+// seen may not have been delivered yet when the stream broke.
+const seamSlack = time.Second
+
+// recentLimit bounds how many event identities the Source remembers to drop replays by.
+const recentLimit = 8192
+
+// seam is what the Source remembers of the events it emitted, to resume after a break: the
+// newest event time, and the identities of recent events, to drop them when a reconnection
+// replays them. It never drops an event of a live stream for its time.
 type seam struct {
-	nanos int64
-	keys  map[string]bool
+	nanos  int64            // the newest timeNano seen
+	recent map[string]int64 // identity → timeNano of recent events
+	order  []string         // identities in the order seen, to forget the oldest
 }
 
+func newSeam(nanos int64) *seam { return &seam{nanos: nanos, recent: map[string]int64{}} }
+
+// seen reports whether an event with this identity was emitted already.
+func (s *seam) seen(key string) bool { _, ok := s.recent[key]; return ok }
+
+// add remembers an emitted event.
+func (s *seam) add(key string, nanos int64) {
+	s.nanos = max(s.nanos, nanos)
+	s.recent[key] = nanos
+	s.order = append(s.order, key)
+	if len(s.order) > recentLimit {
+		delete(s.recent, s.order[0])
+		s.order = slices.Delete(s.order, 0, len(s.order)-recentLimit)
+	}
+}
+
+// since is the time a reconnection asks the engine to replay from.
+func (s *seam) since() int64 { return s.nanos - int64(seamSlack) }
+
+// eventKey identifies an event: two events alike in all of these are the same event.
 func eventKey(ev events.Message) string {
-	return string(ev.Type) + "\x00" + string(ev.Action) + "\x00" + ev.Actor.ID + "\x00" + fmt.Sprint(ev.TimeNano)
+	attrs := make([]string, 0, len(ev.Actor.Attributes))
+	for k, v := range ev.Actor.Attributes {
+		attrs = append(attrs, k+"="+v)
+	}
+	slices.Sort(attrs)
+	return string(ev.Type) + "\x00" + string(ev.Action) + "\x00" + ev.Actor.ID + "\x00" +
+		strconv.FormatInt(ev.TimeNano, 10) + "\x00" + strings.Join(attrs, "\x00")
 }
 
 func eventTime(ev events.Message) time.Time {
@@ -181,16 +231,12 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if s.ownClient {
 		defer s.client.Close()
 	}
-	since := s.cfg.Since
-	if since.IsZero() {
-		since = time.Now()
-	}
-	last := seam{nanos: since.UnixNano()}
+	last, resume := s.start(emit)
+	defer s.saveState(last)
 	backoff := s.cfg.MinBackoff
-	first := true
 	for ctx.Err() == nil {
-		healthy, err := s.stream(ctx, &last, first, emit)
-		first = false
+		healthy, err := s.stream(ctx, last, resume, emit)
+		resume = true
 		if ctx.Err() != nil {
 			break
 		}
@@ -218,7 +264,10 @@ func jitter(d time.Duration) time.Duration {
 
 // stream follows one connection to the engine until it breaks. It reports whether the stream
 // got far enough to count as healthy (so the backoff starts over).
-func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(message.Message)) (healthy bool, err error) {
+// With resume, the stream follows a break (or a restart with a saved position): the engine
+// replays from a little before the newest event seen, replays of events already emitted are
+// dropped by identity, and a replay that does not reach back to them is reported as a gap.
+func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(message.Message)) (healthy bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	info, err := s.client.Info(ctx)
@@ -234,10 +283,14 @@ func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(m
 			args.Add(k, v)
 		}
 	}
-	// The engine replays buffered events whose time is at or after since: the last event
-	// seen comes again, which proves the replay reaches back far enough.
+	// The engine replays buffered events whose time is at or after since: events already
+	// emitted come again, which proves the replay reaches back far enough.
+	since := last.nanos
+	if resume {
+		since = last.since()
+	}
 	msgs, errs := s.client.Events(ctx, events.ListOptions{
-		Since:   fmt.Sprintf("%d.%09d", last.nanos/1e9, last.nanos%1e9),
+		Since:   fmt.Sprintf("%d.%09d", since/1e9, since%1e9),
 		Filters: args,
 	})
 	// Listing after subscribing: a change in between shows up as an event after the list.
@@ -248,7 +301,7 @@ func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(m
 	s.inv.reset(list)
 	s.connected.Store(true)
 
-	checkSeam := !first && len(last.keys) > 0
+	checkSeam := resume
 	var seamTimer <-chan time.Time
 	if checkSeam {
 		t := time.NewTimer(s.cfg.SeamTimeout)
@@ -256,8 +309,12 @@ func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(m
 		seamTimer = t.C
 	}
 	reconnectedAt := time.Now()
+	save := time.NewTicker(time.Second)
+	defer save.Stop()
 	for {
 		select {
+		case <-save.C:
+			s.saveState(last)
 		case err := <-errs:
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return healthy, nil
@@ -275,24 +332,23 @@ func (s *Source) stream(ctx context.Context, last *seam, first bool, emit func(m
 			if ev.TimeNano == 0 {
 				ev.TimeNano = ev.Time * 1e9
 			}
-			if ev.TimeNano < last.nanos || (ev.TimeNano == last.nanos && last.keys[eventKey(ev)]) {
+			key := eventKey(ev)
+			if last.seen(key) {
 				s.duplicates.Add(1)
 				if checkSeam {
 					checkSeam, seamTimer = false, nil // the replay reaches back: nothing lost
 				}
 				continue
 			}
-			if checkSeam {
+			// An event newer than all seen, before the replay showed one seen already, means
+			// the engine's buffer no longer reaches back. One not newer was missed at the
+			// break (the live stream is not in time order) and is recovered here.
+			if checkSeam && ev.TimeNano > last.nanos {
 				s.reportGap(emit, last.nanos, ev.TimeNano, host,
 					"the engine's replay does not reach back to the last event seen")
 				checkSeam, seamTimer = false, nil
 			}
-			if ev.TimeNano > last.nanos {
-				last.nanos, last.keys = ev.TimeNano, map[string]bool{}
-			} else if last.keys == nil {
-				last.keys = map[string]bool{}
-			}
-			last.keys[eventKey(ev)] = true
+			last.add(key, ev.TimeNano)
 			m := toMessage(ev, host)
 			s.inv.apply(ev, &m)
 			if s.ignore(ev.Action) {
@@ -319,9 +375,12 @@ func (s *Source) ignore(action events.Action) bool {
 func (s *Source) reportGap(emit func(message.Message), from, to int64, host, why string) {
 	s.gaps.Add(1)
 	f, t := time.Unix(0, from).UTC(), time.Unix(0, to).UTC()
-	text := fmt.Sprintf("events from %s to %s may be lost: %s",
-		f.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano), why)
-	s.log.Warn("dockerevents: "+text, "from", f, "to", t)
+	fromText := f.Format(time.RFC3339Nano)
+	if from == 0 {
+		fromText = "unknown"
+	}
+	text := fmt.Sprintf("events from %s to %s may be lost: %s", fromText, t.Format(time.RFC3339Nano), why)
+	s.log.Warn("dockerevents: "+text, "from", fromText, "to", t)
 	emit(message.Message{
 		Kind:  message.KindEvent,
 		Time:  time.Now(),
@@ -329,7 +388,7 @@ func (s *Source) reportGap(emit func(message.Message), from, to int64, host, why
 		Level: message.LevelWarning,
 		Text:  text,
 		Event: message.Event{Type: "qwatch", Action: "gap", Attributes: map[string]string{
-			"from": f.Format(time.RFC3339Nano), "to": t.Format(time.RFC3339Nano), "reason": why,
+			"from": fromText, "to": t.Format(time.RFC3339Nano), "reason": why,
 		}},
 	})
 }

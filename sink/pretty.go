@@ -47,7 +47,7 @@ func AppendPretty(b []byte, m *message.Message, color bool) []byte {
 	if color {
 		b = append(b, nameColor(name)...)
 	}
-	b = append(b, name...)
+	b = appendSafe(b, name)
 	if color {
 		b = append(b, ansiReset...)
 	}
@@ -84,7 +84,7 @@ func AppendPretty(b []byte, m *message.Message, color bool) []byte {
 		}
 		b = append(b, ' ')
 	}
-	return appendOneLine(b, m.Text)
+	return appendSafe(b, m.Text)
 }
 
 func nameColor(name string) string {

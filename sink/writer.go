@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/qnib/qwatch/message"
 )
@@ -143,7 +143,8 @@ func (w *Writer) Close(context.Context) error {
 
 // AppendText appends the text line of m (without the newline) to b: the time in UTC to the
 // millisecond, the level, "event" for engine events or else the container name (the host when
-// there is no container), and the text with newlines escaped so one message stays one line.
+// there is no container), and the text, with control characters and invalid UTF-8 escaped so
+// that one message stays one line and cannot send terminal escapes.
 func AppendText(b []byte, m *message.Message) []byte {
 	b = m.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
 	b = append(b, ' ')
@@ -153,29 +154,62 @@ func AppendText(b []byte, m *message.Message) []byte {
 	case m.Kind == message.KindEvent:
 		b = append(b, "event"...)
 	case m.Container.Name != "":
-		b = append(b, m.Container.Name...)
+		b = appendSafe(b, m.Container.Name)
 	case m.Host != "":
-		b = append(b, m.Host...)
+		b = appendSafe(b, m.Host)
 	default:
 		b = append(b, '-')
 	}
 	b = append(b, ' ')
-	return appendOneLine(b, m.Text)
+	return appendSafe(b, m.Text)
 }
 
-func appendOneLine(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, "\n\r") {
-		return append(b, s...)
+// appendSafe appends s so that it stays on one line and cannot drive a terminal: newlines,
+// carriage returns and tabs as \n, \r and \t, every other control character (ESC included)
+// and each byte of invalid UTF-8 as \xNN, C1 controls as \u00NN. A log line can then neither
+// forge another line nor send escape sequences.
+func appendSafe(b []byte, s string) []byte {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
 	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		default:
-			b = append(b, s[i])
+	b = append(b, s[:i]...) // the common case: all plain ASCII
+	for i < len(s) {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+			i++
+			continue
 		}
+		if c < 0x80 {
+			switch c {
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			default:
+				b = append(b, `\x`...)
+				b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, `\x`...)
+			b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		case r < 0xa0: // C1 controls, such as CSI
+			b = append(b, `\u00`...)
+			b = append(b, hexDigits[r>>4], hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
 	}
 	return b
 }
+
+const hexDigits = "0123456789abcdef"

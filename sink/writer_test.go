@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -166,5 +167,38 @@ func TestWriterPretty(t *testing.T) {
 	}
 	if strings.Contains(plain.String(), "\x1b[") {
 		t.Error("escapes in uncoloured output")
+	}
+}
+
+// A log line can neither forge another line nor send terminal escapes, in any field shown.
+func TestTextAndPrettyEscapeControls(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"newline forges a line", "ok\n2026-01-01T00:00:00.000Z info web forged", `ok\n2026-01-01T00:00:00.000Z info web forged`},
+		{"carriage return", "a\rb", `a\rb`},
+		{"escape sequence", "\x1b[2Jclear", `\x1b[2Jclear`},
+		{"C1 control", "a\u009b31mb", `a\u009b31mb`},
+		{"invalid UTF-8", "a\xffb", `a\xffb`},
+		{"bell and NUL", "\a\x00", `\x07\x00`},
+		{"tab", "a\tb", `a\tb`},
+		{"Unicode kept", "ünïcödé ✓", "ünïcödé ✓"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := message.Message{Level: message.LevelInfo, Text: tt.in, Container: message.Container{Name: "n" + tt.in}}
+			for format, line := range map[string]string{
+				"text":   string(sink.AppendText(nil, &m)),
+				"pretty": string(sink.AppendPretty(nil, &m, false)),
+			} {
+				if !strings.HasSuffix(line, tt.want) {
+					t.Errorf("%s: text %q rendered as %q, want it to end in %q", format, tt.in, line, tt.want)
+				}
+				if !strings.Contains(line, "n"+tt.want) {
+					t.Errorf("%s: name %q not escaped in %q", format, "n"+tt.in, line)
+				}
+				if strings.ContainsAny(line, "\n\r\x1b\x00") || !utf8.ValidString(line) {
+					t.Errorf("%s: %q holds a control character or invalid UTF-8", format, line)
+				}
+			}
+		})
 	}
 }

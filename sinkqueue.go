@@ -27,6 +27,7 @@ type sinkEntry struct {
 	panics   atomic.Uint64
 	dropLog  ratelimit.Limiter
 	panicLog ratelimit.Limiter
+	failLog  ratelimit.Limiter
 
 	mu        sync.Mutex // guards the counters below, so abandon can settle them at once
 	written   uint64
@@ -152,9 +153,9 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 		s.written += uint64(s.inflight - failed)
 		s.inflight = 0
 		s.mu.Unlock()
-		if err != nil {
-			log.Error("qwatch: sink write failed", "sink", s.name, "messages", len(batch),
-				"failed", failed, "err", err)
+		if err != nil && s.failLog.Allow() {
+			log.Error("qwatch: sink write failed (logged at most once a second)", "sink", s.name,
+				"messages", len(batch), "failed", failed, "err", err)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qnib/qwatch/internal/netlimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -691,45 +692,15 @@ func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	slots := make(chan struct{}, s.cfg.MaxConnections)
 	for _, ln := range s.httpLn {
 		wg.Go(func() {
-			err := srv.Serve(&limitListener{Listener: ln, slots: slots})
+			err := srv.Serve(netlimit.Listen(ln, s.cfg.MaxConnections))
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("gelf: serving http", "err", err)
 			}
 		})
 	}
 	return srv
-}
-
-// limitListener accepts a connection only while fewer than cap(slots) are open; past that,
-// connections wait in the kernel's backlog.
-type limitListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	l.slots <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &limitedConn{Conn: c, release: func() { <-l.slots }}, nil
-}
-
-type limitedConn struct {
-	net.Conn
-	once    sync.Once
-	release func()
-}
-
-func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.release)
-	return err
 }
 
 func (s *Source) httpHandler(emit func(message.Message)) http.Handler {

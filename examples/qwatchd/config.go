@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -35,13 +36,14 @@ type config struct {
 	ESWait          bool
 	HTTP            string
 	ListenAll       bool
+	StateDir        string
 	ShutdownTimeout time.Duration
 }
 
 func defaultConfig() config {
 	return config{
-		GELFUDP:         "127.0.0.1:12201",
-		GELFTCP:         "127.0.0.1:12201",
+		GELFUDP:         "localhost:12201",
+		GELFTCP:         "localhost:12201",
 		GELFJoin:        true,
 		DockerHost:      "auto",
 		Stdout:          "text",
@@ -99,7 +101,8 @@ var settings = []setting{
 	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
 	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
-	boolSetting("listen-all", "allow listening on all interfaces (0.0.0.0, ::, or an empty host)", func(c *config) *bool { return &c.ListenAll }),
+	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
+	stringSetting("state-dir", "`DIR` for what must outlive the process: the Docker events position (default $STATE_DIRECTORY, else /var/lib/qwatch as root, else ~/.local/state/qwatch; none: keep nothing)", func(c *config) *string { return &c.StateDir }),
 	{name: "shutdown-timeout", usage: "how long to flush the sinks at shutdown (`DURATION`)", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -253,8 +256,8 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-%s %q: %w", a.flag, a.addr, err))
 			continue
 		}
-		if ip := net.ParseIP(host); (host == "" || (ip != nil && ip.IsUnspecified())) && !c.ListenAll {
-			errs = append(errs, fmt.Errorf("-%s %q listens on all interfaces; say -listen-all if that is meant", a.flag, a.addr))
+		if !isLoopback(host) && !c.ListenAll {
+			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address (127.0.0.0/8, ::1 or localhost); say -listen-all if other hosts may connect", a.flag, a.addr))
 		}
 	}
 	for _, h := range c.ESHeaders {
@@ -263,4 +266,15 @@ func (c *config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopback reports whether a listen host can only be reached from this host: localhost, or
+// an IP in 127.0.0.0/8 or ::1 without a zone. An empty host, 0.0.0.0, ::, a name or a zoned
+// address (which may stand for any interface) is not.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.IsLoopback()
 }

@@ -23,7 +23,7 @@ func TestConfigDefaults(t *testing.T) {
 	if diff := cmp.Diff(defaultConfig(), c); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	if c.GELFUDP != "127.0.0.1:12201" || c.GELFTCP != "127.0.0.1:12201" || c.Stdout != "text" {
+	if c.GELFUDP != "localhost:12201" || c.GELFTCP != "localhost:12201" || c.Stdout != "text" {
 		t.Errorf("defaults are not GELF on loopback 12201 to text stdout: %+v", c)
 	}
 }
@@ -92,8 +92,13 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{[]string{"-stdout", "xml"}, nil, `-stdout "xml": want text, json, pretty or none`},
 		{[]string{"-gelf-udp", "nonsense"}, nil, `-gelf-udp "nonsense"`},
-		{[]string{"-gelf-udp", ":12201"}, nil, "listens on all interfaces; say -listen-all"},
-		{[]string{"-http", "0.0.0.0:9102"}, nil, "listens on all interfaces"},
+		{[]string{"-gelf-udp", ":12201"}, nil, "not a loopback address (127.0.0.0/8, ::1 or localhost); say -listen-all"},
+		{[]string{"-http", "0.0.0.0:9102"}, nil, "not a loopback address"},
+		{[]string{"-gelf-tcp", "[::%lo]:12201"}, nil, "not a loopback address"},
+		{[]string{"-gelf-tcp", "[::]:12201"}, nil, "not a loopback address"},
+		{[]string{"-gelf-tcp", "[fe80::1%eth0]:12201"}, nil, "not a loopback address"},
+		{[]string{"-gelf-udp", "myhost.example:12201"}, nil, "not a loopback address"},
+		{[]string{"-gelf-udp", "10.0.0.5:12201"}, nil, "not a loopback address"},
 		{[]string{"-config", broken}, nil, "config " + broken},
 		{[]string{"-config", unknown}, nil, `unknown key "gelf-udpp"`},
 		{[]string{"-config", filepath.Join(dir, "missing.yml")}, nil, "reading config"},
@@ -110,5 +115,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := loadConfig([]string{"-gelf-udp", ":12201", "-listen-all"}, env(nil), &bytes.Buffer{}); err != nil {
 		t.Errorf("-listen-all did not allow all interfaces: %v", err)
+	}
+	for _, addr := range []string{"127.0.0.1:1", "127.9.9.9:1", "[::1]:1", "localhost:1"} {
+		if _, err := loadConfig([]string{"-gelf-udp", addr}, env(nil), &bytes.Buffer{}); err != nil {
+			t.Errorf("-gelf-udp %s: %v, want it taken as loopback", addr, err)
+		}
 	}
 }

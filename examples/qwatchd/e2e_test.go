@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,6 +76,9 @@ var (
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, stdout: new(bytes.Buffer), done: make(chan struct{})}
+	if !slices.Contains(args, "-state-dir") {
+		args = append(args, "-state-dir", t.TempDir())
+	}
 	p.cmd = exec.Command(daemonBinary(t), args...)
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: p.stdout}
 	errPipe, err := p.cmd.StderrPipe()

@@ -2,15 +2,16 @@
 // standard output and, optionally, Elasticsearch. It is the qwatch library wired up by flags:
 // everything it does, a program that imports the library can do too.
 //
-// Run it with no flags on a Docker host: GELF on 127.0.0.1:12201 (UDP and TCP), the engine's
+// Run it with no flags on a Docker host: GELF on localhost:12201 (UDP and TCP, on 127.0.0.1 and
+// ::1), the engine's
 // events when an engine answers, log lines enriched with container names and labels, and text
 // lines on standard output. Then start containers with
 //
-//	docker run --log-driver gelf --log-opt gelf-address=udp://127.0.0.1:12201 IMAGE
+//	docker run --log-driver gelf --log-opt gelf-address=udp://localhost:12201 IMAGE
 //
 // Flags, QWATCH_* environment variables and a YAML file (-config) set the same keys; run
 // qwatchd -h for the list. SIGINT or SIGTERM flushes every sink and exits; a second one exits
-// at once.
+// at once. SIGHUP is logged and ignored; a closed standard output fails only the stdout sink.
 package main
 
 import (
@@ -25,8 +26,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/internal/netlimit"
 	"github.com/qnib/qwatch/sink"
 )
 
@@ -34,6 +37,18 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	// A closed standard output (qwatchd | head) must not kill the daemon: with SIGPIPE
+	// caught, the write fails with EPIPE instead, the stdout sink counts its messages as
+	// failed, and every other sink goes on. SIGHUP has nothing to reload: it is logged.
+	quiet := make(chan os.Signal, 8)
+	signal.Notify(quiet, syscall.SIGPIPE, syscall.SIGHUP)
+	go func() {
+		for sig := range quiet {
+			if sig == syscall.SIGHUP {
+				fmt.Fprintln(os.Stderr, "qwatchd: SIGHUP ignored (there are no files to reopen or settings to reload)")
+			}
+		}
+	}()
 	go func() {
 		<-signals
 		fmt.Fprintln(os.Stderr, "qwatchd: shutting down; flushing sinks (signal again to exit at once)")
@@ -78,7 +93,7 @@ func (d *daemon) summary() {
 	st := d.hub.Stats()
 	for _, name := range sortedKeys(st.Sinks) {
 		s := st.Sinks[name]
-		d.say("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d", name, s.Offered, s.Written, s.Failed, s.Dropped)
+		d.say("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d panics=%d", name, s.Offered, s.Written, s.Failed, s.Dropped, s.Panics)
 	}
 	for _, f := range d.final {
 		d.say("qwatchd: %s", f())
@@ -145,6 +160,9 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
+// httpMaxConns bounds the connections /metrics and /healthz serve at once.
+const httpMaxConns = 64
+
 func (d *daemon) setupHTTP() error {
 	if d.cfg.HTTP == "" {
 		return nil
@@ -159,11 +177,14 @@ func (d *daemon) setupHTTP() error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
-	srv := &http.Server{Handler: mux}
+	// Bounded like any listener that faces the network: slow or idle clients are cut off,
+	// and at most httpMaxConns are served at once.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(netlimit.Listen(ln, httpMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http: serving metrics", "err", err)
 		}
 	}()

@@ -73,6 +73,7 @@ func writeHubMetrics(e expo, st qwatch.Stats) {
 		{"qwatch_sink_failed_total", "Messages in batches a sink failed to write.", func(s qwatch.SinkStats) uint64 { return s.Failed }},
 		{"qwatch_sink_dropped_total", "Messages a sink's overflow policy or the shutdown timeout discarded.", func(s qwatch.SinkStats) uint64 { return s.Dropped }},
 		{"qwatch_sink_filtered_total", "Messages a sink's filter did not take.", func(s qwatch.SinkStats) uint64 { return s.Filtered }},
+		{"qwatch_sink_panics_total", "Panics recovered in a sink's Write, Close or filter.", func(s qwatch.SinkStats) uint64 { return s.Panics }},
 	} {
 		counterFamily(e, c.name, c.help, "sink", st.Sinks, c.get)
 	}
@@ -80,6 +81,12 @@ func writeHubMetrics(e expo, st qwatch.Stats) {
 	for _, k := range sortedKeys(st.Sinks) {
 		e.sample("qwatch_sink_queue_depth", float64(st.Sinks[k].Queued), "sink", k)
 	}
+	e.family("qwatch_sink_queue_bytes", "gauge", "Memory the messages in a sink's queue hold.")
+	for _, k := range sortedKeys(st.Sinks) {
+		e.sample("qwatch_sink_queue_bytes", float64(st.Sinks[k].QueuedBytes), "sink", k)
+	}
+	e.family("qwatch_processor_panics_total", "counter", "Messages dropped because a processor panicked on them.")
+	e.sample("qwatch_processor_panics_total", float64(st.ProcessorPanics))
 	e.family("qwatch_published_total", "counter", "Messages the program published into the hub.")
 	e.sample("qwatch_published_total", float64(st.Published))
 	e.family("qwatch_processor_filtered_total", "counter", "Messages a processor dropped.")
@@ -130,7 +137,14 @@ func writeGELFMetrics(e expo, st gelf.Stats) {
 		{"chunks_evicted_total", "Chunked messages dropped to stay within the reassembly limits.", st.Evicted},
 		{"duplicate_chunks_total", "Chunks received twice.", st.DuplicateChunks},
 		{"joined_pieces_total", "Pieces of long Docker lines joined to the piece before them.", st.JoinedPieces},
+		{"join_released_total", "Split Docker lines let go before their end came (waited too long, or over the byte budget).", st.JoinReleased},
+		{"clamped_total", "Messages whose timestamp was too far from the receive time, replaced.", st.Clamped},
+		{"kernel_drops_total", "UDP datagrams the kernel dropped because the socket's receive buffer was full.", st.KernelDrops},
 	})
+	e.family("qwatch_gelf_discarded_total", "counter", "What the sockets held at shutdown past the drain timeout, discarded, by cause.")
+	for _, c := range sortedKeys(st.Discarded) {
+		e.sample("qwatch_gelf_discarded_total", float64(st.Discarded[c]), "cause", c)
+	}
 	gauge(e, "qwatch_gelf_tcp_connections", "Open TCP connections.", float64(st.TCPConnections))
 	gauge(e, "qwatch_gelf_incomplete_messages", "Chunked messages waiting for chunks.", float64(st.Incomplete))
 	e.family("qwatch_gelf_rejected_total", "counter", "Input rejected, by reason.")
@@ -146,6 +160,7 @@ func writeDockerMetrics(e expo, st dockerevents.Stats) {
 		{"ignored_total", "Events dropped as configured.", st.Ignored},
 		{"reconnects_total", "Event streams re-established.", st.Reconnects},
 		{"gaps_total", "Windows of events that may be lost, reported.", st.Gaps},
+		{"state_errors_total", "Failures to read or save the events position.", st.StateErrors},
 	})
 	gauge(e, "qwatch_docker_containers", "Containers in the inventory.", float64(st.Containers))
 	connected := 0.0
@@ -165,4 +180,9 @@ func writeESMetrics(e expo, st elasticsearch.Stats) {
 		{"bulk_requests_total", "Bulk requests sent.", st.BulkRequests},
 		{"bytes_total", "Bytes of bulk request bodies.", st.Bytes},
 	})
+	healthy := 0.0
+	if st.Healthy {
+		healthy = 1
+	}
+	gauge(e, "qwatch_elasticsearch_healthy", "Whether the last bulk request succeeded as a whole.", healthy)
 }

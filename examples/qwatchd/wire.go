@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,10 +39,20 @@ func (d *daemon) setupGELF() error {
 		}
 	}
 	d.say("gelf: listening on %s", strings.Join(on, ", "))
+	var also []string
+	for _, a := range src.Addrs() {
+		if a != src.UDPAddr() && a != src.TCPAddr() && a != src.HTTPAddr() {
+			also = append(also, a.Network()+" "+a.String())
+		}
+	}
+	if len(also) > 0 {
+		d.say("gelf: and on %s", strings.Join(also, ", "))
+	}
 	d.metrics = append(d.metrics, func(e expo) { writeGELFMetrics(e, src.Stats()) })
 	d.final = append(d.final, func() string {
 		st := src.Stats()
-		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d", st.Messages, sum(st.Rejected), st.Expired, st.Evicted)
+		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d kernel_drops=%d discarded_at_shutdown=%d",
+			st.Messages, sum(st.Rejected), st.Expired, st.Evicted, st.KernelDrops, sum(st.Discarded))
 	})
 	return d.hub.AddSource("gelf", src)
 }
@@ -91,15 +102,23 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	} else {
 		d.log.Warn("docker: engine does not answer", "host", host, "err", err)
 	}
+	stateFile, err := d.statePath("dockerevents.json")
+	if err != nil {
+		return err
+	}
 	src, err := dockerevents.NewSource(dockerevents.Config{
 		Client:        c,
 		IgnoreActions: []string{"exec_create", "exec_start", "exec_die"},
+		StateFile:     stateFile,
 		Logger:        d.log,
 	})
 	if err != nil {
 		return err
 	}
 	d.say("docker: events from %s (%s)", host, version)
+	if stateFile != "" {
+		d.say("docker: events position kept in %s", stateFile)
+	}
 	d.hub.Use(src.Enrich)
 	d.metrics = append(d.metrics, func(e expo) { writeDockerMetrics(e, src.Stats()) })
 	return d.hub.AddSource("docker", src)
@@ -122,7 +141,12 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !d.cfg.ESWait {
+	if d.cfg.ESWait {
+		// Start at once; the template goes in as soon as the cluster answers.
+		if d.cfg.ESTemplate {
+			d.installLater(ctx, s)
+		}
+	} else {
 		pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		if err := s.Ping(pingCtx); err != nil {
@@ -134,5 +158,81 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	}
 	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(d.cfg.ESURLs, ", "))
 	d.metrics = append(d.metrics, func(e expo) { writeESMetrics(e, s.Stats()) })
-	return d.hub.AddSink("elasticsearch", s, qwatch.WithQueueSize(50000), qwatch.WithBatch(1000, time.Second))
+	// While Elasticsearch is down its queue fills; then the oldest queued documents give way
+	// to new ones (counted as dropped), so the other sinks and the sources never stall.
+	return d.hub.AddSink("elasticsearch", s, qwatch.WithQueueSize(esQueueSize), qwatch.WithQueueBytes(esQueueBytes),
+		qwatch.WithOverflow(qwatch.DropOldest), qwatch.WithBatch(1000, time.Second))
+}
+
+// The Elasticsearch sink's queue: about ten seconds of 5,000 messages a second, and at most
+// 256 MiB of them.
+const (
+	esQueueSize  = 50000
+	esQueueBytes = 256 << 20
+)
+
+// installLater installs the index template once the cluster answers, retrying with backoff
+// until it does or ctx ends.
+func (d *daemon) installLater(ctx context.Context, s *elasticsearch.Sink) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wait := 500 * time.Millisecond
+		for {
+			attempt, stop := context.WithTimeout(ctx, 10*time.Second)
+			err := s.Ping(attempt)
+			if err == nil {
+				err = s.Install(attempt)
+			}
+			stop()
+			if err == nil {
+				d.say("elasticsearch: index template installed")
+				return
+			}
+			d.log.Warn("elasticsearch: template not installed yet; retrying", "err", err, "in", wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 30*time.Second)
+		}
+	}()
+	d.closers = append(d.closers, func() { cancel(); <-done })
+}
+
+// statePath returns the path of name in the state directory, creating the directory; "" when
+// the state directory is "none".
+func (d *daemon) statePath(name string) (string, error) {
+	dir := d.cfg.StateDir
+	if dir == "" {
+		dir = defaultStateDir(d.getenv)
+	}
+	if dir == "none" {
+		return "", nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state directory: %w", err)
+	}
+	return filepath.Join(dir, name), nil
+}
+
+// defaultStateDir is $STATE_DIRECTORY (set by systemd's StateDirectory=), else /var/lib/qwatch
+// for root, else $XDG_STATE_HOME/qwatch or ~/.local/state/qwatch.
+func defaultStateDir(getenv func(string) string) string {
+	if dirs := getenv("STATE_DIRECTORY"); dirs != "" {
+		first, _, _ := strings.Cut(dirs, ":")
+		return first
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/qwatch"
+	}
+	if x := getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "qwatch")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "qwatch")
+	}
+	return "none"
 }

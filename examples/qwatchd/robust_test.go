@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A closed standard output (qwatchd | head -1) fails the stdout sink, not the daemon: it goes
+// on, SIGHUP does not kill it either, and SIGTERM still flushes and prints the summary.
+func TestClosedStdoutAndSIGHUPDoNotKill(t *testing.T) {
+	cmd := exec.Command(daemonBinary(t), "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "",
+		"-http", "127.0.0.1:0", "-state-dir", "none")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var mu sync.Mutex
+	var lines []string
+	udp := make(chan string, 1)
+	errDone := make(chan struct{})
+	go func() {
+		defer close(errDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			lines = append(lines, sc.Text())
+			mu.Unlock()
+			if rest, ok := strings.CutPrefix(sc.Text(), "gelf: listening on udp "); ok {
+				udp <- rest
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-udp:
+	case <-time.After(30 * time.Second):
+		t.Fatal("qwatchd did not say where it listens")
+	}
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	send := func(text string) { fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":%q}`, text) }
+	send("first")
+	first, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.Contains(first, "first") {
+		t.Fatalf("first line %q, %v", first, err)
+	}
+	stdout.Close() // as head -1 does
+	for i := range 50 {
+		send(fmt.Sprint("after the pipe closed ", i))
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(time.Second)
+	if cmd.ProcessState != nil {
+		t.Fatal("qwatchd exited after its stdout closed or on SIGHUP")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	<-errDone
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(lines, "\n")
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d (%v), want 0; stderr:\n%s", code, err, all)
+	}
+	if !strings.Contains(all, "SIGHUP ignored") {
+		t.Errorf("SIGHUP not reported:\n%s", all)
+	}
+	if !strings.Contains(all, "qwatchd: sink stdout offered=51") || strings.Contains(all, "failed=0 ") {
+		t.Errorf("the summary does not show the stdout sink's failures:\n%s", all)
+	}
+}
+
+// The /metrics server cuts off half-sent headers and still answers meanwhile.
+func TestMetricsServerCutsOffSlowClients(t *testing.T) {
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "none", "-http", "127.0.0.1:0")
+	var slow []net.Conn
+	for range httpMaxConns + 16 {
+		c, err := net.Dial("tcp", d.http)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprint(c, "GET /metrics HTTP/1.1\r\nHost: x\r\n") // never finished
+		slow = append(slow, c)
+	}
+	// Past the connection cap the rest wait; once the header timeout frees slots, /healthz answers.
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + d.http + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz with 300 slow clients: %v", err)
+	}
+	resp.Body.Close()
+	time.Sleep(6 * time.Second) // the read-header timeout is 5s
+	closed := 0
+	for _, c := range slow {
+		c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		buf := make([]byte, 256)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+					closed++
+				}
+				break
+			}
+		}
+	}
+	if closed < len(slow)-httpMaxConns {
+		t.Errorf("%d of %d half-sent requests closed after the timeout", closed, len(slow))
+	}
+	d.stop()
+}
+
+// -es-template with -es-wait installs the template once the cluster answers.
+func TestTemplateInstalledWithWait(t *testing.T) {
+	var mu sync.Mutex
+	var templates int
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/_index_template/") {
+			mu.Lock()
+			templates++
+			mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"version":{"number":"8.15.0"},"acknowledged":true,"errors":false,"items":[]}`)
+	}))
+	defer es.Close()
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "none", "-http", "127.0.0.1:0", "-es-url", es.URL, "-es-wait", "-es-template")
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := templates
+		mu.Unlock()
+		if n > 0 {
+			d.stop()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("no index template was installed; stderr: %v", d.stderrLines())
+}

@@ -72,3 +72,20 @@ func TestDockerGELFDriver(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Docker's driver, given localhost as most users write it, reaches a Source listening on
+// "localhost"; the lines of a TTY container come without the terminal's carriage return.
+func TestDockerDriverLocalhostAndTTY(t *testing.T) {
+	image := dockertest.Image(t)
+	src, c := start(t, gelf.Config{UDPAddr: "localhost:0"})
+	_, port, _ := strings.Cut(src.UDPAddr().String(), "127.0.0.1:")
+	name := fmt.Sprintf("qwatch-gelf-tty-%d", time.Now().UnixNano())
+	dockertest.Docker(t, "run", "--rm", "-t", "--name", name, "--network", "none", "--log-driver", "gelf",
+		"--log-opt", "gelf-address=udp://localhost:"+port, image, "/logger", "-id", "tty", "-n", "3", "-min", "10", "-max", "100")
+	got := c.wait(t, 3)
+	for i, m := range got {
+		if strings.ContainsAny(m.Text, "\r\n") || m.Container.Name != name {
+			t.Errorf("line %d: %q from %q, want no carriage return, from %s", i, m.Text, m.Container.Name, name)
+		}
+	}
+}

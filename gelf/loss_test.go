@@ -344,3 +344,36 @@ func TestJoinerBoundedOnBusySocket(t *testing.T) {
 		t.Errorf("%d of %d pieces emitted, %d counted as released; stats %+v", split, pieces, st.JoinReleased, st)
 	}
 }
+
+// Shutdown reads what the UDP socket holds: every datagram sent is emitted, counted as
+// discarded, or counted as dropped by the kernel.
+func TestShutdownAccountsForEveryDatagram(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var emitted atomic.Int64
+	stop := runSource(t, src, func(message.Message) {
+		<-release
+		emitted.Add(1)
+	})
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const sent = 3000
+	for i := range sent {
+		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"datagram %d"}`, i)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		close(release)
+	}()
+	stop()
+	st := src.Stats()
+	if got := emitted.Load() + int64(st.Discarded["udp_unread"]) + int64(st.KernelDrops); got != sent {
+		t.Errorf("sent %d: emitted %d + discarded %d + kernel drops %d = %d", sent, emitted.Load(), st.Discarded["udp_unread"], st.KernelDrops, got)
+	}
+}

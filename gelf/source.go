@@ -127,18 +127,20 @@ type Stats struct {
 // Source receives GELF messages on UDP, TCP and HTTP. Create it with Listen, which binds the
 // sockets; Run serves them. A Source satisfies qwatch.Source.
 type Source struct {
-	cfg      Config
-	log      *slog.Logger
-	udp      []*net.UDPConn
-	tcp      []net.Listener
-	httpLn   []net.Listener
-	asm      *Assembler
-	joined   atomic.Uint64 // pieces of split Docker lines joined
-	released atomic.Uint64 // split lines let go unfinished
-	joinHeld atomic.Int64  // bytes the joiners hold
-	clamped  atomic.Uint64
-	draining atomic.Bool  // shutdown: readers stop at the drain deadline, not at Close
-	drainEnd atomic.Int64 // the drain deadline, in Unix nanoseconds
+	cfg         Config
+	log         *slog.Logger
+	udp         []*net.UDPConn
+	tcp         []net.Listener
+	httpLn      []net.Listener
+	asm         *Assembler
+	joined      atomic.Uint64 // pieces of split Docker lines joined
+	released    atomic.Uint64 // split lines let go unfinished
+	joinHeld    atomic.Int64  // bytes the joiners hold
+	clamped     atomic.Uint64
+	draining    atomic.Bool // shutdown: readers stop at the drain deadline, not at Close
+	udpClosed   atomic.Bool
+	closedDrops atomic.Uint64 // the kernel's drop count when the sockets closed
+	drainEnd    atomic.Int64  // the drain deadline, in Unix nanoseconds
 
 	discardMu sync.Mutex
 	discarded map[string]uint64
@@ -281,6 +283,8 @@ func (s *Source) Addrs() []net.Addr {
 // safe to call more than once.
 func (s *Source) Close() error {
 	s.closeOnce.Do(func() {
+		s.closedDrops.Store(s.kernelDrops()) // the kernel forgets the count with the socket
+		s.udpClosed.Store(true)
 		for _, c := range s.udp {
 			c.Close()
 		}
@@ -748,7 +752,7 @@ func (s *Source) Stats() Stats {
 		JoinedPieces:    s.joined.Load(),
 		JoinReleased:    s.released.Load(),
 		Clamped:         s.clamped.Load(),
-		KernelDrops:     s.kernelDrops(),
+		KernelDrops:     s.currentDrops(),
 		Discarded:       s.discardedSnapshot(),
 		Incomplete:      a.Incomplete,
 		IncompleteBytes: a.Bytes,
@@ -766,6 +770,14 @@ func (s *Source) discardedSnapshot() map[string]uint64 {
 		return nil
 	}
 	return maps.Clone(s.discarded)
+}
+
+// currentDrops is the kernel's drop count, read from the sockets while they are open.
+func (s *Source) currentDrops() uint64 {
+	if s.udpClosed.Load() {
+		return s.closedDrops.Load()
+	}
+	return s.kernelDrops()
 }
 
 // kernelDrops sums the drop counters of the UDP sockets.

@@ -1,0 +1,691 @@
+// Package spool is a crash-safe FIFO of records on disk: append-only segment files, a record
+// leaves only when it is acknowledged, and whatever a crash leaves behind is recovered from
+// the data itself.
+//
+// Why not a library: tidwall/wal has no checksums, no torn-tail repair and rewrites a segment
+// on every front truncation; nsqio/go-diskqueue and joncrlsn/dque drop an item when it is read,
+// with no acknowledgement; Prometheus' tsdb/wlog has no read cursor and brings in Prometheus;
+// bbolt works as a FIFO, but its file never shrinks. A segment log with a checksum per record
+// and a cursor hint is the simplest thing that is correct here.
+//
+// # Format
+//
+// A segment is named by the sequence number of its first record (%020d.seg). A record is a
+// 20-byte header, then its payload:
+//
+//	magic  uint32  0x51575331 ("QWS1")
+//	length uint32  of the payload
+//	seq    uint64  sequence number, one more than the record before
+//	crc    uint32  CRC-32C of magic, length, seq and the payload
+//
+// The cursor file ("ack") holds the sequence number of the last acknowledged record. It is a
+// hint only: at Open, records are found by scanning the data, a cursor beyond the last record
+// is ignored (everything on disk is delivered again), and one before the first is taken as
+// "nothing of this acknowledged". So delivery is at least once: after a crash, the records
+// acknowledged since the cursor was last written come again.
+//
+// # Durability
+//
+// Append writes to the operating system before it returns, so what it accepted survives
+// kill -9. Sync says when it reaches the disk: SyncInterval (the default) fsyncs at most
+// SyncInterval after the write, SyncAlways before Append returns, SyncNever only at Close.
+// Segment creation and deletion fsync the directory.
+//
+// # Recovery
+//
+// At Open a torn tail (a partial last record, from a crash during a write) is cut off; a
+// corrupt record elsewhere is skipped up to the next valid header and counted in Stats.Lost
+// (one per corrupt stretch); an unreadable segment is removed and counted likewise. Nothing
+// makes the spool refuse to open but a directory it cannot use.
+package spool
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Sync is when appended records are fsynced.
+type Sync int
+
+const (
+	SyncInterval Sync = iota // at most Config.SyncInterval after they are written (the default)
+	SyncAlways               // before Append returns
+	SyncNever                // only at Close; the OS writes them back when it will
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxBytes     = 1 << 30
+	DefaultSegmentBytes = 64 << 20
+	DefaultSyncInterval = time.Second
+)
+
+// Config sets up a Spool; zero values mean the defaults.
+type Config struct {
+	Dir          string
+	MaxBytes     int64 // whole segment files on disk (DefaultMaxBytes)
+	SegmentBytes int64 // a segment is closed once it holds this much (DefaultSegmentBytes)
+	Sync         Sync
+	SyncInterval time.Duration // DefaultSyncInterval
+}
+
+// Record is one record: its sequence number and payload.
+type Record struct {
+	Seq  uint64
+	Data []byte
+}
+
+// Stats describes a Spool.
+type Stats struct {
+	Messages  int64  // records on disk not yet acknowledged
+	Bytes     int64  // bytes of the segment files on disk
+	Segments  int    // segment files on disk
+	Lost      uint64 // corrupt stretches and unreadable segments skipped
+	Recovered int64  // unacknowledged records found at Open
+	Appended  uint64 // records appended since Open
+	Acked     uint64 // records acknowledged since Open
+}
+
+// ErrFull is returned by Append when the records would take the spool past MaxBytes.
+var ErrFull = errors.New("spool: full")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("spool: closed")
+
+const (
+	magic     = 0x51575331
+	headerLen = 20
+	// maxRecord bounds a record's payload; a length beyond it marks a corrupt header.
+	maxRecord = 256 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// segment is one segment file.
+type segment struct {
+	first uint64 // sequence number of its first record
+	last  uint64 // of its last record; first-1 when empty
+	size  int64
+	path  string
+}
+
+// Spool is a FIFO of records on disk. One goroutine may append while another reads and
+// acknowledges; Stats may be called from any.
+type Spool struct {
+	cfg Config
+
+	mu      sync.Mutex
+	segs    []*segment // oldest first; the last is the one appended to
+	w       *os.File   // the last segment, open for appending
+	nextSeq uint64
+	acked   uint64 // last acknowledged sequence number
+	dirty   bool   // written since the last fsync
+	closed  bool
+	more    chan struct{} // closed and replaced when records are appended
+
+	// The reader's position: the next record Read returns.
+	rseq  uint64
+	rfile *os.File
+	rseg  *segment
+	roff  int64
+
+	lost, appended, ackedN uint64
+	recovered              int64
+
+	stopSync chan struct{}
+	syncDone chan struct{}
+}
+
+// Open opens or creates the spool in cfg.Dir and recovers what is there.
+func Open(cfg Config) (*Spool, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("spool: no directory")
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+	}
+	if cfg.SegmentBytes <= 0 {
+		cfg.SegmentBytes = DefaultSegmentBytes
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = DefaultSyncInterval
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &Spool{cfg: cfg, more: make(chan struct{}), stopSync: make(chan struct{}), syncDone: make(chan struct{})}
+	if err := s.recover(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	if cfg.Sync == SyncInterval {
+		go s.syncLoop()
+	} else {
+		close(s.syncDone)
+	}
+	return s, nil
+}
+
+// recover scans the segments, repairs them, and places the reader after the acknowledged.
+func (s *Spool) recover() error {
+	entries, err := os.ReadDir(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	var firsts []uint64
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			os.Remove(filepath.Join(s.cfg.Dir, name)) // a cursor write that did not finish
+			continue
+		}
+		n, ok := strings.CutSuffix(name, ".seg")
+		if !ok {
+			continue
+		}
+		first, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			continue
+		}
+		firsts = append(firsts, first)
+	}
+	slices.Sort(firsts)
+	for i, first := range firsts {
+		seg := &segment{first: first, path: s.segPath(first)}
+		last, size, err := scanSegment(seg.path, i == len(firsts)-1)
+		if err != nil || (last == 0 && i < len(firsts)-1) {
+			// Unreadable, or nothing valid in a segment that is not the last: its records
+			// are counted as lost when the reader passes the gap they leave.
+			os.Remove(seg.path)
+			continue
+		}
+		if last == 0 {
+			last = first - 1
+		}
+		seg.last, seg.size = last, size
+		s.segs = append(s.segs, seg)
+	}
+	s.nextSeq = 1
+	if n := len(s.segs); n > 0 {
+		s.nextSeq = s.segs[n-1].last + 1
+	}
+	s.acked = s.readCursor()
+	if len(s.segs) > 0 && (s.acked >= s.nextSeq || s.acked < s.segs[0].first-1) {
+		// From the future (the data was lost or replaced) or the past: deliver all on disk.
+		s.acked = s.segs[0].first - 1
+	}
+	if len(s.segs) == 0 {
+		s.nextSeq = max(s.nextSeq, s.acked+1)
+		if err := s.newSegment(); err != nil {
+			return err
+		}
+	} else {
+		last := s.segs[len(s.segs)-1]
+		f, err := os.OpenFile(last.path, os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.w = f
+	}
+	s.recovered = int64(s.nextSeq - 1 - s.acked)
+	s.rseq = s.acked + 1
+	return nil
+}
+
+// scanSegment reads a segment's records, checking each, and skips corrupt stretches up to the
+// next valid record. In the last segment it cuts off a torn or corrupt tail. It returns the
+// last valid sequence number (0 if none) and the size the file has then. Records lost in a
+// corrupt stretch are counted by the reader, from the gap in sequence numbers.
+func scanSegment(path string, isLast bool) (last uint64, size int64, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, err
+	}
+	validEnd := 0
+	for off := 0; off < len(data); {
+		seq, n, ok := parseRecord(data[off:])
+		if ok && seq > last {
+			last, off, validEnd = seq, off+n, off+n
+			continue
+		}
+		off++
+	}
+	if isLast && validEnd < len(data) {
+		if err := os.Truncate(path, int64(validEnd)); err != nil {
+			return 0, 0, err
+		}
+		return last, int64(validEnd), nil
+	}
+	return last, int64(len(data)), nil
+}
+
+// parseRecord checks the record at the start of b and returns its sequence number and length.
+func parseRecord(b []byte) (seq uint64, n int, ok bool) {
+	if len(b) < headerLen || binary.LittleEndian.Uint32(b) != magic {
+		return 0, 0, false
+	}
+	length := binary.LittleEndian.Uint32(b[4:])
+	if length > maxRecord || len(b) < headerLen+int(length) {
+		return 0, 0, false
+	}
+	seq = binary.LittleEndian.Uint64(b[8:])
+	crc := crc32.Update(0, crcTable, b[:16])
+	crc = crc32.Update(crc, crcTable, b[headerLen:headerLen+int(length)])
+	if crc != binary.LittleEndian.Uint32(b[16:]) {
+		return 0, 0, false
+	}
+	return seq, headerLen + int(length), true
+}
+
+func appendRecord(b []byte, seq uint64, data []byte) []byte {
+	start := len(b)
+	b = binary.LittleEndian.AppendUint32(b, magic)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = binary.LittleEndian.AppendUint64(b, seq)
+	crc := crc32.Update(0, crcTable, b[start:start+16])
+	crc = crc32.Update(crc, crcTable, data)
+	b = binary.LittleEndian.AppendUint32(b, crc)
+	return append(b, data...)
+}
+
+func (s *Spool) segPath(first uint64) string {
+	return filepath.Join(s.cfg.Dir, fmt.Sprintf("%020d.seg", first))
+}
+
+// newSegment starts a segment at nextSeq and makes it the one appended to.
+func (s *Spool) newSegment() error {
+	seg := &segment{first: s.nextSeq, last: s.nextSeq - 1, path: s.segPath(s.nextSeq)}
+	f, err := os.OpenFile(seg.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	if s.w != nil {
+		s.w.Sync()
+		s.w.Close()
+	}
+	s.w = f
+	s.segs = append(s.segs, seg)
+	return s.syncDir()
+}
+
+func (s *Spool) syncDir() error {
+	d, err := os.Open(s.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: syncing the directory: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) diskBytes() int64 {
+	var n int64
+	for _, seg := range s.segs {
+		n += seg.size
+	}
+	return n
+}
+
+// Append appends records, one per element of data, and writes them to the OS before it
+// returns (and to the disk, with SyncAlways). It returns ErrFull, taking none of them, when
+// they would take the spool past MaxBytes; on an I/O error (a full disk, say) it takes none
+// either and leaves the spool as it was.
+func (s *Spool) Append(data ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	cur := s.segs[len(s.segs)-1]
+	if cur.size >= s.cfg.SegmentBytes {
+		if err := s.newSegment(); err != nil {
+			return err
+		}
+		cur = s.segs[len(s.segs)-1]
+	}
+	size := 0
+	for _, d := range data {
+		size += headerLen + len(d)
+	}
+	if s.diskBytes()+int64(size) > s.cfg.MaxBytes {
+		return ErrFull
+	}
+	buf := make([]byte, 0, size)
+	seq := s.nextSeq
+	for _, d := range data {
+		buf = appendRecord(buf, seq, d)
+		seq++
+	}
+	if _, err := s.w.Write(buf); err != nil {
+		// Leave no partial records behind: cut the file back to where it was.
+		s.w.Truncate(cur.size)
+		return fmt.Errorf("spool: appending %d records: %w", len(data), err)
+	}
+	if s.cfg.Sync == SyncAlways {
+		if err := s.w.Sync(); err != nil {
+			return fmt.Errorf("spool: syncing: %w", err)
+		}
+	} else {
+		s.dirty = true
+	}
+	cur.size += int64(size)
+	cur.last = seq - 1
+	s.nextSeq = seq
+	s.appended += uint64(len(data))
+	close(s.more)
+	s.more = make(chan struct{})
+	return nil
+}
+
+// DropOldest deletes the oldest segment, acknowledged or not, to make room, and returns how
+// many unacknowledged records it held. The segment being appended to is never dropped; when
+// it is the only one, DropOldest returns 0.
+func (s *Spool) DropOldest() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	if len(s.segs) < 2 {
+		return 0, nil
+	}
+	seg := s.segs[0]
+	dropped := 0
+	if seg.last > s.acked {
+		dropped = int(seg.last - max(s.acked, seg.first-1))
+		s.acked = seg.last
+	}
+	if s.rseg == seg {
+		s.rfile.Close()
+		s.rfile, s.rseg = nil, nil
+	}
+	s.rseq = max(s.rseq, seg.last+1)
+	if err := os.Remove(seg.path); err != nil {
+		return 0, fmt.Errorf("spool: %w", err)
+	}
+	s.segs = s.segs[1:]
+	if err := s.writeCursor(); err != nil {
+		return dropped, err
+	}
+	return dropped, s.syncDir()
+}
+
+// Read returns the next records after those Read returned before, at most max of them and no
+// more than maxBytes of payload but for the first. It blocks until there is at least one, or
+// ctx is done. It reads from disk: the backlog is never loaded into memory whole.
+func (s *Spool) Read(ctx context.Context, max, maxBytes int) ([]Record, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if s.rseq < s.nextSeq {
+			recs, err := s.readLocked(max, maxBytes)
+			s.mu.Unlock()
+			return recs, err
+		}
+		more := s.more
+		s.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
+	var out []Record
+	total := 0
+	for len(out) < max && s.rseq < s.nextSeq {
+		if err := s.positionReader(); err != nil {
+			return out, err
+		}
+		rec, n, err := s.recordAt(s.roff)
+		if err == nil && rec.Seq < s.rseq {
+			err = errors.New("record out of order")
+		}
+		if err != nil {
+			if err := s.resync(); err != nil {
+				return out, err
+			}
+			continue
+		}
+		if len(out) > 0 && total+len(rec.Data) > maxBytes {
+			break
+		}
+		if rec.Seq > s.rseq {
+			s.lost += rec.Seq - s.rseq // a corrupt stretch held these
+		}
+		s.roff += int64(n)
+		s.rseq = rec.Seq + 1
+		out = append(out, rec)
+		total += len(rec.Data)
+	}
+	return out, nil
+}
+
+// recordAt reads and checks the record at off in the reader's segment.
+func (s *Spool) recordAt(off int64) (Record, int, error) {
+	var hdr [headerLen]byte
+	if _, err := s.rfile.ReadAt(hdr[:], off); err != nil {
+		return Record{}, 0, err
+	}
+	length := binary.LittleEndian.Uint32(hdr[4:])
+	if binary.LittleEndian.Uint32(hdr[:]) != magic || length > maxRecord {
+		return Record{}, 0, errors.New("no record header")
+	}
+	buf := make([]byte, headerLen+int(length))
+	if _, err := s.rfile.ReadAt(buf, off); err != nil {
+		return Record{}, 0, err
+	}
+	seq, n, ok := parseRecord(buf)
+	if !ok {
+		return Record{}, 0, errors.New("record does not check out")
+	}
+	return Record{Seq: seq, Data: buf[headerLen:]}, n, nil
+}
+
+// resync moves the reader past a corrupt stretch of its segment to the next valid record, or
+// to the next segment; the records skipped are counted as lost.
+func (s *Spool) resync() error {
+	data, err := io.ReadAll(io.NewSectionReader(s.rfile, s.roff, s.rseg.size-s.roff))
+	if err == nil {
+		for off := 1; off < len(data); off++ {
+			if seq, _, ok := parseRecord(data[off:]); ok && seq >= s.rseq {
+				s.roff += int64(off)
+				return nil
+			}
+		}
+	}
+	s.lost += s.rseg.last + 1 - s.rseq
+	s.rseq = s.rseg.last + 1
+	s.rfile.Close()
+	s.rfile, s.rseg = nil, nil
+	return nil
+}
+
+// positionReader opens the segment holding rseq and finds the record in it.
+func (s *Spool) positionReader() error {
+	if s.rseg != nil && s.rseq >= s.rseg.first && s.rseq <= s.rseg.last {
+		return nil
+	}
+	if s.rfile != nil {
+		s.rfile.Close()
+		s.rfile, s.rseg = nil, nil
+	}
+	for _, seg := range s.segs {
+		if seg.last < seg.first || s.rseq > seg.last {
+			continue
+		}
+		if s.rseq < seg.first {
+			s.lost += seg.first - s.rseq // a segment that could not be read was removed
+			s.rseq = seg.first
+		}
+		f, err := os.Open(seg.path)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.rfile, s.rseg, s.roff = f, seg, 0
+		// After a restart the reader may begin mid-segment: walk the records before rseq.
+		for {
+			rec, n, err := s.recordAt(s.roff)
+			if err != nil {
+				if err := s.resync(); err != nil || s.rseg == nil {
+					return err
+				}
+				continue
+			}
+			if rec.Seq >= s.rseq {
+				return nil
+			}
+			s.roff += int64(n)
+		}
+	}
+	return fmt.Errorf("spool: record %d is not on disk", s.rseq)
+}
+
+// Ack acknowledges every record up to seq: they will not be read again, and segments that
+// hold only acknowledged records are deleted.
+func (s *Spool) Ack(seq uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if seq <= s.acked {
+		return nil
+	}
+	seq = min(seq, s.nextSeq-1)
+	s.ackedN += seq - s.acked
+	s.acked = seq
+	removed := false
+	for len(s.segs) > 1 && s.segs[0].last <= s.acked {
+		seg := s.segs[0]
+		if s.rseg == seg {
+			s.rfile.Close()
+			s.rfile, s.rseg = nil, nil
+		}
+		if err := os.Remove(seg.path); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.segs = s.segs[1:]
+		removed = true
+	}
+	if err := s.writeCursor(); err != nil {
+		return err
+	}
+	if removed {
+		return s.syncDir()
+	}
+	return nil
+}
+
+func (s *Spool) cursorPath() string { return filepath.Join(s.cfg.Dir, "ack") }
+
+// writeCursor saves the acknowledged position: written to a temporary file and renamed, so a
+// crash leaves the old cursor or the new one. It is a hint; see the package documentation.
+func (s *Spool) writeCursor() error {
+	var b [12]byte
+	binary.LittleEndian.PutUint64(b[:], s.acked)
+	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], crcTable))
+	tmp := s.cursorPath() + ".tmp"
+	if err := os.WriteFile(tmp, b[:], 0o600); err != nil {
+		return fmt.Errorf("spool: writing the cursor: %w", err)
+	}
+	if err := os.Rename(tmp, s.cursorPath()); err != nil {
+		return fmt.Errorf("spool: writing the cursor: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) readCursor() uint64 {
+	b, err := os.ReadFile(s.cursorPath())
+	if err != nil || len(b) != 12 || crc32.Checksum(b[:8], crcTable) != binary.LittleEndian.Uint32(b[8:]) {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b)
+}
+
+func (s *Spool) syncLoop() {
+	defer close(s.syncDone)
+	t := time.NewTicker(s.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.mu.Lock()
+			if s.dirty && !s.closed {
+				s.w.Sync()
+				s.dirty = false
+			}
+			s.mu.Unlock()
+		case <-s.stopSync:
+			return
+		}
+	}
+}
+
+// Stats returns the spool's counters.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		Messages:  int64(s.nextSeq - 1 - s.acked),
+		Bytes:     s.diskBytes(),
+		Segments:  len(s.segs),
+		Lost:      s.lost,
+		Recovered: s.recovered,
+		Appended:  s.appended,
+		Acked:     s.ackedN,
+	}
+}
+
+// Close syncs what was appended and closes the files. It is safe to call twice.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.more)
+	var err error
+	if s.w != nil && s.cfg.Sync != SyncAlways {
+		err = s.w.Sync()
+	}
+	s.mu.Unlock()
+	close(s.stopSync)
+	<-s.syncDone
+	s.closeFiles()
+	if err != nil {
+		return fmt.Errorf("spool: syncing at close: %w", err)
+	}
+	return nil
+}
+
+func (s *Spool) closeFiles() {
+	if s.w != nil {
+		s.w.Close()
+	}
+	if s.rfile != nil {
+		s.rfile.Close()
+	}
+}

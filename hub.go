@@ -117,13 +117,22 @@ func (h *Hub) AddSink(name string, s Sink, opts ...SinkOption) error {
 			return fmt.Errorf("qwatch: adding sink %q: name already in use", name)
 		}
 	}
-	h.sinks = append(h.sinks, &sinkEntry{
+	e := &sinkEntry{
 		name: name,
 		sink: s,
 		cfg:  cfg,
 		q:    newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
 		done: make(chan struct{}),
-	})
+	}
+	if cfg.spool != nil {
+		// Opened here, so that a spool that cannot be used is an error before Run.
+		sp, err := openSpool(cfg.spool)
+		if err != nil {
+			return fmt.Errorf("qwatch: adding sink %q: %w", name, err)
+		}
+		e.sp = sp
+	}
+	h.sinks = append(h.sinks, e)
 	return nil
 }
 
@@ -361,6 +370,10 @@ type SourceStats struct {
 // SinkStats counts one sink's messages. Every message offered ends in exactly one of Written,
 // Failed or Dropped, or is still Queued or being written; once Run has returned,
 // Offered == Written + Failed + Dropped.
+//
+// With a spool (see [WithSpool]) a message may also be on disk, and what was on disk at start
+// comes in besides what is offered; once Run has returned,
+// Offered + Recovered == Written + Failed + Dropped + Spooled + Lost.
 type SinkStats struct {
 	Offered     uint64 // messages offered to the sink's queue
 	Written     uint64 // handled for good by Write: all of a batch, or the part a partial error says
@@ -370,6 +383,15 @@ type SinkStats struct {
 	Panics      uint64 // panics recovered in the sink's Write, Close or filter
 	Queued      int    // in the queue now
 	QueuedBytes int64  // memory the queued messages hold, as message.Message.Size estimates it
+
+	// With a spool:
+	Spooled      uint64 // messages on disk, not yet written
+	SpooledBytes int64  // bytes of the spool's files
+	Recovered    uint64 // messages found on disk when the Hub started
+	Lost         uint64 // messages in corrupt spool records, skipped
+	Retrying     bool   // Write failed and is being retried from the spool
+	LastError    string // why, while Retrying
+	SpoolError   string // why the spool refuses messages now (a full disk, say); empty when healthy
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.

@@ -108,6 +108,7 @@ type sinkConfig struct {
 	flush      time.Duration
 	overflow   Overflow
 	filter     func(*message.Message) bool
+	spool      *SpoolConfig
 }
 
 func defaultSinkConfig() sinkConfig {

@@ -20,6 +20,7 @@ type sinkEntry struct {
 	sink Sink
 	cfg  sinkConfig
 	q    *queue
+	sp   *spooled      // nil without a spool
 	done chan struct{} // closed when run returns
 
 	offered  atomic.Uint64
@@ -121,6 +122,10 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 			log.Error("qwatch: closing sink", "sink", s.name, "err", err)
 		}
 	}()
+	if s.sp != nil {
+		s.runSpooled(ctx, log)
+		return
+	}
 	batch := make([]message.Message, 0, s.cfg.batchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -203,7 +208,11 @@ func (s *sinkEntry) abandon() bool {
 	default:
 	}
 	s.abandoned = true
-	s.failed += uint64(s.inflight)
+	if s.sp != nil {
+		s.dropped += uint64(s.inflight) // on its way into the spool: not there
+	} else {
+		s.failed += uint64(s.inflight)
+	}
 	s.inflight = 0
 	s.dropped += uint64(s.q.discard())
 	return true
@@ -213,7 +222,7 @@ func (s *sinkEntry) stats() SinkStats {
 	queued, queuedBytes, _ := s.q.state()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return SinkStats{
+	st := SinkStats{
 		Offered:     s.offered.Load(),
 		Written:     s.written,
 		Failed:      s.failed,
@@ -223,4 +232,6 @@ func (s *sinkEntry) stats() SinkStats {
 		Queued:      queued,
 		QueuedBytes: queuedBytes,
 	}
+	s.spoolStats(&st)
+	return st
 }

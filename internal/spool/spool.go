@@ -139,6 +139,7 @@ type Spool struct {
 	rfile *os.File
 	rseg  *segment
 	roff  int64
+	gone  [][2]uint64 // ranges of records DropOldest removed, beyond the acknowledged
 
 	lost, appended, ackedN uint64
 	recovered              int64
@@ -393,37 +394,37 @@ func (s *Spool) Append(data ...[]byte) error {
 	return nil
 }
 
-// DropOldest deletes the oldest segment, acknowledged or not, to make room, and returns how
-// many unacknowledged records it held. The segment being appended to is never dropped; when
-// it is the only one, DropOldest returns 0.
+// DropOldest deletes the oldest segment that Read has not begun, to make room, and returns
+// how many records it held. Records Read handed out and not yet acknowledged stay, so they
+// are never both dropped and delivered; neither is the segment being appended to dropped.
+// When there is no such segment, DropOldest returns 0.
 func (s *Spool) DropOldest() (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, ErrClosed
 	}
-	if len(s.segs) < 2 {
-		return 0, nil
+	for i, seg := range s.segs[:len(s.segs)-1] {
+		if seg.last < seg.first || seg.last <= s.acked || seg.first < s.rseq {
+			continue
+		}
+		if err := os.Remove(seg.path); err != nil {
+			return 0, fmt.Errorf("spool: %w", err)
+		}
+		s.segs = slices.Delete(s.segs, i, i+1)
+		s.gone = append(s.gone, [2]uint64{seg.first, seg.last})
+		return int(seg.last - seg.first + 1), s.syncDir()
 	}
-	seg := s.segs[0]
-	dropped := 0
-	if seg.last > s.acked {
-		dropped = int(seg.last - max(s.acked, seg.first-1))
-		s.acked = seg.last
+	return 0, nil
+}
+
+// goneCount is how many records DropOldest removed that are not acknowledged.
+func (s *Spool) goneCount() uint64 {
+	var n uint64
+	for _, g := range s.gone {
+		n += g[1] - g[0] + 1
 	}
-	if s.rseg == seg {
-		s.rfile.Close()
-		s.rfile, s.rseg = nil, nil
-	}
-	s.rseq = max(s.rseq, seg.last+1)
-	if err := os.Remove(seg.path); err != nil {
-		return 0, fmt.Errorf("spool: %w", err)
-	}
-	s.segs = s.segs[1:]
-	if err := s.writeCursor(); err != nil {
-		return dropped, err
-	}
-	return dropped, s.syncDir()
+	return n
 }
 
 // Read returns the next records after those Read returned before, at most max of them and no
@@ -503,6 +504,17 @@ func (s *Spool) recordAt(off int64) (Record, int, error) {
 	return Record{Seq: seq, Data: buf[headerLen:]}, n, nil
 }
 
+// droppedRange reports whether DropOldest removed exactly the records from..to.
+func (s *Spool) droppedRange(from, to uint64) bool {
+	var n uint64
+	for _, g := range s.gone {
+		if g[0] >= from && g[1] <= to {
+			n += g[1] - g[0] + 1
+		}
+	}
+	return n == to-from+1
+}
+
 // resync moves the reader past a corrupt stretch of its segment to the next valid record, or
 // to the next segment; the records skipped are counted as lost.
 func (s *Spool) resync() error {
@@ -536,7 +548,9 @@ func (s *Spool) positionReader() error {
 			continue
 		}
 		if s.rseq < seg.first {
-			s.lost += seg.first - s.rseq // a segment that could not be read was removed
+			if !s.droppedRange(s.rseq, seg.first-1) {
+				s.lost += seg.first - s.rseq // a segment that could not be read was removed
+			}
 			s.rseq = seg.first
 		}
 		f, err := os.Open(seg.path)
@@ -574,7 +588,15 @@ func (s *Spool) Ack(seq uint64) error {
 		return nil
 	}
 	seq = min(seq, s.nextSeq-1)
-	s.ackedN += seq - s.acked
+	var gone uint64
+	s.gone = slices.DeleteFunc(s.gone, func(g [2]uint64) bool {
+		if g[1] <= seq {
+			gone += g[1] - g[0] + 1
+			return true
+		}
+		return false
+	})
+	s.ackedN += seq - s.acked - gone
 	s.acked = seq
 	removed := false
 	for len(s.segs) > 1 && s.segs[0].last <= s.acked {
@@ -648,7 +670,7 @@ func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return Stats{
-		Messages:  int64(s.nextSeq - 1 - s.acked),
+		Messages:  int64(s.nextSeq - 1 - s.acked - s.goneCount()),
 		Bytes:     s.diskBytes(),
 		Segments:  len(s.segs),
 		Lost:      s.lost,

@@ -215,16 +215,29 @@ func TestMaxBytesAndDropOldest(t *testing.T) {
 	if st := s.Stats(); st.Bytes > 1000 {
 		t.Errorf("%d bytes on disk with MaxBytes 1000", st.Bytes)
 	}
+	// The reader has begun the first segment: that one stays, the next goes.
+	first, err := s.Read(context.Background(), 1, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s.Stats().Messages
 	dropped, err := s.DropOldest()
 	if err != nil || dropped == 0 {
 		t.Fatalf("DropOldest = %d, %v", dropped, err)
 	}
+	if got := s.Stats().Messages; got != before-int64(dropped) {
+		t.Errorf("Messages %d after dropping %d of %d", got, dropped, before)
+	}
 	if err := s.Append([]byte("after the drop")); err != nil {
 		t.Errorf("Append after DropOldest = %v", err)
 	}
-	got, _ := readAll(t, s)
-	if len(got) != n-dropped+1 || got[0] != fmt.Sprintf("record %d", dropped) {
-		t.Errorf("after dropping %d of %d: got %d records starting %q", dropped, n, len(got), got[0])
+	rest, last := readAll(t, s)
+	if len(rest)+1 != n-dropped+1 || string(first[0].Data) != "record 0" || rest[len(rest)-1] != "after the drop" {
+		t.Errorf("after dropping %d of %d: got %q then %d records", dropped, n, first[0].Data, len(rest))
+	}
+	s.Ack(last)
+	if st := s.Stats(); st.Messages != 0 || st.Lost != 0 || st.Acked != uint64(n-dropped+1) {
+		t.Errorf("after acking all: %+v", st)
 	}
 }
 

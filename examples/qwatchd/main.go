@@ -93,7 +93,11 @@ func (d *daemon) summary() {
 	st := d.hub.Stats()
 	for _, name := range sortedKeys(st.Sinks) {
 		s := st.Sinks[name]
-		d.say("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d panics=%d", name, s.Offered, s.Written, s.Failed, s.Dropped, s.Panics)
+		line := fmt.Sprintf("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d panics=%d", name, s.Offered, s.Written, s.Failed, s.Dropped, s.Panics)
+		if s.Spooled+s.Recovered+s.Lost > 0 || s.SpooledBytes > 0 {
+			line += fmt.Sprintf(" recovered=%d spooled=%d lost=%d", s.Recovered, s.Spooled, s.Lost)
+		}
+		d.say("%s", line)
 	}
 	for _, f := range d.final {
 		d.say("qwatchd: %s", f())
@@ -160,6 +164,23 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
+// health lists what is wrong now: a spool that refuses messages (a full disk, say), a sink
+// whose writes are being retried.
+func (d *daemon) health() []string {
+	var problems []string
+	st := d.hub.Stats()
+	for _, name := range sortedKeys(st.Sinks) {
+		s := st.Sinks[name]
+		if s.SpoolError != "" {
+			problems = append(problems, fmt.Sprintf("sink %s: spool refuses messages: %s", name, s.SpoolError))
+		}
+		if s.Retrying {
+			problems = append(problems, fmt.Sprintf("sink %s: writes failing, retrying from the spool: %s", name, s.LastError))
+		}
+	}
+	return problems
+}
+
 // httpMaxConns bounds the connections /metrics and /healthz serve at once.
 const httpMaxConns = 64
 
@@ -175,6 +196,13 @@ func (d *daemon) setupHTTP() error {
 	collectors := append([]func(expo){func(e expo) { writeHubMetrics(e, d.hub.Stats()) }}, d.metrics...)
 	mux.Handle("GET /metrics", metricsHandler(collectors...))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if problems := d.health(); len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, p := range problems {
+				io.WriteString(w, p+"\n")
+			}
+			return
+		}
 		io.WriteString(w, "ok\n")
 	})
 	// Bounded like any listener that faces the network: slow or idle clients are cut off,

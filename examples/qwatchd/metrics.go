@@ -74,6 +74,8 @@ func writeHubMetrics(e expo, st qwatch.Stats) {
 		{"qwatch_sink_dropped_total", "Messages a sink's overflow policy or the shutdown timeout discarded.", func(s qwatch.SinkStats) uint64 { return s.Dropped }},
 		{"qwatch_sink_filtered_total", "Messages a sink's filter did not take.", func(s qwatch.SinkStats) uint64 { return s.Filtered }},
 		{"qwatch_sink_panics_total", "Panics recovered in a sink's Write, Close or filter.", func(s qwatch.SinkStats) uint64 { return s.Panics }},
+		{"qwatch_sink_recovered_total", "Messages found in a sink's spool at start.", func(s qwatch.SinkStats) uint64 { return s.Recovered }},
+		{"qwatch_sink_spool_lost_total", "Messages in corrupt spool records, skipped.", func(s qwatch.SinkStats) uint64 { return s.Lost }},
 	} {
 		counterFamily(e, c.name, c.help, "sink", st.Sinks, c.get)
 	}
@@ -84,6 +86,14 @@ func writeHubMetrics(e expo, st qwatch.Stats) {
 	e.family("qwatch_sink_queue_bytes", "gauge", "Memory the messages in a sink's queue hold.")
 	for _, k := range sortedKeys(st.Sinks) {
 		e.sample("qwatch_sink_queue_bytes", float64(st.Sinks[k].QueuedBytes), "sink", k)
+	}
+	e.family("qwatch_sink_spooled", "gauge", "Messages in a sink's spool on disk, not yet written.")
+	for _, k := range sortedKeys(st.Sinks) {
+		e.sample("qwatch_sink_spooled", float64(st.Sinks[k].Spooled), "sink", k)
+	}
+	e.family("qwatch_sink_spool_bytes", "gauge", "Bytes of a sink's spool files on disk.")
+	for _, k := range sortedKeys(st.Sinks) {
+		e.sample("qwatch_sink_spool_bytes", float64(st.Sinks[k].SpooledBytes), "sink", k)
 	}
 	e.family("qwatch_processor_panics_total", "counter", "Messages dropped because a processor panicked on them.")
 	e.sample("qwatch_processor_panics_total", float64(st.ProcessorPanics))

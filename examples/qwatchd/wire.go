@@ -159,9 +159,21 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(d.cfg.ESURLs, ", "))
 	d.metrics = append(d.metrics, func(e expo) { writeESMetrics(e, s.Stats()) })
 	// While Elasticsearch is down its queue fills; then the oldest queued documents give way
-	// to new ones (counted as dropped), so the other sinks and the sources never stall.
-	return d.hub.AddSink("elasticsearch", s, qwatch.WithQueueSize(esQueueSize), qwatch.WithQueueBytes(esQueueBytes),
-		qwatch.WithOverflow(qwatch.DropOldest), qwatch.WithBatch(1000, time.Second))
+	// to new ones (counted as dropped), so the other sinks and the sources never stall. With
+	// the spool the queue drains to disk instead, and only a full spool drops its oldest.
+	opts := []qwatch.SinkOption{qwatch.WithQueueSize(esQueueSize), qwatch.WithQueueBytes(esQueueBytes),
+		qwatch.WithOverflow(qwatch.DropOldest), qwatch.WithBatch(1000, 200*time.Millisecond)}
+	if d.cfg.Spool {
+		dir, err := d.statePath("spool-elasticsearch")
+		if err != nil {
+			return err
+		}
+		if dir != "" {
+			opts = append(opts, qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir, MaxBytes: d.cfg.SpoolMaxBytes}))
+			d.say("elasticsearch: spooled in %s (at most %d MiB)", dir, d.cfg.SpoolMaxBytes>>20)
+		}
+	}
+	return d.hub.AddSink("elasticsearch", s, opts...)
 }
 
 // The Elasticsearch sink's queue: about ten seconds of 5,000 messages a second, and at most

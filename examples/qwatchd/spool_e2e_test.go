@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// bulkStore is an Elasticsearch bulk endpoint that keeps each document once by _id (a second
+// create of an _id is a 409, as in Elasticsearch) and can be switched down (503).
+type bulkStore struct {
+	down atomic.Bool
+	mu   sync.Mutex
+	docs map[string]string // _id → message
+}
+
+func newBulkStore(t *testing.T) (*bulkStore, *httptest.Server) {
+	b := &bulkStore{docs: map[string]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(srv.Close)
+	return b, srv
+}
+
+func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/_bulk" {
+		fmt.Fprint(w, `{"version":{"number":"8.15.0"},"acknowledged":true}`)
+		return
+	}
+	if b.down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var items []string
+	b.mu.Lock()
+	for sc.Scan() {
+		var action struct {
+			Create struct {
+				ID string `json:"_id"`
+			} `json:"create"`
+		}
+		json.Unmarshal(sc.Bytes(), &action)
+		if !sc.Scan() {
+			break
+		}
+		var doc struct {
+			Message string `json:"message"`
+		}
+		json.Unmarshal(sc.Bytes(), &doc)
+		status := 201
+		if _, ok := b.docs[action.Create.ID]; ok {
+			status = 409
+		} else {
+			b.docs[action.Create.ID] = doc.Message
+		}
+		items = append(items, fmt.Sprintf(`{"create":{"status":%d}}`, status))
+	}
+	b.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"took":1,"errors":false,"items":[%s]}`, strings.Join(items, ","))
+}
+
+// messages returns how many documents hold each message.
+func (b *bulkStore) messages() map[string]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := map[string]int{}
+	for _, m := range b.docs {
+		out[m]++
+	}
+	return out
+}
+
+// kill -9 of qwatchd while Elasticsearch is down loses nothing it had accepted: after a
+// restart with Elasticsearch up, every message is indexed exactly once.
+func TestKillNineWithElasticsearchDown(t *testing.T) {
+	store, es := newBulkStore(t)
+	store.down.Store(true)
+	state := t.TempDir()
+	args := []string{"-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "none",
+		"-http", "127.0.0.1:0", "-es-url", es.URL, "-es-wait", "-state-dir", state}
+	d := startDaemon(t, args...)
+	conn, err := net.Dial("udp", d.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	for i := range n {
+		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"numbered %d"}`, i)
+		if i%100 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	conn.Close()
+	d.waitMetric(`qwatch_sink_spooled{sink="elasticsearch"}`, n, 30*time.Second)
+	if got := d.metric(`qwatch_gelf_kernel_drops_total`); got != 0 {
+		t.Fatalf("the kernel dropped %v datagrams", got)
+	}
+	d.cmd.Process.Kill() // kill -9
+	<-d.done
+
+	store.down.Store(false)
+	d2 := startDaemon(t, args...)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(store.messages()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := store.messages()
+	for i := range n {
+		if c := got[fmt.Sprintf("numbered %d", i)]; c != 1 {
+			t.Errorf("message %d indexed %d times", i, c)
+			break
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d distinct messages indexed, want %d", len(got), n)
+	}
+	d2.waitMetric(`qwatch_sink_recovered_total{sink="elasticsearch"}`, n, 5*time.Second)
+	if code := d2.stop(); code != 0 {
+		t.Errorf("exit code %d; stderr %v", code, d2.stderrLines())
+	}
+}

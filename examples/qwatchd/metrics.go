@@ -79,21 +79,19 @@ func writeHubMetrics(e expo, st qwatch.Stats) {
 	} {
 		counterFamily(e, c.name, c.help, "sink", st.Sinks, c.get)
 	}
-	e.family("qwatch_sink_queue_depth", "gauge", "Messages waiting in a sink's queue.")
-	for _, k := range sortedKeys(st.Sinks) {
-		e.sample("qwatch_sink_queue_depth", float64(st.Sinks[k].Queued), "sink", k)
-	}
-	e.family("qwatch_sink_queue_bytes", "gauge", "Memory the messages in a sink's queue hold.")
-	for _, k := range sortedKeys(st.Sinks) {
-		e.sample("qwatch_sink_queue_bytes", float64(st.Sinks[k].QueuedBytes), "sink", k)
-	}
-	e.family("qwatch_sink_spooled", "gauge", "Messages in a sink's spool on disk, not yet written.")
-	for _, k := range sortedKeys(st.Sinks) {
-		e.sample("qwatch_sink_spooled", float64(st.Sinks[k].Spooled), "sink", k)
-	}
-	e.family("qwatch_sink_spool_bytes", "gauge", "Bytes of a sink's spool files on disk.")
-	for _, k := range sortedKeys(st.Sinks) {
-		e.sample("qwatch_sink_spool_bytes", float64(st.Sinks[k].SpooledBytes), "sink", k)
+	for _, g := range []struct {
+		name, help string
+		get        func(qwatch.SinkStats) float64
+	}{
+		{"qwatch_sink_queue_depth", "Messages waiting in a sink's queue.", func(s qwatch.SinkStats) float64 { return float64(s.Queued) }},
+		{"qwatch_sink_queue_bytes", "Memory the messages in a sink's queue hold.", func(s qwatch.SinkStats) float64 { return float64(s.QueuedBytes) }},
+		{"qwatch_sink_spooled", "Messages in a sink's spool on disk, not yet written.", func(s qwatch.SinkStats) float64 { return float64(s.Spooled) }},
+		{"qwatch_sink_spool_bytes", "Bytes of a sink's spool files on disk.", func(s qwatch.SinkStats) float64 { return float64(s.SpooledBytes) }},
+	} {
+		e.family(g.name, "gauge", g.help)
+		for _, k := range sortedKeys(st.Sinks) {
+			e.sample(g.name, g.get(st.Sinks[k]), "sink", k)
+		}
 	}
 	e.family("qwatch_processor_panics_total", "counter", "Messages dropped because a processor panicked on them.")
 	e.sample("qwatch_processor_panics_total", float64(st.ProcessorPanics))

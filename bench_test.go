@@ -80,3 +80,30 @@ func BenchmarkBaselineChannel(b *testing.B) {
 		b.Fatalf("received %d of %d", n, b.N)
 	}
 }
+
+// BenchmarkHubSpooled is BenchmarkHub with one sink behind a disk spool (default sync: fsync
+// at most once a second), to compare with the in-memory path of the same run.
+func BenchmarkHubSpooled(b *testing.B) {
+	h := qwatch.NewHub()
+	if err := h.AddSink("spooled", discard{}, qwatch.WithSpool(qwatch.SpoolConfig{Dir: b.TempDir()})); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.Run(ctx) }()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := h.Publish(ctx, benchMsg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	if s := h.Stats().Sinks["spooled"]; s.Written != uint64(b.N) {
+		b.Fatalf("wrote %d of %d (spooled %d)", s.Written, b.N, s.Spooled)
+	}
+}

@@ -115,7 +115,7 @@ func (s *sinkEntry) feed(ctx context.Context, log *slog.Logger) {
 		s.mu.Unlock()
 		recs = recs[:0]
 		for i := range batch {
-			recs = append(recs, batch[i].AppendJSON(nil))
+			recs = append(recs, appendMessage(nil, &batch[i]))
 		}
 		clear(batch)
 		dropped, err := s.append(ctx, recs)
@@ -193,8 +193,8 @@ func (s *sinkEntry) deliver(ctx context.Context, fed context.Context, log *slog.
 func (s *sinkEntry) deliverBatch(ctx context.Context, recs []spool.Record, log *slog.Logger) bool {
 	batch := make([]message.Message, 0, len(recs))
 	for _, r := range recs {
-		var m message.Message
-		if err := m.UnmarshalJSON(r.Data); err != nil {
+		m, err := decodeMessage(r.Data)
+		if err != nil {
 			s.sp.mu.Lock()
 			s.sp.decodeLost++
 			s.sp.mu.Unlock()

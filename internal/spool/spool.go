@@ -135,11 +135,13 @@ type Spool struct {
 	more    chan struct{} // closed and replaced when records are appended
 
 	// The reader's position: the next record Read returns.
-	rseq  uint64
-	rfile *os.File
-	rseg  *segment
-	roff  int64
-	gone  [][2]uint64 // ranges of records DropOldest removed, beyond the acknowledged
+	rseq   uint64
+	rfile  *os.File
+	rseg   *segment
+	roff   int64
+	gone   [][2]uint64 // ranges of records DropOldest removed, beyond the acknowledged
+	buf    []byte      // the chunk of the reader's segment read last
+	bufOff int64       // where in the segment it starts
 
 	lost, appended, ackedN uint64
 	recovered              int64
@@ -374,8 +376,10 @@ func (s *Spool) Append(data ...[]byte) error {
 		seq++
 	}
 	if _, err := s.w.Write(buf); err != nil {
-		// Leave no partial records behind: cut the file back to where it was.
+		// Leave no partial records behind: cut the file back to where it was, and forget
+		// what the reader may have read of them.
 		s.w.Truncate(cur.size)
+		s.buf = nil
 		return fmt.Errorf("spool: appending %d records: %w", len(data), err)
 	}
 	if s.cfg.Sync == SyncAlways {
@@ -459,7 +463,7 @@ func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
 		if err := s.positionReader(); err != nil {
 			return out, err
 		}
-		rec, n, err := s.recordAt(s.roff)
+		rec, n, err := s.nextRecord()
 		if err == nil && rec.Seq < s.rseq {
 			err = errors.New("record out of order")
 		}
@@ -481,6 +485,42 @@ func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
 		total += len(rec.Data)
 	}
 	return out, nil
+}
+
+// readChunk is how much of a segment the reader takes in one read.
+const readChunk = 1 << 20
+
+// nextRecord returns the record at the reader's offset, from the chunk it read last when the
+// record is there whole, so that reading costs one system call per chunk, not two a record.
+func (s *Spool) nextRecord() (Record, int, error) {
+	rel := s.roff - s.bufOff
+	if s.buf == nil || rel < 0 || rel+headerLen > int64(len(s.buf)) ||
+		rel+headerLen+int64(binary.LittleEndian.Uint32(s.buf[rel+4:])) > int64(len(s.buf)) {
+		n := min(readChunk, s.rseg.size-s.roff)
+		if n <= 0 {
+			return Record{}, 0, io.ErrUnexpectedEOF
+		}
+		if cap(s.buf) < int(n) {
+			s.buf = make([]byte, n)
+		}
+		s.buf = s.buf[:n]
+		k, err := s.rfile.ReadAt(s.buf, s.roff)
+		s.buf, s.bufOff, rel = s.buf[:k], s.roff, 0
+		if k < headerLen {
+			s.buf = nil
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return Record{}, 0, err
+		}
+	}
+	seq, n, ok := parseRecord(s.buf[rel:])
+	if !ok {
+		return s.recordAt(s.roff) // larger than a chunk, or corrupt: read it alone
+	}
+	data := make([]byte, n-headerLen)
+	copy(data, s.buf[rel+headerLen:rel+int64(n)])
+	return Record{Seq: seq, Data: data}, n, nil
 }
 
 // recordAt reads and checks the record at off in the reader's segment.
@@ -557,7 +597,7 @@ func (s *Spool) positionReader() error {
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
-		s.rfile, s.rseg, s.roff = f, seg, 0
+		s.rfile, s.rseg, s.roff, s.buf = f, seg, 0, nil
 		// After a restart the reader may begin mid-segment: walk the records before rseq.
 		for {
 			rec, n, err := s.recordAt(s.roff)

@@ -1,0 +1,183 @@
+package qwatch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// The spool keeps messages in a compact binary form of its own rather than as JSON documents:
+// decoding JSON was most of the cost of the spooled path. The form is private to the spool;
+// a version byte leads each record so that it can change.
+const codecVersion = 1
+
+// appendMessage appends the binary form of m to b.
+func appendMessage(b []byte, m *message.Message) []byte {
+	b = append(b, codecVersion, byte(m.Kind), byte(m.Level))
+	b = appendTime(b, m.Time)
+	for _, s := range [...]string{m.ID, m.Source, m.Host, m.Text, m.FullText,
+		m.Container.ID, m.Container.Name, m.Container.ImageID, m.Container.ImageName,
+		m.Container.Command, m.Container.Tag,
+		m.Event.Type, m.Event.Action, m.Event.ActorID, m.Event.Scope} {
+		b = appendString(b, s)
+	}
+	b = appendTime(b, m.Container.Created)
+	b = appendStringMap(b, m.Container.Labels)
+	b = appendStringMap(b, m.Event.Attributes)
+	b = binary.AppendUvarint(b, uint64(len(m.Fields)))
+	for k, v := range m.Fields {
+		b = appendString(b, k)
+		switch v := v.(type) {
+		case string:
+			b = appendString(append(b, 's'), v)
+		case float64:
+			b = binary.LittleEndian.AppendUint64(append(b, 'f'), math.Float64bits(v))
+		case bool:
+			t := byte(0)
+			if v {
+				t = 1
+			}
+			b = append(b, 'b', t)
+		default:
+			// Sources set strings, float64 numbers and bools; anything else is kept as text.
+			b = appendString(append(b, 's'), fmt.Sprint(v))
+		}
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.AppendVarint(append(b, 1), t.UnixNano())
+}
+
+func appendStringMap(b []byte, m map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	for k, v := range m {
+		b = appendString(appendString(b, k), v)
+	}
+	return b
+}
+
+var errCodec = errors.New("spooled message does not decode")
+
+// decoder reads the binary form; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.err = errCodec
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCodec
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.err = errCodec
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) time() time.Time {
+	if d.byte() == 0 || d.err != nil {
+		return time.Time{}
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCodec
+		return time.Time{}
+	}
+	d.b = d.b[n:]
+	return time.Unix(0, v).UTC()
+}
+
+func (d *decoder) stringMap() map[string]string {
+	n := d.uvarint()
+	if n == 0 || d.err != nil || n > uint64(len(d.b)) {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k := d.string()
+		m[k] = d.string()
+	}
+	return m
+}
+
+// decodeMessage reads a message appendMessage wrote.
+func decodeMessage(b []byte) (message.Message, error) {
+	d := &decoder{b: b}
+	var m message.Message
+	if d.byte() != codecVersion {
+		return m, errCodec
+	}
+	m.Kind, m.Level = message.Kind(d.byte()), message.Level(d.byte())
+	m.Time = d.time()
+	for _, s := range [...]*string{&m.ID, &m.Source, &m.Host, &m.Text, &m.FullText,
+		&m.Container.ID, &m.Container.Name, &m.Container.ImageID, &m.Container.ImageName,
+		&m.Container.Command, &m.Container.Tag,
+		&m.Event.Type, &m.Event.Action, &m.Event.ActorID, &m.Event.Scope} {
+		*s = d.string()
+	}
+	m.Container.Created = d.time()
+	m.Container.Labels = d.stringMap()
+	m.Event.Attributes = d.stringMap()
+	if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+		m.Fields = make(map[string]any, n)
+		for range n {
+			k := d.string()
+			switch d.byte() {
+			case 's':
+				m.Fields[k] = d.string()
+			case 'f':
+				if len(d.b) < 8 {
+					d.err = errCodec
+					break
+				}
+				m.Fields[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+				d.b = d.b[8:]
+			case 'b':
+				m.Fields[k] = d.byte() == 1
+			default:
+				d.err = errCodec
+			}
+		}
+	}
+	if d.err != nil {
+		return message.Message{}, d.err
+	}
+	return m, nil
+}

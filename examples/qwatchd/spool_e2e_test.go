@@ -129,3 +129,49 @@ func TestKillNineWithElasticsearchDown(t *testing.T) {
 		t.Errorf("exit code %d; stderr %v", code, d2.stderrLines())
 	}
 }
+
+// Elasticsearch down for 10 s under a steady 5,000 messages a second over UDP: the sources
+// never stall (the kernel drops nothing), and once it is back every message is indexed once.
+func TestElasticsearchOutageUnderSteadyLoad(t *testing.T) {
+	store, es := newBulkStore(t)
+	store.down.Store(true)
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "none", "-http", "127.0.0.1:0", "-es-url", es.URL, "-es-wait")
+	conn, err := net.Dial("udp", d.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const rate, seconds = 5000, 10
+	n := 0
+	start := time.Now()
+	for n < rate*seconds {
+		// Send what is due by now, in steps of a millisecond.
+		for due := int(time.Since(start).Seconds() * rate); n < due && n < rate*seconds; n++ {
+			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"steady %d"}`, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.waitMetric(`qwatch_sink_spooled{sink="elasticsearch"}`, float64(n), 30*time.Second)
+	if got := d.metric(`qwatch_gelf_kernel_drops_total`); got != 0 {
+		t.Errorf("the kernel dropped %v datagrams while Elasticsearch was down", got)
+	}
+	store.down.Store(false)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(store.messages()) < n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	got := store.messages()
+	if len(got) != n {
+		t.Errorf("%d distinct messages indexed, want %d", len(got), n)
+	}
+	for m, c := range got {
+		if c != 1 {
+			t.Errorf("%q indexed %d times", m, c)
+			break
+		}
+	}
+	if code := d.stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}

@@ -3,6 +3,10 @@ package qwatch_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
 
 	"sync/atomic"
 	"testing"
@@ -205,4 +209,40 @@ func TestSpoolNeedsADirectory(t *testing.T) {
 		t.Error("a spool without a directory was accepted")
 	}
 
+}
+
+// A full disk under the spool: the Hub stays up, says why in SpoolError, and counts what the
+// spool refused as dropped.
+func TestSpoolOnAFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		if os.Getenv("QWATCH_E2E") == "1" {
+			t.Fatalf("QWATCH_E2E=1 but no tmpfs can be mounted (root needed): %v", err)
+		}
+		t.Skipf("mounting a small tmpfs needs root: %v", err)
+	}
+	defer syscall.Unmount(dir, 0)
+	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
+	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(500*time.Millisecond))
+	must(t, h.AddSink("es", dead, qwatch.WithBatch(50, 5*time.Millisecond),
+		qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir, SegmentBytes: 32 << 10})))
+	stop := runHub(t, h)
+	big := strings.Repeat("x", 2000)
+	for i := range 300 {
+		must(t, h.Publish(context.Background(), message.Message{Text: fmt.Sprint(i, big)}))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Stats().Sinks["es"].SpoolError == "" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := h.Stats().Sinks["es"]
+	if !strings.Contains(st.SpoolError, "no space") {
+		t.Errorf("SpoolError = %q, want the disk full", st.SpoolError)
+	}
+	stop()
+	st = h.Stats().Sinks["es"]
+	if st.Dropped == 0 || st.Spooled == 0 {
+		t.Errorf("stats %+v: want some spooled and the rest dropped", st)
+	}
+	checkSpoolInvariant(t, st)
 }

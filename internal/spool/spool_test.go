@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -379,5 +380,46 @@ func TestKillNineAtRandomPoints(t *testing.T) {
 	}
 	if st := s.Stats(); st.Lost != 0 {
 		t.Errorf("Lost = %d after kills", st.Lost)
+	}
+}
+
+// Draining a large backlog streams it: memory stays flat, whatever the backlog's size.
+func TestBacklogDrainsInFlatMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 128 MiB")
+	}
+	s := open(t, Config{Dir: t.TempDir(), Sync: SyncNever})
+	payload := make([]byte, 1024)
+	batch := make([][]byte, 256)
+	for i := range batch {
+		batch[i] = payload
+	}
+	for range 512 { // 128 MiB
+		if err := s.Append(batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	read := 0
+	for read < 512*256 {
+		recs, err := s.Read(context.Background(), 500, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += len(recs)
+		s.Ack(recs[len(recs)-1].Seq)
+		if read%(64*500) == 0 {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	if grown := int64(peak) - int64(base); grown > 32<<20 {
+		t.Errorf("heap grew by %d MiB while draining a 128 MiB backlog", grown>>20)
+	}
+	if st := s.Stats(); st.Messages != 0 || st.Segments != 1 {
+		t.Errorf("after draining: %+v", st)
 	}
 }

@@ -352,6 +352,33 @@ func (h *Hub) sinkList() []*sinkEntry {
 	return h.sinks
 }
 
+// Sync returns once every message dispatched before the call is settled in every sink:
+// written, failed or dropped, or, for a sink with a spool, on disk. A source that keeps a
+// read position (such as a checkpoint of the Docker logs it has read) calls Sync before it
+// saves the position, so that the position never runs ahead of what is safe. It returns ctx's
+// error if ctx ends first.
+func (h *Hub) Sync(ctx context.Context) error {
+	sinks := h.sinkList()
+	targets := make([]uint64, len(sinks))
+	for i, s := range sinks {
+		targets[i] = s.offered.Load()
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(sinks); {
+		if sinks[i].settled() >= targets[i] {
+			i++
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("qwatch: sync: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
 // Stats is a snapshot of the Hub's counters.
 type Stats struct {
 	Sources         map[string]SourceStats

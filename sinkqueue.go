@@ -36,6 +36,7 @@ type sinkEntry struct {
 	dropped   uint64
 	inflight  int
 	abandoned bool
+	spooledIn uint64 // messages appended to the spool
 }
 
 // offer hands m to the sink's queue. It returns false if a Block queue was given up on.
@@ -195,6 +196,17 @@ func (s *sinkEntry) fill(timer *time.Timer) bool {
 		case <-timer.C:
 		}
 	}
+}
+
+// settled counts the messages offered that are done with as far as the queue is concerned:
+// written, failed or dropped, or, with a spool, appended to it.
+func (s *sinkEntry) settled() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sp != nil {
+		return s.spooledIn + s.failed + s.dropped
+	}
+	return s.written + s.failed + s.dropped
 }
 
 // abandon settles the counters of a sink that did not finish in time: what it is writing is

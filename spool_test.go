@@ -221,7 +221,7 @@ func TestSpoolOnAFullDisk(t *testing.T) {
 		}
 		t.Skipf("mounting a small tmpfs needs root: %v", err)
 	}
-	defer syscall.Unmount(dir, 0)
+	defer syscall.Unmount(dir, syscall.MNT_DETACH) // detached even while an abandoned sink still has files open
 	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
 	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(500*time.Millisecond))
 	must(t, h.AddSink("es", dead, qwatch.WithBatch(50, 5*time.Millisecond),
@@ -245,4 +245,38 @@ func TestSpoolOnAFullDisk(t *testing.T) {
 		t.Errorf("stats %+v: want some spooled and the rest dropped", st)
 	}
 	checkSpoolInvariant(t, st)
+}
+
+// Sync returns once what was published before is written, or on disk behind a spool.
+func TestSyncWaitsForSettledOrSpooled(t *testing.T) {
+	release := make(chan struct{})
+	slow := &qwatchtest.Recorder{OnWrite: func(ctx context.Context, _ []message.Message) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}}
+	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
+	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(time.Second))
+	must(t, h.AddSink("slow", slow, qwatch.WithBatch(10, time.Millisecond)))
+	must(t, h.AddSink("spooled", dead, qwatch.WithBatch(10, time.Millisecond), qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()})))
+	stop := runHub(t, h)
+	publishN(t, h, 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	err := h.Sync(ctx)
+	cancel()
+	if err == nil {
+		t.Fatal("Sync returned while the slow sink still held the messages")
+	}
+	close(release)
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Sync(ctx); err != nil {
+		t.Fatalf("Sync = %v once the slow sink wrote and the other spooled", err)
+	}
+	if st := h.Stats().Sinks; st["slow"].Written != 20 || st["spooled"].Spooled != 20 {
+		t.Errorf("after Sync: slow %+v, spooled %+v", st["slow"], st["spooled"])
+	}
+	stop()
 }

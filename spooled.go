@@ -121,6 +121,7 @@ func (s *sinkEntry) feed(ctx context.Context, log *slog.Logger) {
 		dropped, err := s.append(ctx, recs)
 		s.mu.Lock()
 		s.dropped += uint64(dropped)
+		s.spooledIn += uint64(len(recs) - dropped)
 		s.inflight = 0
 		s.mu.Unlock()
 		s.sp.mu.Lock()

@@ -3,6 +3,7 @@ package message
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"hash/fnv"
 	"sync/atomic"
 	"time"
 )
@@ -50,4 +51,15 @@ func encodeID(hi, lo uint64) string {
 		hi >>= 5
 	}
 	return string(b[:])
+}
+
+// DerivedID returns an ID in the form of NewID for a message a source may read again, such as
+// a log line re-read after a restart: the same time and key always give the same ID, so a
+// sink that creates documents by ID (the Elasticsearch sink) stores a re-read line once. The
+// key should name the message uniquely among those at the same time (a container, a stream
+// and an ordinal, say).
+func DerivedID(at time.Time, key string) string {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return encodeID(uint64(at.UnixNano()), h.Sum64())
 }

@@ -1,0 +1,230 @@
+package dockerlogs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// follower reads one container's logs until the stream ends (the container stopped) or ctx is
+// done.
+type follower struct {
+	src  *Source
+	id   string
+	base message.Message // the container's fields, copied into each line
+}
+
+// run follows the container; it returns why the container is skipped, or "".
+func (f *follower) run(ctx context.Context, emit func(message.Message)) string {
+	s := f.src
+	info, err := s.client.ContainerInspect(ctx, f.id)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.attachErrors.Add(1)
+			s.log.Warn("dockerlogs: inspecting container", "id", short(f.id), "err", err)
+		}
+		return ""
+	}
+	if reason := s.skip(info); reason != "" {
+		return reason
+	}
+	f.base = baseMessage(info, s.host)
+	ck := s.loadCheckpoint(f.id)
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+	started, _ := time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	switch {
+	case ck != nil:
+		opts.Since = since(ck.earliest())
+	case s.cfg.StateDir != "" && !started.Before(s.runStart.Add(-time.Second)):
+		// Started while the Source runs: every line, from the first.
+	case s.cfg.StateDir != "":
+		opts.Since = since(s.runStart) // running before, with no checkpoint: from now on
+	default:
+		if started.Before(s.runStart) {
+			opts.Since = since(s.runStart)
+		}
+	}
+	body, err := s.client.ContainerLogs(ctx, f.id, opts)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.attachErrors.Add(1)
+			s.log.Warn("dockerlogs: reading container logs", "id", short(f.id), "err", err)
+		}
+		return ""
+	}
+	defer body.Close()
+	s.log.Debug("dockerlogs: following", "container", f.base.Container.Name, "since", opts.Since)
+	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
+	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
+	if info.Config != nil && info.Config.Tty {
+		err = copyRaw(out, body)
+	} else {
+		_, err = stdcopy.StdCopy(out, errw, body)
+	}
+	out.finish()
+	errw.finish()
+	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		s.attachErrors.Add(1)
+		s.log.Warn("dockerlogs: log stream broke", "container", f.base.Container.Name, "err", err)
+	}
+	return ""
+}
+
+func since(t time.Time) string {
+	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
+}
+
+func short(id string) string { return id[:min(12, len(id))] }
+
+// baseMessage is what every line of the container carries.
+func baseMessage(info container.InspectResponse, host string) message.Message {
+	m := message.Message{Kind: message.KindLog, Host: host}
+	m.Container.ID = info.ID
+	m.Container.Name = strings.TrimPrefix(info.Name, "/")
+	m.Container.ImageID = info.Image
+	if info.Config != nil {
+		m.Container.ImageName = info.Config.Image
+		m.Container.Labels = info.Config.Labels
+	}
+	m.Container.Command = strings.TrimSpace(info.Path + " " + strings.Join(info.Args, " "))
+	m.Container.Created, _ = time.Parse(time.RFC3339Nano, info.Created)
+	return m
+}
+
+// copyRaw reads a TTY container's stream, which comes without stdcopy frames, line by line.
+func copyRaw(w *lineWriter, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			w.Write(line)
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+		case err != nil:
+			return err
+		}
+	}
+}
+
+// lineWriter takes one stream's log entries, "TIMESTAMP TEXT", each a whole line ending in a
+// newline or a piece of a longer one without it (the engine splits lines at 16 KiB, each piece
+// with a timestamp of its own), and emits whole lines.
+type lineWriter struct {
+	f      *follower
+	stream string
+	level  message.Level
+	emit   func(message.Message)
+
+	ck       *position // the checkpoint: lines up to it are skipped
+	resuming bool
+	started  bool
+
+	partial   []byte    // a line begun by pieces without a newline
+	partialAt time.Time // the time of its first piece
+	pieces    int
+	cut       bool
+
+	last time.Time // the time of the last line
+	ord  int       // lines at exactly last so far
+}
+
+// Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
+// frames), except in a TTY stream read in 64 KiB slices.
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		entry := p
+		if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			entry, p = p[:i+1], p[i+1:]
+		} else {
+			p = nil
+		}
+		w.entry(entry)
+	}
+	return n, nil
+}
+
+func (w *lineWriter) entry(e []byte) {
+	ts, text, ok := bytes.Cut(e, []byte{' '})
+	at, err := time.Parse(time.RFC3339Nano, string(ts))
+	if !ok || err != nil {
+		// A continuation of a TTY slice: it carries no timestamp of its own.
+		at, text = w.partialAt, e
+	}
+	complete := bytes.HasSuffix(text, []byte{'\n'})
+	text = bytes.TrimSuffix(text, []byte{'\n'})
+	if w.partial == nil && !complete {
+		w.partialAt = at
+	}
+	if w.partial != nil || !complete {
+		if w.partial == nil {
+			w.partial = make([]byte, 0, 2*len(text))
+		}
+		w.pieces++
+		room := w.f.src.cfg.MaxLineBytes - len(w.partial)
+		if len(text) > room {
+			text, w.cut = text[:max(room, 0)], true
+		}
+		w.partial = append(w.partial, text...)
+		if !complete {
+			return
+		}
+		at, text = w.partialAt, w.partial
+		if w.pieces > 1 {
+			w.f.src.joined.Add(1)
+		}
+	}
+	w.line(at, text)
+	if w.cut {
+		w.f.src.truncated.Add(1)
+	}
+	w.partial, w.pieces, w.cut = nil, 0, false
+}
+
+// finish emits a line the stream ended in the middle of.
+func (w *lineWriter) finish() {
+	if w.partial != nil {
+		w.line(w.partialAt, w.partial)
+		w.partial = nil
+	}
+}
+
+// line emits one whole line, unless the checkpoint shows it taken before.
+func (w *lineWriter) line(at time.Time, text []byte) {
+	if at.Equal(w.last) {
+		w.ord++
+	} else {
+		w.last, w.ord = at, 0
+	}
+	if !w.started {
+		w.started, w.resuming = true, w.ck != nil
+	}
+	if w.resuming {
+		if at.Before(w.ck.Time) || (at.Equal(w.ck.Time) && w.ord < w.ck.Count) {
+			w.f.src.resumed.Add(1)
+			return
+		}
+		w.resuming = false // past the checkpoint: from here no line is dropped for its time
+	}
+	text = bytes.TrimSuffix(text, []byte{'\r'})
+	m := w.f.base
+	m.Time, m.Level, m.Text = at, w.level, string(text)
+	m.Fields = map[string]any{"stream": w.stream}
+	m.ID = message.DerivedID(at, w.f.id+"/"+w.stream+"/"+strconv.Itoa(w.ord))
+	w.emit(m)
+	w.f.src.lines.Add(1)
+	w.f.src.bytes.Add(uint64(len(text)))
+	w.f.src.advance(w.f.id, w.stream, at, w.ord+1)
+}

@@ -1,0 +1,281 @@
+package dockerlogs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/qnib/qwatch/message"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxLineBytes   = 1 << 20
+	DefaultRelistInterval = 30 * time.Second
+	// DefaultExcludeLabel marks a container not to follow: qwatch.enable=false.
+	DefaultExcludeLabel = "qwatch.enable"
+)
+
+// readableDrivers are the log drivers whose logs the engine can read back.
+var readableDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
+
+// Config sets up a Source. The zero value follows every container of the engine from the
+// environment, from when Run starts, keeping no checkpoints.
+type Config struct {
+	// Client talks to the engine; nil means one from the environment, with API version
+	// negotiation, which the Source closes when Run returns.
+	Client *client.Client
+	// StateDir holds a checkpoint per container, so that after a restart each container's
+	// logs resume exactly where they stopped. Empty: no checkpoints, and containers already
+	// running when Run starts are followed from then on.
+	StateDir string
+	// Flush, when set, is called before checkpoints are written; it should return once every
+	// message emitted so far is safe (written, or in a spool). qwatchd passes Hub.Sync, so a
+	// checkpoint never runs ahead of what a crash would keep.
+	Flush func(ctx context.Context) error
+	// IncludeGELF follows containers that log with the GELF driver too; by default they are
+	// skipped, as the GELF source receives their lines.
+	IncludeGELF bool
+	// DualLogging follows containers whose driver the engine cannot read back (syslog,
+	// fluentd, …) through the engine's dual-logging cache, which keeps only recent lines.
+	DualLogging bool
+	// ExcludeNames skips containers whose name matches one of these path.Match patterns.
+	ExcludeNames []string
+	// SelfID is the ID of the container the program runs in, if any, never followed.
+	SelfID string
+	// MaxLineBytes caps a line put back together from the engine's 16 KiB pieces
+	// (DefaultMaxLineBytes); the rest is cut off and counted.
+	MaxLineBytes int
+	// RelistInterval is how often the running containers are listed again, to catch a start
+	// whose event was missed (DefaultRelistInterval).
+	RelistInterval time.Duration
+	// Logger reports containers followed and errors (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Stats counts a Source's work.
+type Stats struct {
+	Containers       int               // followed now
+	Lines            uint64            // emitted
+	Bytes            uint64            // of the lines emitted
+	Joined           uint64            // lines put back together from the engine's 16 KiB pieces
+	Truncated        uint64            // lines cut at MaxLineBytes
+	Skipped          map[string]uint64 // containers not followed, by reason
+	Resumed          uint64            // lines skipped because a checkpoint shows them taken
+	AttachErrors     uint64
+	CheckpointErrors uint64
+}
+
+// Source is a qwatch.Source over the logs of every container. Create it with NewSource.
+type Source struct {
+	cfg       Config
+	client    *client.Client
+	ownClient bool
+	log       *slog.Logger
+	started   atomic.Bool
+	host      string
+	runStart  time.Time
+
+	mu        sync.Mutex
+	following map[string]*follower
+	skipped   map[string]uint64
+	positions map[string]*checkpoint // per container, how far its streams were taken
+
+	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
+}
+
+// NewSource checks cfg and returns a Source. It does not contact the engine.
+func NewSource(cfg Config) (*Source, error) {
+	if cfg.MaxLineBytes <= 0 {
+		cfg.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if cfg.RelistInterval <= 0 {
+		cfg.RelistInterval = DefaultRelistInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for _, p := range cfg.ExcludeNames {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("dockerlogs: exclude pattern %q: %w", p, err)
+		}
+	}
+	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
+		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}}
+	if s.client == nil {
+		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, fmt.Errorf("dockerlogs: client from the environment: %w", err)
+		}
+		s.client, s.ownClient = c, true
+	}
+	return s, nil
+}
+
+// Stats returns the Source's counters.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	skipped := make(map[string]uint64, len(s.skipped))
+	for k, v := range s.skipped {
+		skipped[k] = v
+	}
+	n := len(s.following)
+	s.mu.Unlock()
+	return Stats{Containers: n, Lines: s.lines.Load(), Bytes: s.bytes.Load(), Joined: s.joined.Load(),
+		Truncated: s.truncated.Load(), Skipped: skipped, Resumed: s.resumed.Load(),
+		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load()}
+}
+
+// Run follows every container's logs until ctx is done, writes the checkpoints a last time,
+// and returns nil. It returns an error only if the engine cannot be reached at start.
+func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("dockerlogs: Run called twice")
+	}
+	if s.ownClient {
+		defer s.client.Close()
+	}
+	s.runStart = time.Now()
+	var wg sync.WaitGroup
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		stopFollowing()
+		wg.Wait()
+		s.checkpoint(context.WithoutCancel(ctx), true)
+	}()
+	for ctx.Err() == nil {
+		err := s.watch(ctx, followCtx, &wg, emit)
+		if ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("dockerlogs: engine events stream ended; listing again", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	return nil
+}
+
+// watch subscribes to container events, lists the containers, and follows them until the
+// events stream ends or ctx is done.
+func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if s.host == "" {
+		info, err := s.client.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("engine info: %w", err)
+		}
+		s.host = info.Name
+	}
+	// Subscribed before listing, so that a container started in between is not missed.
+	msgs, errs := s.client.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", "container"), filters.Arg("event", "start"), filters.Arg("event", "destroy"))})
+	if err := s.relist(ctx, followCtx, wg, emit, true); err != nil {
+		return err
+	}
+	relist := time.NewTicker(s.cfg.RelistInterval)
+	defer relist.Stop()
+	save := time.NewTicker(time.Second)
+	defer save.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errs:
+			return err
+		case ev := <-msgs:
+			switch ev.Action {
+			case events.ActionStart:
+				s.follow(followCtx, wg, ev.Actor.ID, emit)
+			case events.ActionDestroy:
+				s.forget(ev.Actor.ID)
+			}
+		case <-relist.C:
+			if err := s.relist(ctx, followCtx, wg, emit, false); err != nil {
+				s.log.Warn("dockerlogs: listing containers", "err", err)
+			}
+		case <-save.C:
+			s.checkpoint(ctx, false)
+		}
+	}
+}
+
+// relist follows every running container not followed yet; at the first listing it also
+// removes the checkpoints of containers that no longer exist.
+func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message), first bool) error {
+	list, err := s.client.ContainerList(ctx, container.ListOptions{All: first})
+	if err != nil {
+		return fmt.Errorf("listing containers: %w", err)
+	}
+	if first {
+		s.expireCheckpoints(list)
+	}
+	for _, c := range list {
+		if c.State == "running" {
+			s.follow(followCtx, wg, c.ID, emit)
+		}
+	}
+	return nil
+}
+
+// follow starts following the container unless it is followed already or is to be skipped.
+func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, emit func(message.Message)) {
+	s.mu.Lock()
+	if _, ok := s.following[id]; ok {
+		s.mu.Unlock()
+		return
+	}
+	f := &follower{src: s, id: id}
+	s.following[id] = f
+	s.mu.Unlock()
+	wg.Go(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.following, id)
+			s.mu.Unlock()
+		}()
+		if reason := f.run(ctx, emit); reason != "" {
+			s.mu.Lock()
+			s.skipped[reason]++
+			s.mu.Unlock()
+		}
+	})
+}
+
+// skip says why a container is not followed, or "" when it is.
+func (s *Source) skip(info container.InspectResponse) string {
+	name := strings.TrimPrefix(info.Name, "/")
+	driver := ""
+	if info.HostConfig != nil {
+		driver = info.HostConfig.LogConfig.Type
+	}
+	switch {
+	case info.ID == s.cfg.SelfID || (s.cfg.SelfID != "" && strings.HasPrefix(info.ID, s.cfg.SelfID)):
+		return "self"
+	case info.Config != nil && strings.EqualFold(info.Config.Labels[DefaultExcludeLabel], "false"):
+		return "label"
+	case driver == "gelf" && !s.cfg.IncludeGELF:
+		return "gelf_driver"
+	case !readableDrivers[driver] && driver != "" && !s.cfg.DualLogging:
+		return "unreadable_driver"
+	}
+	for _, p := range s.cfg.ExcludeNames {
+		if ok, _ := path.Match(p, name); ok {
+			return "name"
+		}
+	}
+	return ""
+}

@@ -25,52 +25,81 @@ type follower struct {
 	base message.Message // the container's fields, copied into each line
 }
 
-// run follows the container; it returns why the container is skipped, or "".
-func (f *follower) run(ctx context.Context, emit func(message.Message)) string {
+// run follows the container; it returns why the container is skipped, or "". A container
+// just started (fresh) is attached before anything else, because a --rm container that prints
+// and exits at once may be gone by the time it could be inspected; an open log stream still
+// reads to its end.
+func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func(message.Message)) string {
 	s := f.src
-	info, err := s.client.ContainerInspect(ctx, f.id)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.attachErrors.Add(1)
-			s.log.Warn("dockerlogs: inspecting container", "id", short(f.id), "err", err)
+	var info container.InspectResponse
+	var err error
+	if !fresh {
+		if info, err = s.client.ContainerInspect(ctx, f.id); err != nil {
+			if ctx.Err() == nil {
+				s.attachErrors.Add(1)
+				s.log.Warn("dockerlogs: inspecting container", "id", short(f.id), "err", err)
+			}
+			return ""
 		}
-		return ""
-	}
-	if reason := s.skip(info); reason != "" {
+		if reason := s.skip(info); reason != "" {
+			return reason
+		}
+	} else if reason := s.skipByAttributes(f.id, attrs); reason != "" {
 		return reason
 	}
-	f.base = baseMessage(info, s.host)
 	ck := s.loadCheckpoint(f.id)
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
-	started, _ := time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	var started time.Time
+	if info.ContainerJSONBase != nil && info.State != nil {
+		started, _ = time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	}
 	switch {
 	case ck != nil:
 		opts.Since = since(ck.earliest())
-	case s.cfg.StateDir != "" && !started.Before(s.runStart.Add(-time.Second)):
+	case fresh || !started.Before(s.runStart.Add(-time.Second)):
 		// Started while the Source runs: every line, from the first.
-	case s.cfg.StateDir != "":
-		opts.Since = since(s.runStart) // running before, with no checkpoint: from now on
 	default:
-		if started.Before(s.runStart) {
-			opts.Since = since(s.runStart)
-		}
+		opts.Since = since(s.runStart) // running before, with no checkpoint: from now on
 	}
 	body, err := s.client.ContainerLogs(ctx, f.id, opts)
+	early := s.takeEarly(f.id)
 	if err != nil {
 		if ctx.Err() == nil {
+			if strings.Contains(err.Error(), "does not support reading") {
+				early.stop()
+				return "unreadable_driver"
+			}
+			if early != nil && strings.Contains(err.Error(), "marked for removal") {
+				f.replay(ctx, early, attrs, emit)
+				return ""
+			}
 			s.attachErrors.Add(1)
 			s.log.Warn("dockerlogs: reading container logs", "id", short(f.id), "err", err)
 		}
+		early.stop()
 		return ""
 	}
+	early.stop()
 	defer body.Close()
-	s.log.Debug("dockerlogs: following", "container", f.base.Container.Name, "since", opts.Since)
+	if fresh {
+		if info, err = s.client.ContainerInspect(ctx, f.id); err == nil {
+			if reason := s.skip(info); reason != "" {
+				return reason
+			}
+			f.base = baseMessage(info, s.host)
+		} else {
+			f.base = attributeMessage(f.id, attrs, s.host) // gone already: what the event said
+		}
+	} else {
+		f.base = baseMessage(info, s.host)
+	}
 	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
 	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
-	if info.Config != nil && info.Config.Tty {
-		err = copyRaw(out, body)
+	br := bufio.NewReaderSize(body, 64<<10)
+	if multiplexed(br) {
+		_, err = stdcopy.StdCopy(out, errw, br)
 	} else {
-		_, err = stdcopy.StdCopy(out, errw, body)
+		err = copyRaw(out, br)
 	}
 	out.finish()
 	errw.finish()
@@ -79,6 +108,67 @@ func (f *follower) run(ctx context.Context, emit func(message.Message)) string {
 		s.log.Warn("dockerlogs: log stream broke", "container", f.base.Container.Name, "err", err)
 	}
 	return ""
+}
+
+// replay emits what the attachment at creation read of a container that was gone before its
+// logs could be read, stamped with the time it was read.
+func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]string, emit func(message.Message)) {
+	select {
+	case <-c.done:
+	case <-time.After(earlyWaitDone):
+		c.cancel()
+		<-c.done
+	case <-ctx.Done():
+		c.cancel()
+		<-c.done
+	}
+	f.base = attributeMessage(f.id, attrs, f.src.host)
+	c.mu.Lock()
+	data, at, cut := c.buf.Bytes(), c.at, c.cut
+	c.mu.Unlock()
+	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, stampAt: at}
+	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, stampAt: at}
+	br := bufio.NewReader(bytes.NewReader(data))
+	if multiplexed(br) {
+		stdcopy.StdCopy(out, errw, br)
+	} else {
+		copyRaw(out, br)
+	}
+	out.finish()
+	errw.finish()
+	if cut {
+		f.src.truncated.Add(1)
+	}
+}
+
+// stop ends a capture that is not needed; it is safe on nil.
+func (c *capture) stop() {
+	if c != nil {
+		c.cancel()
+	}
+}
+
+// multiplexed tells a stdcopy stream (an 8-byte header: stream 0, 1 or 2, three zero bytes,
+// a length) from a TTY container's raw one, which starts with a timestamp.
+func multiplexed(br *bufio.Reader) bool {
+	h, err := br.Peek(8)
+	return err == nil && h[0] <= 2 && h[1] == 0 && h[2] == 0 && h[3] == 0
+}
+
+// attributeMessage is what the start event told of a container already gone.
+func attributeMessage(id string, attrs map[string]string, host string) message.Message {
+	m := message.Message{Kind: message.KindLog, Host: host}
+	m.Container.ID, m.Container.Name, m.Container.ImageName = id, attrs["name"], attrs["image"]
+	labels := map[string]string{}
+	for k, v := range attrs {
+		if k != "name" && k != "image" {
+			labels[k] = v
+		}
+	}
+	if len(labels) > 0 {
+		m.Container.Labels = labels
+	}
+	return m
 }
 
 func since(t time.Time) string {
@@ -103,8 +193,7 @@ func baseMessage(info container.InspectResponse, host string) message.Message {
 }
 
 // copyRaw reads a TTY container's stream, which comes without stdcopy frames, line by line.
-func copyRaw(w *lineWriter, r io.Reader) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+func copyRaw(w *lineWriter, br *bufio.Reader) error {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
@@ -128,6 +217,7 @@ type lineWriter struct {
 	emit   func(message.Message)
 
 	ck       *position // the checkpoint: lines up to it are skipped
+	stampAt  time.Time // entries come without timestamps: stamp them with this
 	resuming bool
 	started  bool
 
@@ -157,11 +247,18 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 func (w *lineWriter) entry(e []byte) {
-	ts, text, ok := bytes.Cut(e, []byte{' '})
-	at, err := time.Parse(time.RFC3339Nano, string(ts))
-	if !ok || err != nil {
-		// A continuation of a TTY slice: it carries no timestamp of its own.
-		at, text = w.partialAt, e
+	var at time.Time
+	text := e
+	if !w.stampAt.IsZero() {
+		at = w.stampAt
+	} else if ts, rest, ok := bytes.Cut(e, []byte{' '}); ok {
+		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
+			at, text = t, rest
+		} else {
+			at = w.partialAt // a continuation of a TTY slice: no timestamp of its own
+		}
+	} else {
+		at = w.partialAt
 	}
 	complete := bytes.HasSuffix(text, []byte{'\n'})
 	text = bytes.TrimSuffix(text, []byte{'\n'})

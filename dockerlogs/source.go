@@ -91,6 +91,7 @@ type Source struct {
 	following map[string]*follower
 	skipped   map[string]uint64
 	positions map[string]*checkpoint // per container, how far its streams were taken
+	early     map[string]*capture    // attachments to containers just created
 
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
 }
@@ -112,7 +113,7 @@ func NewSource(cfg Config) (*Source, error) {
 		}
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
-		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}}
+		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}}
 	if s.client == nil {
 		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
@@ -182,7 +183,8 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 	}
 	// Subscribed before listing, so that a container started in between is not missed.
 	msgs, errs := s.client.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", "container"), filters.Arg("event", "start"), filters.Arg("event", "destroy"))})
+		filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("event", "start"),
+		filters.Arg("event", "destroy"))})
 	if err := s.relist(ctx, followCtx, wg, emit, true); err != nil {
 		return err
 	}
@@ -198,9 +200,14 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 			return err
 		case ev := <-msgs:
 			switch ev.Action {
+			case events.ActionCreate:
+				if s.skipByAttributes(ev.Actor.ID, ev.Actor.Attributes) == "" {
+					s.attachEarly(followCtx, wg, ev.Actor.ID)
+				}
 			case events.ActionStart:
-				s.follow(followCtx, wg, ev.Actor.ID, emit)
+				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
 			case events.ActionDestroy:
+				s.dropEarly(ev.Actor.ID)
 				s.forget(ev.Actor.ID)
 			}
 		case <-relist.C:
@@ -225,14 +232,14 @@ func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit
 	}
 	for _, c := range list {
 		if c.State == "running" {
-			s.follow(followCtx, wg, c.ID, emit)
+			s.follow(followCtx, wg, c.ID, false, nil, emit)
 		}
 	}
 	return nil
 }
 
 // follow starts following the container unless it is followed already or is to be skipped.
-func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, emit func(message.Message)) {
+func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fresh bool, attrs map[string]string, emit func(message.Message)) {
 	s.mu.Lock()
 	if _, ok := s.following[id]; ok {
 		s.mu.Unlock()
@@ -247,12 +254,29 @@ func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, emit
 			delete(s.following, id)
 			s.mu.Unlock()
 		}()
-		if reason := f.run(ctx, emit); reason != "" {
+		if reason := f.run(ctx, fresh, attrs, emit); reason != "" {
 			s.mu.Lock()
 			s.skipped[reason]++
 			s.mu.Unlock()
 		}
 	})
+}
+
+// skipByAttributes decides what it can from a start event's attributes (name and labels),
+// before the container is inspected.
+func (s *Source) skipByAttributes(id string, attrs map[string]string) string {
+	switch {
+	case s.cfg.SelfID != "" && strings.HasPrefix(id, s.cfg.SelfID):
+		return "self"
+	case strings.EqualFold(attrs[DefaultExcludeLabel], "false"):
+		return "label"
+	}
+	for _, p := range s.cfg.ExcludeNames {
+		if ok, _ := path.Match(p, attrs["name"]); ok {
+			return "name"
+		}
+	}
+	return ""
 }
 
 // skip says why a container is not followed, or "" when it is.

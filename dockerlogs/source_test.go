@@ -1,0 +1,267 @@
+package dockerlogs_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/dockerlogs"
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/internal/dockertest/lines"
+	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var _ qwatch.Source = (*dockerlogs.Source)(nil)
+
+// running is a Source running against the real engine until stopped.
+type running struct {
+	src  *dockerlogs.Source
+	c    *qwatchtest.Collector
+	stop func()
+}
+
+func start(t *testing.T, cfg dockerlogs.Config) *running {
+	t.Helper()
+	dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	if os.Getenv("DLDEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if cfg.RelistInterval == 0 {
+		cfg.RelistInterval = time.Second
+	}
+	src, err := dockerlogs.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{src: src, c: &qwatchtest.Collector{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, r.c.Emit) }()
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		})
+	}
+	t.Cleanup(r.stop)
+	time.Sleep(300 * time.Millisecond) // subscribed and listed
+	return r
+}
+
+// of returns the messages of the container named name.
+func of(msgs []message.Message, name string) []message.Message {
+	var out []message.Message
+	for _, m := range msgs {
+		if m.Container.Name == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitLines waits until the container's lines number n.
+func (r *running) waitLines(t *testing.T, name string, n int) []message.Message {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if got := of(r.c.Messages(), name); len(got) >= n {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := of(r.c.Messages(), name)
+	t.Fatalf("%s: %d of %d lines arrived", name, len(got), n)
+	return nil
+}
+
+func uniqueName(kind string) string {
+	return fmt.Sprintf("qwatch-logs-%s-%d", kind, time.Now().UnixNano()%1e9)
+}
+
+// Every line of json-file and local containers arrives once, whole (10 B to 100 KiB), in order
+// per stream, with the container's fields and the stream's level.
+func TestEveryLineOnceWithFields(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{StateDir: t.TempDir()})
+	const n = 200
+	for _, driver := range []string{"json-file", "local"} {
+		t.Run(driver, func(t *testing.T) {
+			name := uniqueName(driver)
+			dockertest.Docker(t, "run", "--name", name, "--network", "none", "--log-driver", driver,
+				"--label", "app=logs-test", image, "/logger", "-id", driver, "-n", fmt.Sprint(n), "-min", "10", "-max", "102400", "-stream", "both")
+			t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+			got := r.waitLines(t, name, n)
+			time.Sleep(200 * time.Millisecond)
+			got = of(r.c.Messages(), name)
+			if len(got) != n {
+				t.Fatalf("%d lines, want %d", len(got), n)
+			}
+			perStream := map[string][]message.Message{}
+			for _, m := range got {
+				s, _ := m.Fields["stream"].(string)
+				perStream[s] = append(perStream[s], m)
+				if m.Container.Labels["app"] != "logs-test" || m.Container.ImageName != image || len(m.Container.ID) != 64 ||
+					!strings.HasPrefix(m.Container.ImageID, "sha256:") || !strings.HasPrefix(m.Container.Command, "/logger") ||
+					m.Container.Created.IsZero() || m.Host == "" || len(m.ID) != message.IDLen {
+					t.Fatalf("fields wrong: %+v", m)
+				}
+			}
+			for i := range n {
+				stream := lines.Stream(i)
+				want := lines.Line(driver, stream, i, lines.Size(i, 10, 102400))
+				ms := perStream[stream]
+				if len(ms) <= i/2 || ms[i/2].Text != want {
+					t.Fatalf("line %d of %s differs from the one printed", i, stream)
+				}
+				wantLevel := map[string]message.Level{"stdout": message.LevelInfo, "stderr": message.LevelErr}[stream]
+				if ms[i/2].Level != wantLevel {
+					t.Errorf("line %d: level %v, want %v", i, ms[i/2].Level, wantLevel)
+				}
+			}
+			if st := r.src.Stats(); st.Joined == 0 {
+				t.Errorf("no line was put back together from pieces: %+v", st)
+			}
+		})
+	}
+}
+
+// A TTY container's lines come without the terminal's carriage return.
+func TestTTYLines(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{})
+	name := uniqueName("tty")
+	dockertest.Docker(t, "run", "--rm", "-t", "--name", name, "--network", "none", image, "/logger", "-id", "tty", "-n", "5", "-min", "10", "-max", "100")
+	got := r.waitLines(t, name, 5)
+	for i, m := range got {
+		if want := lines.Line("tty", "stdout", i, lines.Size(i, 10, 100)); m.Text != want {
+			t.Errorf("line %d = %q, want %q", i, m.Text, want)
+		}
+	}
+}
+
+// Many containers at once, --rm ones that print and exit at once among them: none is missed.
+func TestManyContainersAtOnce(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{})
+	const containers, n = 30, 20
+	names := make([]string, containers)
+	var wg sync.WaitGroup
+	for i := range names {
+		names[i] = uniqueName(fmt.Sprint("many", i))
+		wg.Go(func() {
+			dockertest.Docker(t, "run", "--rm", "--name", names[i], "--network", "none", image, "/logger", "-id", "m", "-n", fmt.Sprint(n))
+		})
+	}
+	wg.Wait()
+	for _, name := range names {
+		if got := r.waitLines(t, name, n); len(got) != n {
+			t.Errorf("%s: %d lines", name, len(got))
+		}
+	}
+}
+
+// A container stopped and started again is resumed, not read again.
+func TestRestartedContainerResumes(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{StateDir: t.TempDir()})
+	name := uniqueName("restart")
+	dockertest.Docker(t, "run", "--name", name, "--network", "none", image, "/logger", "-id", "r", "-n", "10")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	r.waitLines(t, name, 10)
+	dockertest.Docker(t, "start", "-a", name) // prints its 10 lines again, as a new run
+	got := r.waitLines(t, name, 20)
+	time.Sleep(time.Second)
+	if got = of(r.c.Messages(), name); len(got) != 20 {
+		t.Errorf("%d lines after a restart, want 20 (10 a run, none read twice)", len(got))
+	}
+}
+
+// The Source restarted (a new one on the same state directory) while a container prints a
+// numbered line every millisecond: every number is there, and a line emitted twice carries
+// the same ID.
+func TestSourceRestartLosesNothing(t *testing.T) {
+	image := dockertest.Image(t)
+	state := t.TempDir()
+	r1 := start(t, dockerlogs.Config{StateDir: state})
+	name := uniqueName("resume")
+	dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", image, "/logger", "-id", "n", "-n", "3000", "-every", "1ms")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	r1.waitLines(t, name, 300)
+	r1.stop()
+	first := of(r1.c.Messages(), name)
+	r2 := start(t, dockerlogs.Config{StateDir: state})
+	dockertest.Docker(t, "wait", name)
+	second := r2.waitLines(t, name, 3000-len(first))
+	time.Sleep(500 * time.Millisecond)
+	second = of(r2.c.Messages(), name)
+	ids := map[string]string{}
+	seen := map[string]int{}
+	for _, m := range append(first, second...) {
+		if prev, ok := ids[m.Text]; ok && prev != m.ID {
+			t.Fatalf("line %q came twice with different IDs", m.Text)
+		}
+		ids[m.Text] = m.ID
+		seen[m.Text]++
+	}
+	for i := range 3000 {
+		if want := lines.Line("n", "stdout", i, 10); seen[want] == 0 {
+			t.Fatalf("line %d is missing (first run %d lines, second %d)", i, len(first), len(second))
+		}
+	}
+	if repeats := len(first) + len(second) - 3000; repeats != 0 {
+		t.Errorf("%d lines repeated after a clean restart, want none", repeats)
+	}
+}
+
+// A container with the GELF driver is left to the GELF source.
+func TestGELFDriverContainerSkipped(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{})
+	name := uniqueName("gelf")
+	dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf",
+		"--log-opt", "gelf-address=udp://127.0.0.1:9", image, "/logger", "-n", "3")
+	time.Sleep(time.Second)
+	if got := of(r.c.Messages(), name); len(got) != 0 {
+		t.Errorf("%d lines of a GELF-driver container read", len(got))
+	}
+	if st := r.src.Stats(); st.Skipped["gelf_driver"] == 0 {
+		t.Errorf("stats %+v: the container is not counted as skipped", st)
+	}
+}
+
+func TestSourceConformance(t *testing.T) {
+	image := dockertest.Image(t)
+	qwatchtest.TestSource(t, qwatchtest.SourceKit{
+		New: func(t *testing.T) qwatch.Source {
+			src, err := dockerlogs.NewSource(dockerlogs.Config{Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return src
+		},
+		Feed: func(t *testing.T, n int) {
+			time.Sleep(300 * time.Millisecond) // subscribed
+			dockertest.Docker(t, "run", "--rm", "--network", "none", image, "/logger", "-n", fmt.Sprint(n))
+		},
+		NewInvalid: func(t *testing.T) error {
+			_, err := dockerlogs.NewSource(dockerlogs.Config{ExcludeNames: []string{"[bad"}})
+			return err
+		},
+		Wait: 30 * time.Second,
+	})
+}

@@ -207,6 +207,10 @@ func copyRaw(w *lineWriter, br *bufio.Reader) error {
 	}
 }
 
+// pieceSize is the size of the pieces the engine cuts longer lines into (its log copier's
+// buffer), each sent as an entry of its own.
+const pieceSize = 16 << 10
+
 // lineWriter takes one stream's log entries, "TIMESTAMP TEXT", each a whole line ending in a
 // newline or a piece of a longer one without it (the engine splits lines at 16 KiB, each piece
 // with a timestamp of its own), and emits whole lines.
@@ -260,7 +264,12 @@ func (w *lineWriter) entry(e []byte) {
 	} else {
 		at = w.partialAt
 	}
-	complete := bytes.HasSuffix(text, []byte{'\n'})
+	if w.partial != nil && !at.Equal(w.partialAt) {
+		w.finish() // the pieces of a line share its time: that line ended
+	}
+	// The engine cuts lines into pieces of pieceSize bytes. json-file ends a line's last piece
+	// with a newline; the local driver does not, so a shorter piece ends a line too.
+	complete := bytes.HasSuffix(text, []byte{'\n'}) || (len(text) < pieceSize && w.stampAt.IsZero())
 	text = bytes.TrimSuffix(text, []byte{'\n'})
 	if w.partial == nil && !complete {
 		w.partialAt = at
@@ -290,11 +299,18 @@ func (w *lineWriter) entry(e []byte) {
 	w.partial, w.pieces, w.cut = nil, 0, false
 }
 
-// finish emits a line the stream ended in the middle of.
+// finish emits a line whose end did not come: the stream ended, or the next entry began
+// another line.
 func (w *lineWriter) finish() {
 	if w.partial != nil {
+		if w.pieces > 1 {
+			w.f.src.joined.Add(1)
+		}
 		w.line(w.partialAt, w.partial)
-		w.partial = nil
+		if w.cut {
+			w.f.src.truncated.Add(1)
+		}
+		w.partial, w.pieces, w.cut = nil, 0, false
 	}
 }
 

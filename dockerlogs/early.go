@@ -12,7 +12,7 @@ import (
 
 // The engine refuses the logs of a --rm container once it has exited: one that prints and
 // exits at once can be gone before its start event is handled. So the Source also attaches to
-// each container when it is created, as docker run does, and keeps what the container prints,
+// each --rm container when it is created, as docker run does, and keeps what the container prints,
 // up to earlyLimit bytes; when the logs endpoint refuses, those lines are emitted instead,
 // stamped with the time they were read. Otherwise the capture is dropped.
 const (
@@ -46,7 +46,7 @@ func (c *capture) Write(p []byte) (int, error) {
 	return c.buf.Write(p)
 }
 
-// attachEarly attaches to a container just created, in the background.
+// attachEarly attaches to a container just created, if it is a --rm container to follow.
 func (s *Source) attachEarly(ctx context.Context, wg *sync.WaitGroup, id string) {
 	s.mu.Lock()
 	if _, ok := s.early[id]; ok || len(s.early) >= earlyMax {
@@ -57,6 +57,8 @@ func (s *Source) attachEarly(ctx context.Context, wg *sync.WaitGroup, id string)
 	c := &capture{cancel: cancel, done: make(chan struct{})}
 	s.early[id] = c
 	s.mu.Unlock()
+	// Registered here, attached in the background: the event loop must not wait on the
+	// engine while a burst of containers is created.
 	wg.Go(func() {
 		defer close(c.done)
 		resp, err := s.client.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
@@ -66,6 +68,12 @@ func (s *Source) attachEarly(ctx context.Context, wg *sync.WaitGroup, id string)
 		defer resp.Close()
 		stop := context.AfterFunc(ctx, resp.Close)
 		defer stop()
+		// Attached first, asked after: only a --rm container to follow needs the capture.
+		info, err := s.client.ContainerInspect(ctx, id)
+		if err == nil && (info.HostConfig == nil || !info.HostConfig.AutoRemove || s.skip(info) != "") {
+			s.dropEarly(id)
+			return
+		}
 		io.Copy(c, resp.Reader)
 	})
 }

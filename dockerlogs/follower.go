@@ -31,26 +31,45 @@ type follower struct {
 // reads to its end.
 func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func(message.Message)) string {
 	s := f.src
-	var info container.InspectResponse
-	var err error
-	if !fresh {
-		if info, err = s.client.ContainerInspect(ctx, f.id); err != nil {
-			if ctx.Err() == nil {
-				s.attachErrors.Add(1)
-				s.log.Warn("dockerlogs: inspecting container", "id", short(f.id), "err", err)
-			}
-			return ""
-		}
-		if reason := s.skip(info); reason != "" {
-			return reason
-		}
-	} else if reason := s.skipByAttributes(f.id, attrs); reason != "" {
+	if reason := s.skipByAttributes(f.id, attrs); reason != "" {
+		s.dropEarly(f.id)
 		return reason
 	}
+	info, err := s.client.ContainerInspect(ctx, f.id)
+	gone := err != nil || info.State == nil || (!info.State.Running && info.HostConfig != nil && info.HostConfig.AutoRemove)
+	if fresh && gone {
+		// Gone or exited already: asking for its logs now would race the engine's removal
+		// of a --rm container (the engine would open a log file in a directory it is
+		// deleting). What the attachment at creation read is all there is.
+		if c := s.takeEarly(f.id); c != nil {
+			f.replay(ctx, c, attrs, emit)
+		} else {
+			// Its lines went with it: the engine removed a --rm container before an API reader
+			// could attach. Counted, never silent.
+			s.missed.Add(1)
+			if s.missLog.Allow() {
+				s.log.Warn("dockerlogs: a container exited and was removed before its logs could be read (logged at most once a second)",
+					"container", attrs["name"], "missed_total", s.missed.Load())
+			}
+		}
+		return ""
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.attachErrors.Add(1)
+			s.log.Warn("dockerlogs: inspecting container", "id", short(f.id), "err", err)
+		}
+		return ""
+	}
+	if reason := s.skip(info); reason != "" {
+		s.dropEarly(f.id)
+		return reason
+	}
+	f.base = baseMessage(info, s.host)
 	ck := s.loadCheckpoint(f.id)
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 	var started time.Time
-	if info.ContainerJSONBase != nil && info.State != nil {
+	if info.State != nil {
 		started, _ = time.Parse(time.RFC3339Nano, info.State.StartedAt)
 	}
 	switch {
@@ -69,30 +88,17 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 				early.stop()
 				return "unreadable_driver"
 			}
-			if early != nil && strings.Contains(err.Error(), "marked for removal") {
-				f.replay(ctx, early, attrs, emit)
+			if early != nil {
+				f.replay(ctx, early, attrs, emit) // it exited and went in the meantime
 				return ""
 			}
 			s.attachErrors.Add(1)
 			s.log.Warn("dockerlogs: reading container logs", "id", short(f.id), "err", err)
 		}
-		early.stop()
 		return ""
 	}
 	early.stop()
 	defer body.Close()
-	if fresh {
-		if info, err = s.client.ContainerInspect(ctx, f.id); err == nil {
-			if reason := s.skip(info); reason != "" {
-				return reason
-			}
-			f.base = baseMessage(info, s.host)
-		} else {
-			f.base = attributeMessage(f.id, attrs, s.host) // gone already: what the event said
-		}
-	} else {
-		f.base = baseMessage(info, s.host)
-	}
 	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
 	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
 	br := bufio.NewReaderSize(body, 64<<10)

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -75,6 +76,8 @@ type Stats struct {
 	Resumed          uint64            // lines skipped because a checkpoint shows them taken
 	AttachErrors     uint64
 	CheckpointErrors uint64
+	Connected        bool   // the engine's container events are being followed now
+	Missed           uint64 // --rm containers removed before their logs could be read
 }
 
 // Source is a qwatch.Source over the logs of every container. Create it with NewSource.
@@ -94,6 +97,9 @@ type Source struct {
 	early     map[string]*capture    // attachments to containers just created
 
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
+	connected                                                                atomic.Bool
+	missed                                                                   atomic.Uint64
+	missLog                                                                  ratelimit.Limiter
 }
 
 // NewSource checks cfg and returns a Source. It does not contact the engine.
@@ -135,7 +141,7 @@ func (s *Source) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{Containers: n, Lines: s.lines.Load(), Bytes: s.bytes.Load(), Joined: s.joined.Load(),
 		Truncated: s.truncated.Load(), Skipped: skipped, Resumed: s.resumed.Load(),
-		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load()}
+		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load()}
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,
@@ -188,6 +194,8 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 	if err := s.relist(ctx, followCtx, wg, emit, true); err != nil {
 		return err
 	}
+	s.connected.Store(true)
+	defer s.connected.Store(false)
 	relist := time.NewTicker(s.cfg.RelistInterval)
 	defer relist.Stop()
 	save := time.NewTicker(time.Second)
@@ -201,9 +209,7 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 		case ev := <-msgs:
 			switch ev.Action {
 			case events.ActionCreate:
-				if s.skipByAttributes(ev.Actor.ID, ev.Actor.Attributes) == "" {
-					s.attachEarly(followCtx, wg, ev.Actor.ID)
-				}
+				s.attachEarly(followCtx, wg, ev.Actor.ID)
 			case events.ActionStart:
 				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
 			case events.ActionDestroy:
@@ -231,7 +237,9 @@ func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit
 		s.expireCheckpoints(list)
 	}
 	for _, c := range list {
-		if c.State == "running" {
+		// A container created moments ago is left to its events, which may still be on
+		// their way: following it from here would miss the attachment made at its creation.
+		if c.State == "running" && (first || time.Since(time.Unix(c.Created, 0)) > 5*time.Second) {
 			s.follow(followCtx, wg, c.ID, false, nil, emit)
 		}
 	}

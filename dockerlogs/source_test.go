@@ -36,7 +36,7 @@ func start(t *testing.T, cfg dockerlogs.Config) *running {
 	dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if os.Getenv("DLDEBUG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if cfg.RelistInterval == 0 {
 		cfg.RelistInterval = time.Second
@@ -59,7 +59,13 @@ func start(t *testing.T, cfg dockerlogs.Config) *running {
 		})
 	}
 	t.Cleanup(r.stop)
-	time.Sleep(300 * time.Millisecond) // subscribed and listed
+	deadline := time.Now().Add(30 * time.Second)
+	for !src.Stats().Connected {
+		if time.Now().After(deadline) {
+			t.Fatal("the source did not subscribe to the engine's events")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return r
 }
 
@@ -154,7 +160,8 @@ func TestTTYLines(t *testing.T) {
 	}
 }
 
-// Many containers at once, --rm ones that print and exit at once among them: none is missed.
+// Many containers at once, --rm ones among them that print for a moment and exit: none is
+// missed.
 func TestManyContainersAtOnce(t *testing.T) {
 	image := dockertest.Image(t)
 	r := start(t, dockerlogs.Config{})
@@ -164,7 +171,14 @@ func TestManyContainersAtOnce(t *testing.T) {
 	for i := range names {
 		names[i] = uniqueName(fmt.Sprint("many", i))
 		wg.Go(func() {
-			dockertest.Docker(t, "run", "--rm", "--name", names[i], "--network", "none", image, "/logger", "-id", "m", "-n", fmt.Sprint(n))
+			args := []string{"run", "--name", names[i], "--network", "none"}
+			if i%2 == 0 {
+				args = append(args, "--rm")
+			}
+			dockertest.Docker(t, append(args, image, "/logger", "-id", "m", "-n", fmt.Sprint(n), "-every", "10ms")...)
+			if i%2 == 1 {
+				t.Cleanup(func() { dockertest.DockerErr("rm", "-f", names[i]) })
+			}
 		})
 	}
 	wg.Wait()
@@ -233,8 +247,9 @@ func TestGELFDriverContainerSkipped(t *testing.T) {
 	image := dockertest.Image(t)
 	r := start(t, dockerlogs.Config{})
 	name := uniqueName("gelf")
-	dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf",
-		"--log-opt", "gelf-address=udp://127.0.0.1:9", image, "/logger", "-n", "3")
+	dockertest.Docker(t, "run", "--name", name, "--network", "none", "--log-driver", "gelf",
+		"--log-opt", "gelf-address=udp://127.0.0.1:9", image, "/logger", "-n", "3", "-every", "100ms")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
 	time.Sleep(time.Second)
 	if got := of(r.c.Messages(), name); len(got) != 0 {
 		t.Errorf("%d lines of a GELF-driver container read", len(got))
@@ -264,4 +279,38 @@ func TestSourceConformance(t *testing.T) {
 		},
 		Wait: 30 * time.Second,
 	})
+}
+
+// The quickstart: --rm containers that print a line and exit at once, on a quiet engine. The
+// engine removes such a container's logs as it exits; what the attachment made at its creation
+// read is emitted instead. A container the attachment was too late for is counted as missed,
+// never lost in silence.
+func TestRmContainersCaughtOrCounted(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{})
+	const runs = 10
+	var names []string
+	for i := range runs {
+		name := uniqueName(fmt.Sprint("single", i))
+		names = append(names, name)
+		dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", image, "/logger", "-id", "hello", "-n", "1")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		caught := 0
+		for _, name := range names {
+			caught += len(of(r.c.Messages(), name))
+		}
+		missed := int(r.src.Stats().Missed)
+		if caught+missed == runs {
+			if caught < runs/2 {
+				t.Errorf("only %d of %d quick --rm containers caught (%d counted as missed)", caught, runs, missed)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d containers caught and %d counted as missed", caught, runs, missed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -160,8 +160,8 @@ func TestTTYLines(t *testing.T) {
 	}
 }
 
-// Many containers at once, --rm ones among them that print for a moment and exit: none is
-// missed.
+// Many containers at once, --rm ones among them that print for a moment and exit: every
+// line of the others arrives, and each --rm container is caught whole or counted as missed.
 func TestManyContainersAtOnce(t *testing.T) {
 	image := dockertest.Image(t)
 	r := start(t, dockerlogs.Config{})
@@ -182,10 +182,42 @@ func TestManyContainersAtOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	for _, name := range names {
+	for i, name := range names {
+		if i%2 == 0 {
+			continue
+		}
 		if got := r.waitLines(t, name, n); len(got) != n {
 			t.Errorf("%s: %d lines", name, len(got))
 		}
+	}
+	// A --rm container is caught whole, or counted as missed when the engine removed its logs
+	// before a reader could attach: never partly, never in silence.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		whole, missing := 0, 0
+		for i, name := range names {
+			if i%2 == 1 {
+				continue
+			}
+			switch got := len(of(r.c.Messages(), name)); got {
+			case n:
+				whole++
+			case 0:
+				missing++
+			default:
+				t.Fatalf("%s: %d of %d lines", name, got, n)
+			}
+		}
+		if whole+missing == containers/2 && uint64(missing) == r.src.Stats().Missed {
+			if whole < containers/4 {
+				t.Errorf("only %d of %d --rm containers caught", whole, containers/2)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("--rm containers: %d whole, %d without lines, %d counted as missed", whole, missing, r.src.Stats().Missed)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -37,6 +37,7 @@ type config struct {
 	HTTP            string
 	ListenAll       bool
 	StateDir        string
+	DockerLogs      bool
 	Spool           bool
 	SpoolMaxBytes   int64
 	ShutdownTimeout time.Duration
@@ -51,6 +52,7 @@ func defaultConfig() config {
 		Stdout:          "text",
 		ESIndex:         "qwatch-{2006.01.02}",
 		ShutdownTimeout: 10 * time.Second,
+		DockerLogs:      true,
 		Spool:           true,
 		SpoolMaxBytes:   1 << 30,
 	}
@@ -106,6 +108,7 @@ var settings = []setting{
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
 	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
+	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
 	boolSetting("spool", "spool the Elasticsearch sink on disk in the state directory, so outages and kill -9 lose nothing (default true; =false for a memory queue that drops its oldest when full)", func(c *config) *bool { return &c.Spool }),
 	{name: "spool-max-bytes", usage: "most `BYTES` the Elasticsearch spool may hold on disk (default 1 GiB); past it the oldest segment is dropped, counted", set: func(c *config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -115,7 +118,7 @@ var settings = []setting{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
-	stringSetting("state-dir", "`DIR` for what must outlive the process: the Elasticsearch spool and the Docker events position (default $STATE_DIRECTORY, else /var/lib/qwatch as root, else ~/.local/state/qwatch; none: keep nothing)", func(c *config) *string { return &c.StateDir }),
+	stringSetting("state-dir", "`DIR` for what must outlive the process: the Elasticsearch spool, the Docker events position and the Docker logs checkpoints (default $STATE_DIRECTORY, else /var/lib/qwatch as root, else ~/.local/state/qwatch; none: keep nothing)", func(c *config) *string { return &c.StateDir }),
 	{name: "shutdown-timeout", usage: "how long to flush the sinks at shutdown (`DURATION`)", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

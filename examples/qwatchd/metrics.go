@@ -11,6 +11,7 @@ import (
 
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
@@ -193,4 +194,22 @@ func writeESMetrics(e expo, st elasticsearch.Stats) {
 		healthy = 1
 	}
 	gauge(e, "qwatch_elasticsearch_healthy", "Whether the last bulk request succeeded as a whole.", healthy)
+}
+
+func writeDockerLogsMetrics(e expo, st dockerlogs.Stats) {
+	counters(e, "qwatch_docker_logs_", []counter{
+		{"lines_total", "Container log lines emitted.", st.Lines},
+		{"bytes_total", "Bytes of the container log lines emitted.", st.Bytes},
+		{"joined_total", "Lines put back together from the engine's 16 KiB pieces.", st.Joined},
+		{"truncated_total", "Lines cut at the line size limit.", st.Truncated},
+		{"resumed_total", "Lines skipped because a checkpoint showed them taken.", st.Resumed},
+		{"missed_containers_total", "--rm containers removed before their logs could be read.", st.Missed},
+		{"attach_errors_total", "Failures to read a container's logs.", st.AttachErrors},
+		{"checkpoint_errors_total", "Failures to read or write a checkpoint.", st.CheckpointErrors},
+	})
+	gauge(e, "qwatch_docker_logs_containers", "Containers followed now.", float64(st.Containers))
+	e.family("qwatch_docker_logs_skipped_total", "counter", "Containers not followed, by reason.")
+	for _, r := range sortedKeys(st.Skipped) {
+		e.sample("qwatch_docker_logs_skipped_total", float64(st.Skipped[r]), "reason", r)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qnib/qwatch/internal/dockertest"
 )
 
 // bulkStore is an Elasticsearch bulk endpoint that keeps each document once by _id (a second
@@ -174,4 +176,33 @@ func TestElasticsearchOutageUnderSteadyLoad(t *testing.T) {
 	if code := d.stop(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
+}
+
+// The quickstart with no log options: a container on the engine's default driver appears on
+// qwatchd's standard output, with its name.
+func TestDockerLogsWithoutDriverChange(t *testing.T) {
+	dockertest.Engine(t)
+	image := dockertest.Image(t)
+	d := startDaemon(t, "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json", "-http", "127.0.0.1:0")
+	d.waitMetric("qwatch_docker_logs_containers", 0, 10*time.Second)
+	name := fmt.Sprintf("qwatch-quickstart-%d", time.Now().UnixNano()%1e9)
+	dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", image, "/logger", "-id", "hello", "-n", "3", "-every", "50ms")
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		d.mu.Lock()
+		out := d.stdout.String()
+		d.mu.Unlock()
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, `"name":"`+name+`"`) && strings.Contains(line, `"message":"hello stdout`) {
+				n++
+			}
+		}
+		if n == 3 {
+			d.stop()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("the container's 3 lines did not appear on stdout; stderr: %v", d.stderrLines())
 }

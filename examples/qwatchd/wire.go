@@ -13,6 +13,7 @@ import (
 
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
@@ -118,6 +119,11 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	d.say("docker: events from %s (%s)", host, version)
 	if stateFile != "" {
 		d.say("docker: events position kept in %s", stateFile)
+	}
+	if d.cfg.DockerLogs {
+		if err := d.setupDockerLogs(c); err != nil {
+			return err
+		}
 	}
 	d.hub.Use(src.Enrich)
 	d.metrics = append(d.metrics, func(e expo) { writeDockerMetrics(e, src.Stats()) })
@@ -247,4 +253,43 @@ func defaultStateDir(getenv func(string) string) string {
 		return filepath.Join(home, ".local", "state", "qwatch")
 	}
 	return "none"
+}
+
+// setupDockerLogs follows every container's output through the engine's API.
+func (d *daemon) setupDockerLogs(c *client.Client) error {
+	dir, err := d.statePath("dockerlogs")
+	if err != nil {
+		return err
+	}
+	src, err := dockerlogs.NewSource(dockerlogs.Config{
+		Client:   c,
+		StateDir: dir,
+		Flush:    d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
+		SelfID:   selfContainerID(),
+		Logger:   d.log,
+	})
+	if err != nil {
+		return err
+	}
+	d.say("docker: following every container's logs (checkpoints in %s)", dir)
+	d.metrics = append(d.metrics, func(e expo) { writeDockerLogsMetrics(e, src.Stats()) })
+	d.final = append(d.final, func() string {
+		st := src.Stats()
+		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)
+	})
+	return d.hub.AddSource("docker-logs", src)
+}
+
+// selfContainerID is the ID of the container qwatchd runs in, read from its cgroup, or "".
+func selfContainerID() string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	for _, field := range strings.FieldsFunc(string(data), func(r rune) bool { return r == '/' || r == '\n' || r == '-' || r == '.' }) {
+		if len(field) == 64 && strings.Trim(field, "0123456789abcdef") == "" {
+			return field
+		}
+	}
+	return ""
 }

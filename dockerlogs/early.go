@@ -57,11 +57,12 @@ func (s *Source) attachEarly(ctx context.Context, wg *sync.WaitGroup, id string)
 	c := &capture{cancel: cancel, done: make(chan struct{})}
 	s.early[id] = c
 	s.mu.Unlock()
-	// Registered here, attached in the background: the event loop must not wait on the
+	// With Logs, an attachment that comes after the container began printing still gets
+	// what it printed before. Registered here, attached in the background: the event loop must not wait on the
 	// engine while a burst of containers is created.
 	wg.Go(func() {
 		defer close(c.done)
-		resp, err := s.client.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+		resp, err := s.client.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdout: true, Stderr: true, Logs: true})
 		if err != nil {
 			return
 		}

@@ -46,11 +46,7 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		} else {
 			// Its lines went with it: the engine removed a --rm container before an API reader
 			// could attach. Counted, never silent.
-			s.missed.Add(1)
-			if s.missLog.Allow() {
-				s.log.Warn("dockerlogs: a container exited and was removed before its logs could be read (logged at most once a second)",
-					"container", attrs["name"], "missed_total", s.missed.Load())
-			}
+			s.countMissed(attrs["name"])
 		}
 		return ""
 	}
@@ -132,6 +128,12 @@ func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]stri
 	c.mu.Lock()
 	data, at, cut := c.buf.Bytes(), c.at, c.cut
 	c.mu.Unlock()
+	if len(data) == 0 {
+		// It printed nothing, or the attachment came after it had printed and exited: the
+		// two cannot be told apart, so it is counted as missed.
+		f.src.countMissed(attrs["name"])
+		return
+	}
 	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, stampAt: at}
 	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, stampAt: at}
 	br := bufio.NewReader(bytes.NewReader(data))
@@ -346,4 +348,13 @@ func (w *lineWriter) line(at time.Time, text []byte) {
 	w.f.src.lines.Add(1)
 	w.f.src.bytes.Add(uint64(len(text)))
 	w.f.src.advance(w.f.id, w.stream, at, w.ord+1)
+}
+
+// countMissed counts a --rm container whose output could not be read.
+func (s *Source) countMissed(name string) {
+	n := s.missed.Add(1)
+	if s.missLog.Allow() {
+		s.log.Warn("dockerlogs: a --rm container exited and was removed before its output could be read (logged at most once a second)",
+			"container", name, "missed_total", n)
+	}
 }

@@ -77,7 +77,7 @@ type Stats struct {
 	AttachErrors     uint64
 	CheckpointErrors uint64
 	Connected        bool   // the engine's container events are being followed now
-	Missed           uint64 // --rm containers removed before their logs could be read
+	Missed           uint64 // --rm containers gone before their output could be read (or that printed nothing)
 }
 
 // Source is a qwatch.Source over the logs of every container. Create it with NewSource.

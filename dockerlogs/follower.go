@@ -103,13 +103,42 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	} else {
 		err = copyRaw(out, br)
 	}
-	out.finish()
-	errw.finish()
 	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 		s.attachErrors.Add(1)
 		s.log.Warn("dockerlogs: log stream broke", "container", f.base.Container.Name, "err", err)
 	}
+	if ctx.Err() == nil && (info.HostConfig == nil || !info.HostConfig.AutoRemove) {
+		// A follow stream can end at the container's exit before it has sent every line the
+		// engine wrote; read once more from the last position, skipping what was taken. (Not
+		// for a --rm container: asking now would race the engine's removal.)
+		f.drain(ctx, opts, out, errw)
+	}
+	out.finish()
+	errw.finish()
 	return ""
+}
+
+// drain reads the container's logs once more, without following, from the position the
+// writers reached, so that no line the engine wrote before the container exited is missed.
+func (f *follower) drain(ctx context.Context, opts container.LogsOptions, out, errw *lineWriter) {
+	ck := f.src.loadCheckpoint(f.id)
+	if ck == nil {
+		return // nothing taken: the first read started from the first line
+	}
+	opts.Follow, opts.Since = false, since(ck.earliest())
+	body, err := f.src.client.ContainerLogs(ctx, f.id, opts)
+	if err != nil {
+		return
+	}
+	defer body.Close()
+	out.rewind(ck.stream("stdout"))
+	errw.rewind(ck.stream("stderr"))
+	br := bufio.NewReaderSize(body, 64<<10)
+	if multiplexed(br) {
+		stdcopy.StdCopy(out, errw, br)
+	} else {
+		copyRaw(out, br)
+	}
 }
 
 // replay emits what the attachment at creation read of a container that was gone before its
@@ -305,6 +334,14 @@ func (w *lineWriter) entry(e []byte) {
 		w.f.src.truncated.Add(1)
 	}
 	w.partial, w.pieces, w.cut = nil, 0, false
+}
+
+// rewind makes the writer skip what a second read of the same logs repeats: the lines up to
+// the position p.
+func (w *lineWriter) rewind(p *position) {
+	w.finish()
+	w.ck, w.started, w.resuming = p, false, false
+	w.last, w.ord = time.Time{}, 0
 }
 
 // finish emits a line whose end did not come: the stream ended, or the next entry began

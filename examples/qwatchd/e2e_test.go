@@ -79,6 +79,11 @@ func startDaemon(t *testing.T, args ...string) *proc {
 	if !slices.Contains(args, "-state-dir") {
 		args = append(args, "-state-dir", t.TempDir())
 	}
+	// Tests check what their own containers send; other tests' containers on the same engine
+	// would show up through the logs source unless a test asks for it.
+	if !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-docker-logs") }) {
+		args = append(args, "-docker-logs=false")
+	}
 	p.cmd = exec.Command(daemonBinary(t), args...)
 	p.cmd.Stdout = &lockedWriter{mu: &p.mu, w: p.stdout}
 	errPipe, err := p.cmd.StderrPipe()

@@ -183,8 +183,7 @@ func TestElasticsearchOutageUnderSteadyLoad(t *testing.T) {
 func TestDockerLogsWithoutDriverChange(t *testing.T) {
 	dockertest.Engine(t)
 	image := dockertest.Image(t)
-	d := startDaemon(t, "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json", "-http", "127.0.0.1:0")
-	d.waitMetric("qwatch_docker_logs_containers", 0, 10*time.Second)
+	d := startDaemon(t, "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json", "-http", "127.0.0.1:0", "-docker-logs")
 	name := fmt.Sprintf("qwatch-quickstart-%d", time.Now().UnixNano()%1e9)
 	dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", image, "/logger", "-id", "hello", "-n", "3", "-every", "50ms")
 	deadline := time.Now().Add(30 * time.Second)

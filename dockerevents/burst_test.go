@@ -58,7 +58,8 @@ func identities(msgs []message.Message, label string) []string {
 }
 
 // 25 containers at once: the engine's live stream comes out of time order, and the Source
-// emits exactly the events the engine itself recorded, none dropped, none twice.
+// emits every event the engine itself recorded, none twice, and each container's create,
+// start, die and destroy once.
 func TestRealEngineBurstMatchesEngineRecord(t *testing.T) {
 	engine := dockertest.Engine(t)
 	image := dockertest.Image(t)
@@ -82,20 +83,41 @@ func TestRealEngineBurstMatchesEngineRecord(t *testing.T) {
 		var got []string
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
-			if got = identities(col.all(), key); len(got) >= len(want) {
+			if got = identities(col.all(), key); len(missing(want, got)) == 0 {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("round %d: the Source emitted %d container events, the engine recorded %d; missing %v, extra %v",
-				round, len(got), len(want), missing(want, got), missing(got, want))
+		// The engine's record comes from its buffer of the last 256 events, which other
+		// tests' containers on the same engine may have pushed early events out of: every
+		// event it recorded must have been emitted, and no event emitted twice.
+		if m := missing(want, got); len(m) > 0 {
+			t.Errorf("round %d: %d events the engine recorded were not emitted: %v", round, len(m), m)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] == got[i-1] {
+				t.Errorf("round %d: %s emitted twice", round, got[i])
+			}
+		}
+		perContainer := map[string]int{}
+		for _, m := range col.all() {
+			if m.Event.Type == "container" && m.Container.Labels[key] != "" {
+				switch m.Event.Action {
+				case "create", "start", "die", "destroy":
+					perContainer[m.Event.ActorID]++
+				}
+			}
+		}
+		for id, n := range perContainer {
+			if n != 4 {
+				t.Errorf("round %d: container %s: %d of create, start, die and destroy", round, id[:12], n)
+			}
+		}
+		if len(perContainer) != 25 {
+			t.Errorf("round %d: events of %d containers, want 25", round, len(perContainer))
 		}
 		if d := src.Stats().Duplicates; d != 0 {
 			t.Errorf("round %d: %d live events dropped as duplicates", round, d)
-		}
-		if len(want) < 25*3 {
-			t.Errorf("round %d: the engine recorded only %d events for 25 containers", round, len(want))
 		}
 	}
 }

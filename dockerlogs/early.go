@@ -73,6 +73,11 @@ func (s *Source) attachEarly(ctx context.Context, wg *sync.WaitGroup, id string)
 		info, err := s.client.ContainerInspect(ctx, id)
 		if err == nil && (info.HostConfig == nil || !info.HostConfig.AutoRemove || s.skip(info) != "") {
 			s.dropEarly(id)
+			if reason := s.skip(info); reason != "" {
+				s.mu.Lock()
+				s.decided[id] = reason // known before it may be gone
+				s.mu.Unlock()
+			}
 			return
 		}
 		io.Copy(c, resp.Reader)

@@ -38,6 +38,12 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	info, err := s.client.ContainerInspect(ctx, f.id)
 	gone := err != nil || info.State == nil || (!info.State.Running && info.HostConfig != nil && info.HostConfig.AutoRemove)
 	if fresh && gone {
+		s.mu.Lock()
+		reason := s.decided[f.id]
+		s.mu.Unlock()
+		if reason != "" {
+			return reason // a GELF-driver --rm container, say: not missed, skipped
+		}
 		// Gone or exited already: asking for its logs now would race the engine's removal
 		// of a --rm container (the engine would open a log file in a directory it is
 		// deleting). What the attachment at creation read is all there is.

@@ -95,6 +95,7 @@ type Source struct {
 	skipped   map[string]uint64
 	positions map[string]*checkpoint // per container, how far its streams were taken
 	early     map[string]*capture    // attachments to containers just created
+	decided   map[string]string      // why a container just created is skipped
 
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
 	connected                                                                atomic.Bool
@@ -119,7 +120,7 @@ func NewSource(cfg Config) (*Source, error) {
 		}
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
-		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}}
+		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}}
 	if s.client == nil {
 		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
@@ -214,6 +215,9 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
 			case events.ActionDestroy:
 				s.dropEarly(ev.Actor.ID)
+				s.mu.Lock()
+				delete(s.decided, ev.Actor.ID)
+				s.mu.Unlock()
 				s.forget(ev.Actor.ID)
 			}
 		case <-relist.C:

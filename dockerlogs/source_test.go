@@ -297,7 +297,8 @@ func TestRmContainersCaughtOrCounted(t *testing.T) {
 			caught += len(of(r.c.Messages(), name))
 		}
 		missed := int(r.src.Stats().Missed)
-		if caught+missed == runs {
+		// Missed counts the engine's other --rm containers too (other tests share it).
+		if caught == runs || caught+missed >= runs {
 			if caught == 0 {
 				t.Errorf("none of %d quick --rm containers caught (%d counted as missed)", runs, missed)
 			}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,12 @@ type Config struct {
 	// emitted are dropped, and if the engine cannot replay back that far (it keeps only its
 	// last 256 events, and none across its own restart) a gap is reported.
 	StateFile string
+	// MaxBacklogBytes bounds the events read from the engine and not yet emitted while emit
+	// blocks (DefaultMaxBacklogBytes). The Source reads the engine's stream all the time,
+	// because the engine silently skips the events of a subscriber that falls behind; an
+	// event read while the backlog is full is dropped, counted in Stats.Dropped and reported
+	// as a gap with the window of the events dropped.
+	MaxBacklogBytes int
 	// Logger reports reconnections and gaps (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -73,6 +80,8 @@ type Stats struct {
 	Ignored     uint64 // events dropped by IgnoreActions
 	Reconnects  uint64 // streams re-established after an error
 	Gaps        uint64 // gaps reported
+	Dropped     uint64 // events dropped because the backlog was full (reported as gaps)
+	Backlog     int    // events read from the engine and not yet emitted, now
 	StateErrors uint64 // failures to read or save the state file
 	Containers  int    // containers in the inventory now
 	Connected   bool   // whether a stream is up now
@@ -87,11 +96,12 @@ type Source struct {
 	inv       *inventory
 	started   atomic.Bool
 
-	events, duplicates, ignored, reconnects, gaps, stateErrors atomic.Uint64
-	connected                                                  atomic.Bool
-	saved                                                      int64 // time_nano last saved; Run's goroutine only
-	stateLog                                                   ratelimit.Limiter
-	host                                                       atomic.Pointer[string]
+	events, duplicates, ignored, reconnects, gaps, dropped, stateErrors atomic.Uint64
+	connected                                                           atomic.Bool
+	backlog                                                             atomic.Int64
+	saved                                                               int64 // time_nano last saved; Run's goroutine only
+	stateLog                                                            ratelimit.Limiter
+	host                                                                atomic.Pointer[string]
 }
 
 // NewSource checks cfg and returns a Source. It does not contact the engine.
@@ -112,6 +122,9 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	if cfg.SeamTimeout <= 0 {
 		cfg.SeamTimeout = DefaultSeamTimeout
+	}
+	if cfg.MaxBacklogBytes <= 0 {
+		cfg.MaxBacklogBytes = DefaultMaxBacklogBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -137,6 +150,8 @@ func (s *Source) Stats() Stats {
 		Ignored:     s.ignored.Load(),
 		Reconnects:  s.reconnects.Load(),
 		Gaps:        s.gaps.Load(),
+		Dropped:     s.dropped.Load(),
+		Backlog:     int(s.backlog.Load()),
 		StateErrors: s.stateErrors.Load(),
 		Containers:  s.inv.len(),
 		Connected:   s.connected.Load(),
@@ -301,21 +316,55 @@ func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(
 	s.inv.reset(list)
 	s.connected.Store(true)
 
-	checkSeam := resume
+	queue := newBacklog(s.cfg.MaxBacklogBytes, &s.backlog, &s.dropped)
+	var reader sync.WaitGroup
+	reader.Go(func() { queue.fill(msgs, errs) })
+	defer func() {
+		cancel()
+		reader.Wait()
+	}()
+
+	seam := &seamCheck{pending: resume, at: time.Now()}
 	var seamTimer <-chan time.Time
-	if checkSeam {
+	if resume {
 		t := time.NewTimer(s.cfg.SeamTimeout)
 		defer t.Stop()
 		seamTimer = t.C
 	}
-	reconnectedAt := time.Now()
 	save := time.NewTicker(time.Second)
 	defer save.Stop()
 	for {
 		select {
 		case <-save.C:
 			s.saveState(last)
-		case err := <-errs:
+			continue
+		case <-seamTimer:
+			// Not reported before the events already read are handled: one may prove the seam.
+			seam.overdue, seamTimer = true, nil
+		case <-queue.ready:
+		}
+		// A few hundred at a time, so that saves and the seam check have their turn.
+		evs, dropped, more, ended, err := queue.take(256)
+		for _, ev := range evs {
+			healthy = true
+			s.handle(ev, last, seam, host, emit)
+			s.backlog.Add(-1)
+		}
+		if dropped.n > 0 {
+			s.reportGap(emit, dropped.from, dropped.to, host, fmt.Sprintf(
+				"%d events came while %d bytes of events waited to be emitted, and were dropped", dropped.n, s.cfg.MaxBacklogBytes))
+		}
+		if more {
+			queue.signal()
+			continue
+		}
+		if seam.pending && seam.overdue {
+			s.reportGap(emit, last.nanos, seam.at.UnixNano(), host,
+				"the engine did not replay the last event seen: it restarted, or its buffer of recent events moved on")
+			seam.pending = false
+		}
+		if ended {
+			// The events read before the end, shutdown included, are all emitted by now.
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return healthy, nil
 			}
@@ -323,42 +372,45 @@ func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(
 				err = errors.New("stream closed")
 			}
 			return healthy, err
-		case <-seamTimer:
-			s.reportGap(emit, last.nanos, reconnectedAt.UnixNano(), host,
-				"the engine did not replay the last event seen: it restarted, or its buffer of recent events moved on")
-			checkSeam, seamTimer = false, nil
-		case ev := <-msgs:
-			healthy = true
-			if ev.TimeNano == 0 {
-				ev.TimeNano = ev.Time * 1e9
-			}
-			key := eventKey(ev)
-			if last.seen(key) {
-				s.duplicates.Add(1)
-				if checkSeam {
-					checkSeam, seamTimer = false, nil // the replay reaches back: nothing lost
-				}
-				continue
-			}
-			// An event newer than all seen, before the replay showed one seen already, means
-			// the engine's buffer no longer reaches back. One not newer was missed at the
-			// break (the live stream is not in time order) and is recovered here.
-			if checkSeam && ev.TimeNano > last.nanos {
-				s.reportGap(emit, last.nanos, ev.TimeNano, host,
-					"the engine's replay does not reach back to the last event seen")
-				checkSeam, seamTimer = false, nil
-			}
-			last.add(key, ev.TimeNano)
-			m := toMessage(ev, host)
-			s.inv.apply(ev, &m)
-			if s.ignore(ev.Action) {
-				s.ignored.Add(1)
-				continue
-			}
-			s.events.Add(1)
-			emit(m)
 		}
 	}
+}
+
+// seamCheck follows, after a reconnection, whether the engine's replay reaches back to the
+// events already emitted.
+type seamCheck struct {
+	pending bool      // not proven or reported yet
+	overdue bool      // the replay did not come within SeamTimeout
+	at      time.Time // when the stream was subscribed
+}
+
+// handle emits one event from the engine, unless a replay repeats one already emitted.
+func (s *Source) handle(ev events.Message, last *seam, check *seamCheck, host string, emit func(message.Message)) {
+	if ev.TimeNano == 0 {
+		ev.TimeNano = ev.Time * 1e9
+	}
+	key := eventKey(ev)
+	if last.seen(key) {
+		s.duplicates.Add(1)
+		check.pending = false // the replay reaches back: nothing lost
+		return
+	}
+	// An event newer than all seen, before the replay showed one seen already, means the
+	// engine's buffer no longer reaches back. One not newer was missed at the break (the live
+	// stream is not in time order) and is recovered here.
+	if check.pending && ev.TimeNano > last.nanos {
+		s.reportGap(emit, last.nanos, ev.TimeNano, host, "the engine's replay does not reach back to the last event seen")
+		check.pending = false
+	}
+	last.add(key, ev.TimeNano)
+	m := toMessage(ev, host)
+	s.inv.apply(ev, &m)
+	if s.ignore(ev.Action) {
+		s.ignored.Add(1)
+		return
+	}
+	s.events.Add(1)
+	emit(m)
 }
 
 func (s *Source) ignore(action events.Action) bool {

@@ -157,9 +157,12 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	s.runStart = time.Now()
 	var wg sync.WaitGroup
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	var saver sync.WaitGroup
+	saver.Go(func() { s.saveCheckpoints(ctx) })
 	defer func() {
 		stopFollowing()
 		wg.Wait()
+		saver.Wait()
 		s.checkpoint(context.WithoutCancel(ctx), true)
 	}()
 	for ctx.Err() == nil {
@@ -174,6 +177,22 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		}
 	}
 	return nil
+}
+
+// saveCheckpoints writes the checkpoints once a second until ctx is done. It runs apart from
+// the events loop, because Config.Flush waits for slow sinks: the engine skips the events of a
+// subscriber that falls behind, and a missed start would be a container not followed.
+func (s *Source) saveCheckpoints(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.checkpoint(ctx, false)
+		}
+	}
 }
 
 // watch subscribes to container events, lists the containers, and follows them until the
@@ -199,8 +218,6 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 	defer s.connected.Store(false)
 	relist := time.NewTicker(s.cfg.RelistInterval)
 	defer relist.Stop()
-	save := time.NewTicker(time.Second)
-	defer save.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -224,8 +241,6 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 			if err := s.relist(ctx, followCtx, wg, emit, false); err != nil {
 				s.log.Warn("dockerlogs: listing containers", "err", err)
 			}
-		case <-save.C:
-			s.checkpoint(ctx, false)
 		}
 	}
 }

@@ -43,22 +43,31 @@
 //
 // A reader waits while emit blocks (full sinks without a spool). The engine keeps the
 // container's log file meanwhile, so nothing is lost unless the file rotates away first;
-// with a spool, emit does not block for long and reading goes on into it.
+// with a spool, emit does not block for long and reading goes on into it. After a restart,
+// what containers wrote while not followed is read MaxBackfills containers at a time, so a
+// host with hundreds of containers does not ask the engine for every backlog at once.
 //
 // # Compared with the peers
 //
 // The failures users of the peers report, and what this package does about each:
 //
-//	                     Vector docker_logs       Promtail Docker target      this package
-//	after a restart      resumes from its own     whole-second positions      per-stream checkpoint,
-//	                     start time: re-sends     (lines at the same second   nanoseconds plus the
-//	                     (up to 269x reported)    lost or repeated)           lines at that instant
-//	stopped container    -                        position deleted            checkpoint kept until
-//	                                                                          the container is destroyed
-//	repeats              stored again             stored again                same derived ID: the
-//	                                                                          bulk sink stores it once
-//	16 KiB pieces        reported left split      reported left split         joined, capped, counted
-//	older timestamps     -                        lines dropped               never dropped for it
+//	                 Vector docker_logs  Promtail Docker     logspout           this package
+//	after a restart  resumes from its    whole-second        follows from now:  per-stream checkpoint:
+//	                 own start time:     positions: lines    what came while    nanoseconds plus the
+//	                 re-sends (up to     at the same second  it was down is     lines at that instant
+//	                 269x reported)      lost or repeated    lost
+//	checkpoints      none                per container,      none               per container and stream,
+//	                                     deleted when it                        kept until the container
+//	                                     stops                                  is destroyed, written
+//	                                                                            after the sink has the lines
+//	repeats          stored again        stored again        -                  same derived ID: the bulk
+//	                                                                            sink stores it once
+//	16 KiB pieces    reported left       reported left       left split         joined, capped, counted
+//	                 split               split
+//	older timestamp  -                   line dropped        -                  never dropped for it
+//	--rm containers  short-lived ones    found by periodic   attached on        attached at creation;
+//	                 reported missed     discovery: short-   start: quick ones  what cannot be read is
+//	                                     lived ones missed   missed             counted in Stats.Missed
 //
-// A dash is a case no report was found for; logspout keeps no position at all.
+// A dash is a case that does not arise or for which no report was found.
 package dockerlogs

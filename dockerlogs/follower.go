@@ -82,6 +82,16 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	default:
 		opts.Since = since(s.runStart) // running before, with no checkpoint: from now on
 	}
+	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
+	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
+	if ck != nil && !fresh {
+		// What it wrote while not followed is read first, a limited number of containers at
+		// a time; then it is followed from where that read ended.
+		if !f.backfill(ctx, opts, out, errw) {
+			return ""
+		}
+		opts.Since = since(s.loadCheckpoint(f.id).earliest())
+	}
 	body, err := s.client.ContainerLogs(ctx, f.id, opts)
 	early := s.takeEarly(f.id)
 	if err != nil {
@@ -101,14 +111,7 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	}
 	early.stop()
 	defer body.Close()
-	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
-	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
-	br := bufio.NewReaderSize(body, 64<<10)
-	if multiplexed(br) {
-		_, err = stdcopy.StdCopy(out, errw, br)
-	} else {
-		err = copyRaw(out, br)
-	}
+	err = copyStreams(body, out, errw)
 	if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 		s.attachErrors.Add(1)
 		s.log.Warn("dockerlogs: log stream broke", "container", f.base.Container.Name, "err", err)
@@ -139,12 +142,49 @@ func (f *follower) drain(ctx context.Context, opts container.LogsOptions, out, e
 	defer body.Close()
 	out.rewind(ck.stream("stdout"))
 	errw.rewind(ck.stream("stderr"))
+	copyStreams(body, out, errw)
+}
+
+// backfill reads, without following, what the container wrote from its checkpoint until now,
+// holding one of Config.MaxBackfills places, and leaves the writers ready to skip it when the
+// follow stream repeats it. It reports false when ctx ended first.
+func (f *follower) backfill(ctx context.Context, opts container.LogsOptions, out, errw *lineWriter) bool {
+	s := f.src
+	s.backfillsWaiting.Add(1)
+	select {
+	case s.backfills <- struct{}{}:
+		s.backfillsWaiting.Add(-1)
+	case <-ctx.Done():
+		s.backfillsWaiting.Add(-1)
+		return false
+	}
+	defer func() { <-s.backfills }()
+	opts.Follow, opts.Until = false, since(time.Now())
+	body, err := s.client.ContainerLogs(ctx, f.id, opts)
+	if err != nil {
+		return ctx.Err() == nil // the follow stream will say what is wrong
+	}
+	defer body.Close()
+	if err := copyStreams(body, out, errw); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+		s.attachErrors.Add(1)
+		s.log.Warn("dockerlogs: reading what a container wrote while not followed", "container", f.base.Container.Name, "err", err)
+	}
+	if ck := s.loadCheckpoint(f.id); ck != nil {
+		out.rewind(ck.stream("stdout"))
+		errw.rewind(ck.stream("stderr"))
+	}
+	return ctx.Err() == nil
+}
+
+// copyStreams reads a logs stream to its end into the writers: stdcopy frames, or a TTY
+// container's raw stream.
+func copyStreams(body io.Reader, out, errw *lineWriter) error {
 	br := bufio.NewReaderSize(body, 64<<10)
 	if multiplexed(br) {
-		stdcopy.StdCopy(out, errw, br)
-	} else {
-		copyRaw(out, br)
+		_, err := stdcopy.StdCopy(out, errw, br)
+		return err
 	}
+	return copyRaw(out, br)
 }
 
 // replay emits what the attachment at creation read of a container that was gone before its
@@ -171,12 +211,7 @@ func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]stri
 	}
 	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, stampAt: at}
 	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, stampAt: at}
-	br := bufio.NewReader(bytes.NewReader(data))
-	if multiplexed(br) {
-		stdcopy.StdCopy(out, errw, br)
-	} else {
-		copyRaw(out, br)
-	}
+	copyStreams(bytes.NewReader(data), out, errw)
 	out.finish()
 	errw.finish()
 	if cut {
@@ -343,9 +378,10 @@ func (w *lineWriter) entry(e []byte) {
 }
 
 // rewind makes the writer skip what a second read of the same logs repeats: the lines up to
-// the position p.
+// the position p. A line begun and not ended is dropped, not emitted: not taken, it comes
+// again, whole, in the second read.
 func (w *lineWriter) rewind(p *position) {
-	w.finish()
+	w.partial, w.pieces, w.cut = nil, 0, false
 	w.ck, w.started, w.resuming = p, false, false
 	w.last, w.ord = time.Time{}, 0
 }

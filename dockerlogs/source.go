@@ -24,6 +24,7 @@ import (
 const (
 	DefaultMaxLineBytes   = 1 << 20
 	DefaultRelistInterval = 30 * time.Second
+	DefaultMaxBackfills   = 4
 	// DefaultExcludeLabel marks a container not to follow: qwatch.enable=false.
 	DefaultExcludeLabel = "qwatch.enable"
 )
@@ -58,6 +59,11 @@ type Config struct {
 	// MaxLineBytes caps a line put back together from the engine's 16 KiB pieces
 	// (DefaultMaxLineBytes); the rest is cut off and counted.
 	MaxLineBytes int
+	// MaxBackfills is how many containers at a time read what they wrote while not followed
+	// (from their checkpoints, after a restart of the program), so that a host with hundreds
+	// of containers does not ask the engine for all their backlogs at once
+	// (DefaultMaxBackfills). Following live output is not limited.
+	MaxBackfills int
 	// RelistInterval is how often the running containers are listed again, to catch a start
 	// whose event was missed (DefaultRelistInterval).
 	RelistInterval time.Duration
@@ -78,6 +84,8 @@ type Stats struct {
 	CheckpointErrors uint64
 	Connected        bool   // the engine's container events are being followed now
 	Missed           uint64 // --rm containers gone before their output could be read (or that printed nothing)
+	Backfilling      int    // containers reading what they wrote while not followed, now
+	BackfillsWaiting int    // containers waiting for a place to do so, now
 }
 
 // Source is a qwatch.Source over the logs of every container. Create it with NewSource.
@@ -101,12 +109,17 @@ type Source struct {
 	connected                                                                atomic.Bool
 	missed                                                                   atomic.Uint64
 	missLog                                                                  ratelimit.Limiter
+	backfills                                                                chan struct{} // a place per backfill running
+	backfillsWaiting                                                         atomic.Int64
 }
 
 // NewSource checks cfg and returns a Source. It does not contact the engine.
 func NewSource(cfg Config) (*Source, error) {
 	if cfg.MaxLineBytes <= 0 {
 		cfg.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if cfg.MaxBackfills <= 0 {
+		cfg.MaxBackfills = DefaultMaxBackfills
 	}
 	if cfg.RelistInterval <= 0 {
 		cfg.RelistInterval = DefaultRelistInterval
@@ -120,7 +133,8 @@ func NewSource(cfg Config) (*Source, error) {
 		}
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
-		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}}
+		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{},
+		backfills: make(chan struct{}, cfg.MaxBackfills)}
 	if s.client == nil {
 		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		if err != nil {
@@ -142,7 +156,8 @@ func (s *Source) Stats() Stats {
 	s.mu.Unlock()
 	return Stats{Containers: n, Lines: s.lines.Load(), Bytes: s.bytes.Load(), Joined: s.joined.Load(),
 		Truncated: s.truncated.Load(), Skipped: skipped, Resumed: s.resumed.Load(),
-		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load()}
+		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load(),
+		Backfilling: len(s.backfills), BackfillsWaiting: int(s.backfillsWaiting.Load())}
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,

@@ -33,6 +33,13 @@ type running struct {
 
 func start(t *testing.T, cfg dockerlogs.Config) *running {
 	t.Helper()
+	return startGated(t, cfg, nil)
+}
+
+// startGated starts a Source whose emit waits, while gate is open (not closed), as a Hub's does
+// behind a full Block queue.
+func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *running {
+	t.Helper()
 	dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if os.Getenv("DLDEBUG") != "" {
@@ -48,7 +55,14 @@ func start(t *testing.T, cfg dockerlogs.Config) *running {
 	r := &running{src: src, c: &qwatchtest.Collector{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, r.c.Emit) }()
+	emit := r.c.Emit
+	if gate != nil {
+		emit = func(m message.Message) {
+			<-gate
+			r.c.Emit(m)
+		}
+	}
+	go func() { done <- src.Run(ctx, emit) }()
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -309,5 +323,192 @@ func TestRmContainersCaughtOrCounted(t *testing.T) {
 			t.Fatalf("%d of %d containers caught and %d counted as missed", caught, runs, missed)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkNumbered checks that the container's lines are the n numbered lines of the logger, each
+// once.
+func checkNumbered(t *testing.T, msgs []message.Message, id string, n int) {
+	t.Helper()
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[m.Text]++
+	}
+	for i := range n {
+		if want := lines.Line(id, "stdout", i, 10); seen[want] != 1 {
+			t.Errorf("%s: line %d came %d times", id, i, seen[want])
+		}
+	}
+	if len(msgs) != n {
+		t.Errorf("%s: %d lines, want %d", id, len(msgs), n)
+	}
+}
+
+// After a restart of the Source, the containers read what they wrote meanwhile one at a time
+// with MaxBackfills 1, and every line still arrives once.
+func TestBackfillsAreLimited(t *testing.T) {
+	image := dockertest.Image(t)
+	state := t.TempDir()
+	r1 := start(t, dockerlogs.Config{StateDir: state})
+	const n = 2000
+	var names []string
+	for i := range 3 {
+		name := uniqueName(fmt.Sprint("backfill", i))
+		names = append(names, name)
+		dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", image, "/logger", "-id", name, "-n", fmt.Sprint(n), "-every", "2ms")
+		t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	}
+	for _, name := range names {
+		r1.waitLines(t, name, 50)
+	}
+	r1.stop()
+	time.Sleep(300 * time.Millisecond) // lines written while nothing follows
+	gate := make(chan struct{})
+	r2 := startGated(t, dockerlogs.Config{StateDir: state, MaxBackfills: 1}, gate)
+	deadline := time.Now().Add(30 * time.Second)
+	for st := r2.src.Stats(); st.Backfilling != 1 || st.BackfillsWaiting != 2; st = r2.src.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("backfills %d running, %d waiting; want 1 and 2", st.Backfilling, st.BackfillsWaiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(gate)
+	for _, name := range names {
+		dockertest.Docker(t, "wait", name)
+	}
+	for _, name := range names {
+		r2.waitLines(t, name, n-len(of(r1.c.Messages(), name)))
+	}
+	time.Sleep(300 * time.Millisecond) // any repeat would come by now
+	for _, name := range names {
+		checkNumbered(t, append(of(r1.c.Messages(), name), of(r2.c.Messages(), name)...), name, n)
+	}
+	if st := r2.src.Stats(); st.Backfilling != 0 || st.BackfillsWaiting != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// A container labelled qwatch.enable=false, and one whose name matches ExcludeNames, are not
+// followed; a container beside them is.
+func TestSelectionByLabelAndName(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{ExcludeNames: []string{"qwatch-logs-skipme-*"}})
+	labelled, named, kept := uniqueName("label"), uniqueName("skipme"), uniqueName("kept")
+	dockertest.Docker(t, "run", "--rm", "--name", labelled, "--label", "qwatch.enable=false", "--network", "none", image, "/logger", "-n", "5")
+	dockertest.Docker(t, "run", "--rm", "--name", named, "--network", "none", image, "/logger", "-n", "5")
+	dockertest.Docker(t, "run", "-d", "--name", kept, "--network", "none", image, "/logger", "-id", kept, "-n", "5")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", kept) })
+	r.waitLines(t, kept, 5)
+	checkNumbered(t, of(r.c.Messages(), kept), kept, 5)
+	for _, name := range []string{labelled, named} {
+		if got := of(r.c.Messages(), name); len(got) != 0 {
+			t.Errorf("%s: %d lines from a container to skip", name, len(got))
+		}
+	}
+	if st := r.src.Stats(); st.Skipped["label"] < 1 || st.Skipped["name"] < 1 || st.Missed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// blockedSink takes nothing until its gate closes, then records.
+type blockedSink struct {
+	gate chan struct{}
+	rec  qwatchtest.Recorder
+}
+
+func (b *blockedSink) Write(ctx context.Context, batch []message.Message) error {
+	select {
+	case <-b.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.rec.Write(ctx, batch)
+}
+
+func (b *blockedSink) Close(ctx context.Context) error { return b.rec.Close(ctx) }
+
+// Behind a sink that takes nothing, with a small queue and a spool, the Source reads every
+// line from the engine while the sink is blocked; once the sink takes again, every line is
+// written once.
+func TestBlockedSinkReadingGoesOnIntoTheSpool(t *testing.T) {
+	image := dockertest.Image(t)
+	engine := dockertest.Engine(t)
+	src, err := dockerlogs.NewSource(dockerlogs.Config{Client: engine, StateDir: t.TempDir(), RelistInterval: time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
+	sink := &blockedSink{gate: make(chan struct{})}
+	if err := hub.AddSink("blocked", sink, qwatch.WithQueueSize(100), qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()})); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.AddSource("docker-logs", src); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hub.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("hub.Run = %v", err)
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !src.Stats().Connected; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the source did not subscribe to the engine's events")
+		}
+	}
+	const n = 5000
+	name := uniqueName("blocked")
+	dockertest.Docker(t, "run", "--name", name, "--network", "none", image, "/logger", "-id", name, "-n", fmt.Sprint(n))
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	for deadline := time.Now().Add(60 * time.Second); src.Stats().Lines < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d lines read while the sink is blocked; hub %+v", src.Stats().Lines, n, hub.Stats().Sinks["blocked"])
+		}
+	}
+	if st := hub.Stats().Sinks["blocked"]; st.Written != 0 || st.Spooled < n-100 {
+		t.Errorf("while blocked: %+v", st)
+	}
+	close(sink.gate)
+	if _, err := sink.rec.WaitFor(n, 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	checkNumbered(t, of(sink.rec.Messages(), name), name, n)
+}
+
+// A container the engine restarts by its restart policy is read again from each new run's
+// first line, and no line of an earlier run twice.
+func TestEngineRestartedContainerResumes(t *testing.T) {
+	image := dockertest.Image(t)
+	engine := dockertest.Engine(t)
+	r := start(t, dockerlogs.Config{StateDir: t.TempDir()})
+	name := uniqueName("policy")
+	dockertest.Docker(t, "run", "-d", "--restart", "always", "--name", name, "--network", "none", image, "/logger", "-id", name, "-n", "10")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	r.waitLines(t, name, 30) // three runs at least
+	dockertest.Docker(t, "update", "--restart", "no", name)
+	dockertest.Docker(t, "wait", name)
+	info, err := engine.ContainerInspect(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := info.RestartCount + 1
+	got := r.waitLines(t, name, 10*runs)
+	time.Sleep(time.Second) // any repeat would come by now
+	got = of(r.c.Messages(), name)
+	seen := map[string]int{}
+	for _, m := range got {
+		seen[m.Text]++
+	}
+	for i := range 10 {
+		if want := lines.Line(name, "stdout", i, 10); seen[want] != runs {
+			t.Errorf("line %d came %d times in %d runs", i, seen[want], runs)
+		}
+	}
+	if len(got) != 10*runs {
+		t.Errorf("%d lines in %d runs of 10", len(got), runs)
 	}
 }

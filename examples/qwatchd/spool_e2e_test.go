@@ -14,14 +14,16 @@ import (
 	"time"
 
 	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/internal/dockertest/lines"
 )
 
 // bulkStore is an Elasticsearch bulk endpoint that keeps each document once by _id (a second
 // create of an _id is a 409, as in Elasticsearch) and can be switched down (503).
 type bulkStore struct {
-	down atomic.Bool
-	mu   sync.Mutex
-	docs map[string]string // _id → message
+	down      atomic.Bool
+	conflicts atomic.Int64 // creates of an _id already stored: repeats the store kept out
+	mu        sync.Mutex
+	docs      map[string]string // _id → message
 }
 
 func newBulkStore(t *testing.T) (*bulkStore, *httptest.Server) {
@@ -61,6 +63,7 @@ func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
 		status := 201
 		if _, ok := b.docs[action.Create.ID]; ok {
 			status = 409
+			b.conflicts.Add(1)
 		} else {
 			b.docs[action.Create.ID] = doc.Message
 		}
@@ -204,4 +207,61 @@ func TestDockerLogsWithoutDriverChange(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("the container's 3 lines did not appear on stdout; stderr: %v", d.stderrLines())
+}
+
+// kill -9 of qwatchd while a container prints a numbered line every millisecond, through the
+// logs source (no log driver change): after a restart every line is stored exactly once. Lines
+// read again after the restart carry the IDs they had, so the store's create-by-ID keeps them
+// out; the package documents up to about a second of them.
+func TestKillNineWhileFollowingContainerLogs(t *testing.T) {
+	dockertest.Engine(t)
+	image := dockertest.Image(t)
+	store, es := newBulkStore(t)
+	args := []string{"-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "none",
+		"-http", "127.0.0.1:0", "-es-url", es.URL, "-es-wait", "-state-dir", t.TempDir(), "-docker-logs"}
+	d := startDaemon(t, args...)
+	name := fmt.Sprintf("qwatch-kill9-%d", time.Now().UnixNano()%1e9)
+	const n = 6000
+	dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", image, "/logger", "-id", name, "-n", fmt.Sprint(n), "-every", "1ms")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	stored := func() (got, twice int) {
+		msgs := store.messages()
+		for i := range n {
+			switch msgs[lines.Line(name, "stdout", i, 10)] {
+			case 0:
+			case 1:
+				got++
+			default:
+				twice++
+			}
+		}
+		return got, twice
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got, _ := stored(); got >= n/3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container's lines did not reach the bulk server: %v", d.stderrLines())
+		}
+	}
+	d.cmd.Process.Kill() // kill -9
+	<-d.done
+	before, _ := stored()
+	startDaemon(t, args...)
+	dockertest.Docker(t, "wait", name)
+	deadline := time.Now().Add(60 * time.Second)
+	got, twice := stored()
+	for ; got < n && time.Now().Before(deadline); got, twice = stored() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // repeats would come by now
+	got, twice = stored()
+	t.Logf("%d lines stored before the kill, %d repeats after the restart kept out by their IDs", before, store.conflicts.Load())
+	if got != n || twice != 0 {
+		t.Fatalf("%d of %d lines stored once, %d stored twice", got, n, twice)
+	}
+	if c := store.conflicts.Load(); c > 2000 {
+		t.Errorf("%d lines sent again after the restart; about a second of lines (1,000) is documented", c)
+	}
 }

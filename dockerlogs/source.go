@@ -50,7 +50,9 @@ type Config struct {
 	// skipped, as the GELF source receives their lines.
 	IncludeGELF bool
 	// DualLogging follows containers whose driver the engine cannot read back (syslog,
-	// fluentd, …) through the engine's dual-logging cache, which keeps only recent lines.
+	// fluentd, …) through the engine's dual-logging cache, which keeps only recent lines, and
+	// not always all of them: Docker 20.10 was seen to keep every other line of a GELF
+	// container. The Source emits what the cache holds, as docker logs shows it.
 	DualLogging bool
 	// ExcludeNames skips containers whose name matches one of these path.Match patterns.
 	ExcludeNames []string

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/qnib/qwatch"
@@ -510,5 +511,37 @@ func TestEngineRestartedContainerResumes(t *testing.T) {
 	}
 	if len(got) != 10*runs {
 		t.Errorf("%d lines in %d runs of 10", len(got), runs)
+	}
+}
+
+// A container whose driver the engine cannot read back (GELF here) is followed through the
+// engine's dual-logging cache when asked to, and skipped otherwise. What arrives is what the
+// engine's cache holds, as docker logs shows it: the engine 20.10 seen here keeps only every
+// other line of a GELF container in that cache.
+func TestDualLoggingCache(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{IncludeGELF: true, DualLogging: true})
+	plain := start(t, dockerlogs.Config{IncludeGELF: true})
+	name := uniqueName("dual")
+	dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", "--log-driver", "gelf",
+		"--log-opt", "gelf-address=udp://127.0.0.1:9", image, "/logger", "-id", name, "-n", "20")
+	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	dockertest.Docker(t, "wait", name)
+	cached := strings.Fields(strings.ReplaceAll(dockertest.Docker(t, "logs", name), " ", "_"))
+	if len(cached) == 0 {
+		t.Fatal("the engine's cache holds no line")
+	}
+	got := r.waitLines(t, name, len(cached))
+	time.Sleep(500 * time.Millisecond) // any repeat would come by now
+	got = of(r.c.Messages(), name)
+	var texts []string
+	for _, m := range got {
+		texts = append(texts, strings.ReplaceAll(m.Text, " ", "_"))
+	}
+	if diff := cmp.Diff(cached, texts); diff != "" {
+		t.Errorf("lines other than docker logs shows (-engine +source):\n%s", diff)
+	}
+	if got := of(plain.c.Messages(), name); len(got) != 0 || plain.src.Stats().Skipped["unreadable_driver"] == 0 {
+		t.Errorf("without DualLogging: %d lines, stats %+v", len(got), plain.src.Stats())
 	}
 }

@@ -1,6 +1,9 @@
 package gelf
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // The defaults of Config, in one place; a zero setting means its default. Each is finite, so
 // no sender can make a Source hold unbounded memory.
@@ -15,7 +18,6 @@ const (
 	DefaultMaxIncomplete = 1000            // chunked messages held for reassembly
 	DefaultMaxChunkBytes = 32 << 20        // bytes those hold
 
-	DefaultUDPReaders = 1
 	DefaultReadBuffer = 8 << 20 // the UDP socket's receive buffer
 
 	// DefaultMaxConnections is sized for a host with thousands of containers: Docker's GELF
@@ -42,3 +44,6 @@ const (
 	DefaultMaxFuture = 24 * time.Hour
 	DefaultMaxPast   = 30 * 24 * time.Hour
 )
+
+// defaultUDPWorkers is the default of Config.UDPWorkers: a decoder per CPU, at most 8.
+func defaultUDPWorkers() int { return min(runtime.GOMAXPROCS(0), 8) }

@@ -61,13 +61,6 @@ func TestJoinDockerLines(t *testing.T) {
 	}
 }
 
-func TestJoinNeedsOneReader(t *testing.T) {
-	_, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, UDPReaders: 2})
-	if err == nil || !strings.Contains(err.Error(), "UDPReaders must be 1") {
-		t.Errorf("Listen = %v", err)
-	}
-}
-
 // TestDockerGELFDriverJoinsLongLines: with JoinDockerLines, lines of up to 100 KiB that Docker
 // split arrive whole, over UDP and TCP.
 func TestDockerGELFDriverJoinsLongLines(t *testing.T) {

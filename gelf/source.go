@@ -31,9 +31,10 @@ type Config struct {
 	TCPAddr  string // GELF messages each followed by a NUL byte
 	HTTPAddr string // GELF over HTTP: POST /gelf with one message, plain or gzip
 
-	// UDPReaders is how many goroutines read the UDP socket (DefaultUDPReaders). More than one
-	// reads faster but no longer keeps the order in which one container's lines arrive.
-	UDPReaders int
+	// UDPWorkers is how many goroutines decode the datagrams one goroutine reads from each UDP
+	// socket (DefaultUDPWorkers: GOMAXPROCS, at most 8). A sender's messages always go to the
+	// same worker, so each container's lines keep their order.
+	UDPWorkers int
 	// ReadBuffer is the UDP socket's receive buffer in bytes (DefaultReadBuffer); the kernel
 	// may grant less. A larger buffer rides out bursts while the sinks are slow.
 	ReadBuffer int
@@ -55,7 +56,7 @@ type Config struct {
 
 	// JoinDockerLines puts back together the lines longer than 16 KiB that Docker splits into
 	// pieces before its GELF driver sends them, one message each and unmarked. See
-	// DockerLineLimit; it relies on pieces arriving in order, so keep UDPReaders at 1.
+	// DockerLineLimit.
 	JoinDockerLines bool
 	// JoinWait is how long the pieces of a line wait for the rest, from their arrival
 	// (DefaultJoinWait).
@@ -74,7 +75,7 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.UDPReaders, DefaultUDPReaders)
+	def(&c.UDPWorkers, defaultUDPWorkers())
 	def(&c.ReadBuffer, DefaultReadBuffer)
 	def(&c.MaxMessageSize, DefaultMaxMessageSize)
 	def(&c.MaxFields, DefaultMaxFields)
@@ -161,9 +162,6 @@ func Listen(cfg Config) (*Source, error) {
 	cfg.setDefaults()
 	if cfg.UDPAddr == "" && cfg.TCPAddr == "" && cfg.HTTPAddr == "" {
 		return nil, errors.New("gelf: no address to listen on: set UDPAddr, TCPAddr or HTTPAddr")
-	}
-	if cfg.JoinDockerLines && cfg.UDPReaders > 1 {
-		return nil, errors.New("gelf: JoinDockerLines needs the pieces in order: UDPReaders must be 1")
 	}
 	s := &Source{
 		cfg:       cfg,
@@ -311,9 +309,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	emit = s.clamping(emit)
 	var wg sync.WaitGroup
 	for _, conn := range s.udp {
-		for range s.cfg.UDPReaders {
-			wg.Go(func() { s.readUDP(conn, emit) })
-		}
+		wg.Go(func() { s.readUDP(conn, emit) })
 	}
 	for _, ln := range s.tcp {
 		wg.Go(func() { s.acceptTCP(ln, &wg, emit) })
@@ -430,56 +426,6 @@ func (s *Source) discardLeft(conn net.Conn, cause string, count func([]byte) int
 	}
 	if n > 0 {
 		s.discard(cause, n)
-	}
-}
-
-func (s *Source) readUDP(conn *net.UDPConn, emit func(message.Message)) {
-	buf := make([]byte, 65536)
-	dec := s.decoder()
-	j := s.joiner()
-	defer j.flush(emit) // the socket is closed: nothing more can come
-	for {
-		// Pieces of a line wait only while the socket is idle, not while emit blocks.
-		var want time.Time
-		if j.waiting() {
-			want = time.Now().Add(s.cfg.JoinWait)
-		}
-		if err := s.setDeadline(conn, want); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Warn("gelf: setting udp read deadline", "err", err)
-		}
-		n, err := conn.Read(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if s.draining.Load() {
-					s.discardLeft(conn, "udp_unread", func(b []byte) int { return min(len(b), 1) })
-					return
-				}
-				j.flush(emit)
-				continue
-			}
-			s.log.Warn("gelf: reading udp", "err", err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		s.datagrams.Add(1)
-		s.bytes.Add(uint64(n))
-		payload, now := buf[:n], time.Now()
-		if IsChunk(payload) {
-			s.chunks.Add(1)
-			whole, err := s.asm.Add(payload, now)
-			if err != nil {
-				s.reject(err, "udp")
-				continue
-			}
-			if whole == nil {
-				continue
-			}
-			payload = whole
-		}
-		s.handle(dec, j, payload, now, "udp", emit)
 	}
 }
 

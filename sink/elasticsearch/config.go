@@ -246,6 +246,28 @@ func (l indexLayout) name(t time.Time) string {
 	return l.prefix + t.UTC().Format(l.layout) + l.suffix
 }
 
+// indexNames names the indices of one batch after another: most documents of a batch go to
+// the index of the document before, so the name is made again only when the time, formatted
+// into a scratch buffer, differs.
+type indexNames struct {
+	layout  indexLayout
+	scratch []byte
+	last    []byte
+	name    string
+}
+
+func (n *indexNames) of(t time.Time) string {
+	if n.layout.layout == "" {
+		return n.layout.prefix
+	}
+	n.scratch = t.UTC().AppendFormat(n.scratch[:0], n.layout.layout)
+	if n.name == "" || string(n.scratch) != string(n.last) {
+		n.last = append(n.last[:0], n.scratch...)
+		n.name = n.layout.prefix + string(n.scratch) + n.layout.suffix
+	}
+	return n.name
+}
+
 // pattern is the wildcard that matches every index the layout makes.
 func (l indexLayout) pattern() string {
 	if l.layout == "" {

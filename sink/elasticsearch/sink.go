@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/olivere/elastic/v7"
 
@@ -73,6 +75,13 @@ type Sink struct {
 	healthMu  sync.Mutex
 	unhealthy bool
 	lastErr   string
+
+	// Reused from one Write to the next (Writes never overlap): the encoded batch and its
+	// documents. Nothing refers to them once Write has returned.
+	buf   []byte
+	all   []doc
+	docs  []*doc
+	names indexNames
 }
 
 // New checks cfg and returns a Sink. It does not contact the cluster; see Ping and Install.
@@ -115,7 +124,8 @@ func New(cfg Config) (*Sink, error) {
 		return nil, fmt.Errorf("elasticsearch: creating client: %w", err)
 	}
 	return &Sink{cfg: cfg, client: client, httpClient: hc, ownHTTP: own,
-		index: parseIndex(cfg.Index), dlq: parseIndex(cfg.DeadLetterIndex), log: cfg.Logger}, nil
+		index: parseIndex(cfg.Index), dlq: parseIndex(cfg.DeadLetterIndex), log: cfg.Logger,
+		names: indexNames{layout: parseIndex(cfg.Index)}}, nil
 }
 
 // Ping checks that the first node answers; a program can call it at start to fail early.
@@ -166,47 +176,60 @@ func (s *Sink) Close(context.Context) error {
 	return nil
 }
 
-// doc is one document on its way: where it goes and its encoded source.
+// doc is one document on its way: where it goes, and its entry in a bulk request body.
 type doc struct {
 	index, id  string
 	pos        int    // index of its message in the batch
-	source     []byte // may share its array with the other documents of the batch
+	line       []byte // the create action, a newline, the document and a newline
+	source     []byte // the document, within line
 	deadLetter bool   // a dead letter itself: if refused, it fails
 	fresh      bool   // not sent yet: no wait needed before sending it
 }
 
-// size is what the document adds to a bulk request body: its action line, its source, and
-// their newlines.
-func (d *doc) size() int { return len(d.index) + len(d.id) + len(d.source) + 35 }
+// size is what the document adds to a bulk request body.
+func (d *doc) size() int { return len(d.line) }
 
-// ndjson is a whole bulk request body, handed to the client's Bulk service as one
-// BulkableRequest: the service then copies it once, instead of gathering two strings for
-// every document. The body ends without its last newline, which the service adds.
-type ndjson string
+// appendEntry appends the bulk entry of a document to b: the create action under its ID, then
+// the document that encode appends. It returns b and the entry's bounds within it, and those
+// of the document.
+func appendEntry(b []byte, index, id string, encode func([]byte) []byte) (out []byte, start, src, end int) {
+	start = len(b)
+	b = append(b, `{"create":{"_index":`...)
+	b = appendQuoted(b, index)
+	b = append(b, `,"_id":`...)
+	b = appendQuoted(b, id)
+	b = append(b, "}}\n"...)
+	src = len(b)
+	b = encode(b)
+	end = len(b)
+	return append(b, '\n'), start, src, end
+}
 
-func (n ndjson) String() string            { return string(n) }
-func (n ndjson) Source() ([]string, error) { return []string{string(n)}, nil }
-
-// body builds the bulk request body for docs: a create action under each document's ID,
-// then the document.
-func body(docs []*doc) ndjson {
+// body is the bulk request body for docs. The documents of a batch are encoded once, one
+// after the other, into one array, so the body of a first attempt is that array as it is;
+// only a retry of some of them is copied together.
+func body(docs []*doc) string {
+	first, last := docs[0].line, docs[len(docs)-1].line
+	start := unsafe.Pointer(unsafe.SliceData(first))
+	n := uintptr(unsafe.Pointer(unsafe.SliceData(last))) + uintptr(len(last)) - uintptr(start)
+	contiguous := true
+	for i := 1; i < len(docs) && contiguous; i++ {
+		prev := docs[i-1].line
+		contiguous = unsafe.Add(unsafe.Pointer(unsafe.SliceData(prev)), len(prev)) == unsafe.Pointer(unsafe.SliceData(docs[i].line))
+	}
+	if contiguous {
+		// The array is never written again once encoded: a string over it is safe.
+		return unsafe.String((*byte)(start), n)
+	}
 	size := 0
 	for _, d := range docs {
-		size += d.size()
+		size += len(d.line)
 	}
 	b := make([]byte, 0, size)
-	for i, d := range docs {
-		if i > 0 {
-			b = append(b, '\n')
-		}
-		b = append(b, `{"create":{"_index":`...)
-		b = appendQuoted(b, d.index)
-		b = append(b, `,"_id":`...)
-		b = appendQuoted(b, d.id)
-		b = append(b, "}}\n"...)
-		b = append(b, d.source...)
+	for _, d := range docs {
+		b = append(b, d.line...)
 	}
-	return ndjson(b)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // appendQuoted writes s as a JSON string. Index names and IDs are plain (checked index
@@ -233,9 +256,16 @@ func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("elasticsearch: writing %d documents: %w", len(batch), err)
 	}
-	docs := make([]*doc, len(batch))
-	all := make([]doc, len(batch))
-	buf := make([]byte, 0, 512*len(batch))
+	if cap(s.all) < len(batch) {
+		s.all, s.docs = make([]doc, len(batch)), make([]*doc, len(batch))
+	}
+	all, docs, buf := s.all[:len(batch)], s.docs[:len(batch)], s.buf[:0]
+	defer func() {
+		clear(all) // lets go of the strings
+		if cap(buf) <= 2*s.cfg.MaxBulkBytes {
+			s.buf = buf[:0]
+		}
+	}()
 	for i := range batch {
 		m := &batch[i]
 		id := m.ID
@@ -243,11 +273,13 @@ func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 			// The Hub always sets an ID; a program that calls Write itself may not.
 			id = message.NewID()
 		}
-		start := len(buf)
-		buf = m.AppendJSON(buf)
-		// Documents share buf's array; a later append may move buf, but the slices taken
-		// keep the array they point into alive and unchanged.
-		all[i] = doc{index: s.index.name(m.Time), id: id, pos: i, source: buf[start:len(buf):len(buf)]}
+		index := s.names.of(m.Time)
+		var start, src, end int
+		buf, start, src, end = appendEntry(buf, index, id, m.AppendJSON)
+		// Entries share buf's array; a later append may move buf, but the slices taken keep
+		// the array they point into alive and unchanged (and no longer contiguous with the
+		// entries after them, which body notices).
+		all[i] = doc{index: index, id: id, pos: i, line: buf[start : end+1 : end+1], source: buf[src:end:end]}
 		docs[i] = &all[i]
 	}
 	return s.deliver(ctx, docs)
@@ -381,7 +413,9 @@ func (s *Sink) deadLetter(d *doc, reason string) *doc {
 		"error":      map[string]any{"message": reason},
 		"qwatch":     map[string]any{"id": d.id, "index": d.index, "kind": "deadletter"},
 	})
-	return &doc{index: s.dlq.name(now), id: d.id, source: letter, deadLetter: true, fresh: true}
+	index := s.dlq.name(now)
+	line, _, src, end := appendEntry(nil, index, d.id, func(b []byte) []byte { return append(b, letter...) })
+	return &doc{index: index, id: d.id, line: line, source: line[src:end], deadLetter: true, fresh: true}
 }
 
 // send makes one bulk request and returns the outcome of each document, with the reason for
@@ -394,12 +428,22 @@ func (s *Sink) send(ctx context.Context, chunk []*doc) ([]outcome, []string, err
 	for _, d := range chunk {
 		d.fresh = false
 	}
-	bulk := s.client.Bulk().FilterPath("took", "errors", "items.*.status", "items.*.error").Add(req)
 	s.requests.Add(1)
-	s.bytes.Add(uint64(len(req) + 1))
+	s.bytes.Add(uint64(len(req)))
 	reqCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	resp, err := bulk.Do(reqCtx)
+	// Posted as it is, rather than through the client's Bulk service, which would gather
+	// each document's lines into a body of its own.
+	raw, err := s.client.PerformRequest(reqCtx, elastic.PerformRequestOptions{
+		Method: http.MethodPost, Path: "/_bulk", Body: req, ContentType: "application/x-ndjson",
+		Params: url.Values{"filter_path": {"took,errors,items.*.status,items.*.error"}},
+	})
 	cancel()
+	var resp elastic.BulkResponse
+	if err == nil {
+		if derr := (bulkDecoder{}).Decode(raw.Body, &resp); derr != nil {
+			err = fmt.Errorf("decoding the bulk response: %w", derr)
+		}
+	}
 	s.health(err)
 	if err != nil {
 		var ee *elastic.Error

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
@@ -225,6 +227,28 @@ func TestDecoderReuse(t *testing.T) {
 		}
 		if i != 1 && !cmp.Equal(m, dockerMessage()) {
 			t.Errorf("#%d: reused decoder gave %+v", i, m)
+		}
+	}
+}
+
+// Strings are scanned eight bytes at a time: an escape, a quote, a control character or a
+// byte of a multi-byte character at any place in a word is still seen, as encoding/json sees
+// it.
+func TestStringScanAtEveryOffset(t *testing.T) {
+	for n := range 24 {
+		for k := range n + 1 {
+			for _, insert := range []string{`\"`, `\\`, `\n`, `\u00e9`, "é", "\x01", "\xff"} {
+				text := strings.Repeat("a", k) + insert + strings.Repeat("b", n-k)
+				payload := []byte(`{"short_message":"` + text + `"}`)
+				var want struct {
+					Short string `json:"short_message"`
+				}
+				wantErr := json.Unmarshal(payload, &want) != nil || !utf8.Valid(payload)
+				m, err := gelf.Decode(payload)
+				if (err != nil) != wantErr || (err == nil && m.Text != want.Short) {
+					t.Fatalf("%q: got %q, %v; encoding/json %q (error %v)", payload, m.Text, err, want.Short, wantErr)
+				}
+			}
 		}
 	}
 }

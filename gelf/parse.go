@@ -1,6 +1,7 @@
 package gelf
 
 import (
+	"encoding/binary"
 	"fmt"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -48,7 +49,20 @@ func (p *parser) syntaxError(want string) *Error {
 func (p *parser) readString(buf *[]byte) ([]byte, error) {
 	start := p.pos
 	ascii := true
-	for p.pos < len(p.data) {
+	for {
+		// Eight bytes at a time while none of them ends the string, starts an escape or is
+		// a control character: log lines are long and mostly plain.
+		for p.pos+8 <= len(p.data) {
+			x := binary.LittleEndian.Uint64(p.data[p.pos:])
+			if special(x) {
+				break
+			}
+			ascii = ascii && x&hiBits == 0
+			p.pos += 8
+		}
+		if p.pos >= len(p.data) {
+			break
+		}
 		c := p.data[p.pos]
 		switch {
 		case c == '"':
@@ -68,6 +82,18 @@ func (p *parser) readString(buf *[]byte) ([]byte, error) {
 		p.pos++
 	}
 	return nil, p.syntaxError(`'"'`)
+}
+
+const (
+	loBits = 0x0101010101010101
+	hiBits = 0x8080808080808080
+)
+
+// special reports whether any byte of x is '"', '\\' or a control character (below 0x20).
+func special(x uint64) bool {
+	q := x ^ (loBits * '"')
+	b := x ^ (loBits * '\\')
+	return ((q-loBits)&^q|(b-loBits)&^b|(x-loBits*0x20)&^x)&hiBits != 0
 }
 
 // readEscaped finishes a string that has escapes, from start, into *buf.

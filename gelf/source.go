@@ -557,6 +557,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	oversized := false
 	lastActive := time.Now()
 	idle := func() bool { return s.cfg.IdleTimeout > 0 && time.Since(lastActive) >= s.cfg.IdleTimeout }
+	var lastSet time.Time // the deadline set last
 	for {
 		var deadline time.Time
 		if s.cfg.IdleTimeout > 0 {
@@ -565,12 +566,17 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		if soon := time.Now().Add(s.cfg.JoinWait); j.waiting() && (deadline.IsZero() || soon.Before(deadline)) {
 			deadline = soon
 		}
-		if err := s.setDeadline(conn, deadline); err != nil {
-			return
+		// Set only when it changes, or while draining: with no idle timeout and no pieces
+		// waiting, that is once per connection, not once a frame.
+		if !deadline.Equal(lastSet) || r.Buffered() == 0 || s.draining.Load() {
+			if err := s.setDeadline(conn, deadline); err != nil {
+				return
+			}
+			lastSet = deadline
 		}
 		part, err := r.ReadSlice(0)
 		s.bytes.Add(uint64(len(part)))
-		if len(part) > 0 {
+		if len(part) > 0 && s.cfg.IdleTimeout > 0 {
 			lastActive = time.Now()
 		}
 		switch {

@@ -412,13 +412,14 @@ type SinkStats struct {
 	QueuedBytes int64  // memory the queued messages hold, as message.Message.Size estimates it
 
 	// With a spool:
-	Spooled      uint64 // messages on disk, not yet written
-	SpooledBytes int64  // bytes of the spool's files
-	Recovered    uint64 // messages found on disk when the Hub started
-	Lost         uint64 // messages in corrupt spool records, skipped
-	Retrying     bool   // Write failed and is being retried from the spool
-	LastError    string // why, while Retrying
-	SpoolError   string // why the spool refuses messages now (a full disk, say); empty when healthy
+	Spooled       uint64 // messages on disk, not yet written
+	SpooledBytes  int64  // bytes of the spool's files
+	SpoolMaxBytes int64  // the bound on those (SpoolConfig.MaxBytes, or its default)
+	Recovered     uint64 // messages found on disk when the Hub started
+	Lost          uint64 // messages in corrupt spool records, skipped
+	Retrying      bool   // Write failed and is being retried from the spool
+	LastError     string // why, while Retrying
+	SpoolError    string // why the spool refuses messages now (a full disk, say); empty when healthy
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.

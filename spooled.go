@@ -61,7 +61,8 @@ func WithSpool(cfg SpoolConfig) SinkOption {
 
 // spooled is the spool of a sink, with what the Hub counts of it.
 type spooled struct {
-	sp *spool.Spool
+	sp       *spool.Spool
+	maxBytes int64
 
 	mu             sync.Mutex
 	pendingWritten int // of the batch being delivered, the messages written but not acked yet
@@ -80,7 +81,11 @@ func openSpool(cfg *SpoolConfig) (*spooled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &spooled{sp: sp}, nil
+	maxBytes := cfg.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = spool.DefaultMaxBytes
+	}
+	return &spooled{sp: sp, maxBytes: maxBytes}, nil
 }
 
 // runSpooled is run for a sink with a spool: this goroutine moves the queue into the spool,
@@ -272,6 +277,7 @@ func (s *sinkEntry) spoolStats(st *SinkStats) {
 	defer s.sp.mu.Unlock()
 	st.Spooled = uint64(sst.Messages) - uint64(s.sp.pendingWritten)
 	st.SpooledBytes = sst.Bytes
+	st.SpoolMaxBytes = s.sp.maxBytes
 	st.Recovered = uint64(sst.Recovered)
 	st.Lost = sst.Lost + s.sp.decodeLost
 	st.Retrying = s.sp.retrying

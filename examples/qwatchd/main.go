@@ -2,12 +2,11 @@
 // standard output and, optionally, Elasticsearch. It is the qwatch library wired up by flags:
 // everything it does, a program that imports the library can do too.
 //
-// Run it with no flags on a Docker host: GELF on localhost:12201 (UDP and TCP, on 127.0.0.1 and
-// ::1), the engine's
-// events when an engine answers, log lines enriched with container names and labels, and text
-// lines on standard output. Then start containers with
-//
-//	docker run --log-driver gelf --log-opt gelf-address=udp://localhost:12201 IMAGE
+// Run it with no flags on a Docker host: every container's output through the engine's API
+// (no log driver change: docker run --rm alpine echo Hello World shows up), the engine's
+// events, GELF on localhost:12201 (UDP and TCP, on 127.0.0.1 and ::1) for containers that log
+// with the GELF driver, and text lines on standard output. Prometheus metrics and a health
+// check are served on -http.
 //
 // Flags, QWATCH_* environment variables and a YAML file (-config) set the same keys; run
 // qwatchd -h for the list. SIGINT or SIGTERM flushes every sink and exits; a second one exits
@@ -21,15 +20,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/internal/netlimit"
+	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink"
 )
 
@@ -73,7 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv,
-		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout))}
+		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout)),
+		reg: prometheus.NewRegistry()}
+	d.reg.MustRegister(promstats.Hub(d.hub), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer d.closeAll()
 	if err := d.setup(ctx, stdout); err != nil {
 		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
@@ -91,7 +100,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // summary says, at exit, where every message went: one line per sink and source.
 func (d *daemon) summary() {
 	st := d.hub.Stats()
-	for _, name := range sortedKeys(st.Sinks) {
+	for _, name := range slices.Sorted(maps.Keys(st.Sinks)) {
 		s := st.Sinks[name]
 		line := fmt.Sprintf("qwatchd: sink %s offered=%d written=%d failed=%d dropped=%d panics=%d", name, s.Offered, s.Written, s.Failed, s.Dropped, s.Panics)
 		if s.Spooled+s.Recovered+s.Lost > 0 || s.SpooledBytes > 0 {
@@ -111,7 +120,7 @@ type daemon struct {
 	stderr  io.Writer
 	getenv  func(string) string
 	hub     *qwatch.Hub
-	metrics []func(expo)
+	reg     *prometheus.Registry
 	final   []func() string // lines for the summary at exit
 	closers []func()
 }
@@ -169,7 +178,7 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 func (d *daemon) health() []string {
 	var problems []string
 	st := d.hub.Stats()
-	for _, name := range sortedKeys(st.Sinks) {
+	for _, name := range slices.Sorted(maps.Keys(st.Sinks)) {
 		s := st.Sinks[name]
 		if s.SpoolError != "" {
 			problems = append(problems, fmt.Sprintf("sink %s: spool refuses messages: %s", name, s.SpoolError))
@@ -193,8 +202,7 @@ func (d *daemon) setupHTTP() error {
 		return fmt.Errorf("http: %w", err)
 	}
 	mux := http.NewServeMux()
-	collectors := append([]func(expo){func(e expo) { writeHubMetrics(e, d.hub.Stats()) }}, d.metrics...)
-	mux.Handle("GET /metrics", metricsHandler(collectors...))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelError)}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if problems := d.health(); len(problems) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)

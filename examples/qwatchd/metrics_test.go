@@ -1,44 +1,94 @@
 package main
 
 import (
-	"io"
-	"net/http/httptest"
-	"strings"
+	"fmt"
+	"net"
+	"net/http"
 	"testing"
+	"time"
 
-	"github.com/qnib/qwatch"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
+// /metrics of the real binary: the library's collectors, and the Go and process metrics every
+// Prometheus user expects, in the exposition format Prometheus parses.
 func TestMetricsExposition(t *testing.T) {
-	st := qwatch.Stats{
-		Sources:   map[string]qwatch.SourceStats{"gelf": {Emitted: 7}},
-		Sinks:     map[string]qwatch.SinkStats{"stdout": {Offered: 7, Written: 5, Failed: 1, Dropped: 1, Queued: 0}, `we"ird`: {}},
-		Published: 2,
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "json", "-http", "127.0.0.1:0")
+	conn, err := net.Dial("udp", d.udp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	srv := httptest.NewServer(metricsHandler(func(e expo) { writeHubMetrics(e, st) }))
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
+	defer conn.Close()
+	fmt.Fprint(conn, `{"version":"1.1","host":"h","short_message":"counted"}`)
+	d.waitMetric(`qwatch_sink_written_total{sink="stdout"}`, 1, 10*time.Second)
+
+	resp, err := http.Get("http://" + d.http + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
-		t.Errorf("Content-Type %q", ct)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("not the Prometheus text format: %v", err)
 	}
-	for _, want := range []string{
-		"# TYPE qwatch_sink_written_total counter\n",
-		`qwatch_source_emitted_total{source="gelf"} 7` + "\n",
-		`qwatch_sink_offered_total{sink="stdout"} 7` + "\n",
-		`qwatch_sink_written_total{sink="stdout"} 5` + "\n",
-		`qwatch_sink_failed_total{sink="stdout"} 1` + "\n",
-		`qwatch_sink_dropped_total{sink="stdout"} 1` + "\n",
-		`qwatch_sink_queue_depth{sink="stdout"} 0` + "\n",
-		`qwatch_sink_offered_total{sink="we\"ird"} 0` + "\n",
-		"qwatch_published_total 2\n",
+	value := func(name string, labels ...string) float64 {
+		mf, ok := families[name]
+		if !ok {
+			t.Errorf("no %s", name)
+			return -1
+		}
+		for _, m := range mf.GetMetric() {
+			if matches(m, labels...) {
+				switch mf.GetType() {
+				case dto.MetricType_COUNTER:
+					return m.GetCounter().GetValue()
+				case dto.MetricType_GAUGE:
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+		t.Errorf("no %s%v", name, labels)
+		return -1
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"qwatch_gelf_messages_total", nil, 1},
+		{"qwatch_source_emitted_total", []string{"source", "gelf"}, 1},
+		{"qwatch_sink_offered_total", []string{"sink", "stdout"}, 1},
+		{"qwatch_sink_written_total", []string{"sink", "stdout"}, 1},
+		{"qwatch_sink_dropped_total", []string{"sink", "stdout"}, 0},
+		{"qwatch_gelf_kernel_drops_total", nil, 0},
 	} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("metrics lack %q:\n%s", want, body)
+		if got := value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "qwatch_gelf_rejected_total"} {
+		if _, ok := families[name]; !ok {
+			t.Errorf("no %s", name)
+		}
+	}
+}
+
+// matches reports whether m has the label pairs given.
+func matches(m *dto.Metric, pairs ...string) bool {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		found := false
+		for _, l := range m.GetLabel() {
+			if l.GetName() == pairs[i] && l.GetValue() == pairs[i+1] {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

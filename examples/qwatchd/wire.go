@@ -15,6 +15,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
 
@@ -49,7 +50,7 @@ func (d *daemon) setupGELF() error {
 	if len(also) > 0 {
 		d.say("gelf: and on %s", strings.Join(also, ", "))
 	}
-	d.metrics = append(d.metrics, func(e expo) { writeGELFMetrics(e, src.Stats()) })
+	d.reg.MustRegister(promstats.GELF(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
 		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d kernel_drops=%d discarded_at_shutdown=%d",
@@ -126,7 +127,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		}
 	}
 	d.hub.Use(src.Enrich)
-	d.metrics = append(d.metrics, func(e expo) { writeDockerMetrics(e, src.Stats()) })
+	d.reg.MustRegister(promstats.DockerEvents(src))
 	return d.hub.AddSource("docker", src)
 }
 
@@ -163,7 +164,7 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 		}
 	}
 	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(d.cfg.ESURLs, ", "))
-	d.metrics = append(d.metrics, func(e expo) { writeESMetrics(e, s.Stats()) })
+	d.reg.MustRegister(promstats.Elasticsearch(s, "elasticsearch"))
 	// While Elasticsearch is down its queue fills; then the oldest queued documents give way
 	// to new ones (counted as dropped), so the other sinks and the sources never stall. With
 	// the spool the queue drains to disk instead, and only a full spool drops its oldest.
@@ -272,7 +273,7 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		return err
 	}
 	d.say("docker: following every container's logs (checkpoints in %s)", dir)
-	d.metrics = append(d.metrics, func(e expo) { writeDockerLogsMetrics(e, src.Stats()) })
+	d.reg.MustRegister(promstats.DockerLogs(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
 		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)

@@ -41,6 +41,7 @@ type config struct {
 	Spool           bool
 	SpoolMaxBytes   int64
 	ShutdownTimeout time.Duration
+	Healthcheck     bool
 }
 
 func defaultConfig() config {
@@ -107,6 +108,7 @@ var settings = []setting{
 	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
 	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
+	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
 	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
 	boolSetting("spool", "spool the Elasticsearch sink on disk in the state directory, so outages and kill -9 lose nothing (default true; =false for a memory queue that drops its oldest when full)", func(c *config) *bool { return &c.Spool }),

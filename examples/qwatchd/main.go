@@ -77,6 +77,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
 		return 2
 	}
+	if cfg.Healthcheck {
+		return healthcheck(cfg.HTTP, stdout, stderr)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv,
 		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout)),
@@ -230,4 +233,25 @@ func (d *daemon) setupHTTP() error {
 	})
 	d.say("http: serving /metrics and /healthz on %s", ln.Addr())
 	return nil
+}
+
+// healthcheck asks a running qwatchd at addr for /healthz: 0 when it answers 200, 1 otherwise.
+// A scratch image has no curl; the binary checks itself.
+func healthcheck(addr string, stdout, stderr io.Writer) int {
+	if addr == "" {
+		fmt.Fprintln(stderr, "qwatchd: -healthcheck needs the -http address qwatchd serves /healthz on")
+		return 2
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + addr + "/healthz")
+	if err != nil {
+		fmt.Fprintf(stderr, "qwatchd: health check: %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	io.Copy(stdout, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return 1
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -160,4 +161,19 @@ func TestTemplateInstalledWithWait(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("no index template was installed; stderr: %v", d.stderrLines())
+}
+
+// -healthcheck asks the running daemon: 0 while it is healthy, 1 when nothing answers.
+func TestHealthcheckFlag(t *testing.T) {
+	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "none", "-http", "127.0.0.1:0")
+	out, err := exec.Command(daemonBinary(t), "-healthcheck", "-http", d.http).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Errorf("healthy daemon: %v, %q", err, out)
+	}
+	d.stop()
+	err = exec.Command(daemonBinary(t), "-healthcheck", "-http", d.http).Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("stopped daemon: %v, want exit status 1", err)
+	}
 }

@@ -281,16 +281,31 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 	return d.hub.AddSource("docker-logs", src)
 }
 
-// selfContainerID is the ID of the container qwatchd runs in, read from its cgroup, or "".
+// selfContainerID is the ID of the container qwatchd runs in, or "" outside one.
 func selfContainerID() string {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return ""
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	cgroup, _ := os.ReadFile("/proc/self/cgroup")
+	return containerIDIn(string(mountinfo), string(cgroup))
+}
+
+// containerIDIn finds the ID of the container a process runs in: in the mounts of the files the
+// engine keeps for it (.../containers/ID/hostname, with cgroup v1 and v2 alike), else in its
+// cgroup path (cgroup v1: /docker/ID).
+func containerIDIn(mountinfo, cgroup string) string {
+	for line := range strings.Lines(mountinfo) {
+		_, rest, ok := strings.Cut(line, "/containers/")
+		if id, _, ok2 := strings.Cut(rest, "/"); ok && ok2 && isContainerID(id) {
+			return id
+		}
 	}
-	for _, field := range strings.FieldsFunc(string(data), func(r rune) bool { return r == '/' || r == '\n' || r == '-' || r == '.' }) {
-		if len(field) == 64 && strings.Trim(field, "0123456789abcdef") == "" {
+	for _, field := range strings.FieldsFunc(cgroup, func(r rune) bool { return r == '/' || r == '\n' || r == '-' || r == '.' }) {
+		if isContainerID(field) {
 			return field
 		}
 	}
 	return ""
+}
+
+func isContainerID(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }

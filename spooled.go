@@ -40,10 +40,10 @@ type SpoolConfig struct {
 	SyncInterval time.Duration
 }
 
-// WithSpool puts a crash-safe disk spool between the sink's queue and its Write. The queue is
-// written to the spool in batches within the sink's flush interval (see WithBatch; 200 ms by
-// default), to the operating system at once, so a message the Hub accepted survives kill -9
-// after that interval, and a power loss after SyncInterval more. A separate goroutine reads
+// WithSpool puts a crash-safe disk spool between the sink's queue and its Write. What is
+// queued is written to the spool, and so to the operating system, as soon as it is queued
+// (what comes during one write goes in the next), so a message the Hub accepted survives
+// kill -9 moments later, and a power loss after SyncInterval more. A separate goroutine reads
 // the spool and calls Write; a message leaves the spool only when Write accepted it. A Write
 // that fails, in whole or in part (see [PartialError]), is retried, only for what it did not
 // write, with backoff from 100 ms to 30 s, for as long as the Hub runs: a message on disk is
@@ -107,9 +107,7 @@ func (s *sinkEntry) runSpooled(ctx context.Context, log *slog.Logger) {
 func (s *sinkEntry) feed(ctx context.Context, log *slog.Logger) {
 	batch := make([]message.Message, 0, s.cfg.batchSize)
 	var recs [][]byte
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for s.fill(timer) {
+	for s.waitQueued() {
 		s.mu.Lock()
 		if s.abandoned {
 			s.mu.Unlock()
@@ -140,6 +138,23 @@ func (s *sinkEntry) feed(ctx context.Context, log *slog.Logger) {
 			log.Error("qwatch: cannot write to the spool; messages dropped (logged at most once a second)",
 				"sink", s.name, "messages", len(recs), "err", err)
 		}
+	}
+}
+
+// waitQueued waits until the queue holds a message, and reports false once it is closed and
+// empty. The spool takes what is queued at once, not a batch at a time: a message reaches the
+// operating system within moments of its arrival, so kill -9 loses next to nothing, and under
+// load the messages that come during one append make the next one larger.
+func (s *sinkEntry) waitQueued() bool {
+	for {
+		n, _, closed := s.q.state()
+		switch {
+		case n > 0:
+			return true
+		case closed:
+			return false
+		}
+		<-s.q.ready
 	}
 }
 

@@ -22,8 +22,14 @@ import (
 type bulkStore struct {
 	down      atomic.Bool
 	conflicts atomic.Int64 // creates of an _id already stored: repeats the store kept out
-	mu        sync.Mutex
-	docs      map[string]string // _id → message
+	// Faults to inject: a status for whole requests (401, say); 429 for every other item;
+	// every resetEvery-th request indexed and then its connection reset, unanswered.
+	status     atomic.Int32
+	refuseHalf atomic.Bool
+	resetEvery atomic.Int32
+	requests   atomic.Int64
+	mu         sync.Mutex
+	docs       map[string]string // _id → message
 }
 
 func newBulkStore(t *testing.T) (*bulkStore, *httptest.Server) {
@@ -42,6 +48,12 @@ func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
 	}
+	if st := b.status.Load(); st != 0 {
+		http.Error(w, `{"error":"refused"}`, int(st))
+		return
+	}
+	req := b.requests.Add(1)
+	refuse := b.refuseHalf.Load()
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var items []string
@@ -61,6 +73,10 @@ func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		json.Unmarshal(sc.Bytes(), &doc)
 		status := 201
+		if refuse && len(items)%2 == 1 {
+			items = append(items, `{"create":{"status":429,"error":{"type":"es_rejected_execution_exception"}}}`)
+			continue
+		}
 		if _, ok := b.docs[action.Create.ID]; ok {
 			status = 409
 			b.conflicts.Add(1)
@@ -70,6 +86,16 @@ func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
 		items = append(items, fmt.Sprintf(`{"create":{"status":%d}}`, status))
 	}
 	b.mu.Unlock()
+	if n := b.resetEvery.Load(); n > 0 && req%int64(n) == 0 {
+		// Indexed, and the answer never comes: the connection is reset.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			conn.Close()
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"took":1,"errors":false,"items":[%s]}`, strings.Join(items, ","))
 }

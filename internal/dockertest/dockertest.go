@@ -66,6 +66,16 @@ func Image(t testing.TB) string {
 	return ImageName
 }
 
+// ImageOn imports the logger image into the engine c talks to (a private engine, say) and
+// returns ImageName.
+func ImageOn(t testing.TB, c *client.Client) string {
+	t.Helper()
+	if err := importLogger(c); err != nil {
+		t.Fatalf("importing the test image: %v", err)
+	}
+	return ImageName
+}
+
 func importLogger(c *client.Client) error {
 	_, self, _, _ := runtime.Caller(0)
 	dir, err := os.MkdirTemp("", "qwatch-logger")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,13 @@ func New(cfg Config) (*Sink, error) {
 	hc, own, err := cfg.httpClient()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Password != "" || cfg.APIKey != "" || cfg.Headers.Get("Authorization") != "" {
+		for _, u := range cfg.URLs {
+			if strings.HasPrefix(strings.ToLower(u), "http://") {
+				cfg.Logger.Warn("elasticsearch: credentials are sent over plain HTTP; anyone on the way can read them (use https)", "url", redactURL(u))
+			}
+		}
 	}
 	opts := []elastic.ClientOptionFunc{
 		elastic.SetURL(cfg.URLs...),
@@ -532,4 +540,13 @@ func describe(e *elastic.ErrorDetails) string {
 		return e.Type
 	}
 	return e.Type + ": " + e.Reason
+}
+
+// redactURL drops the password a URL may carry, for logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

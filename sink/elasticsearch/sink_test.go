@@ -529,6 +529,12 @@ func TestTLSWithCAFile(t *testing.T) {
 	s := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, CAFile: ca})
 	writeAndCheck(t, s, srv, msgs, false)
 
+	// A name the certificate does not carry is refused, CA or not.
+	wrongName := newSink(t, elasticsearch.Config{URLs: []string{strings.Replace(tlsSrv.URL, "127.0.0.1", "localhost", 1)}, CAFile: ca, RetryBudget: 300 * time.Millisecond})
+	if err := wrongName.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Write to a server under a name its certificate lacks = %v, want a certificate error", err)
+	}
+
 	// Without the CA the server's certificate is not trusted: nothing is sent.
 	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 300 * time.Millisecond})
 	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {

@@ -46,7 +46,7 @@ type SpoolConfig struct {
 // kill -9 moments later, and a power loss after SyncInterval more. A separate goroutine reads
 // the spool and calls Write; a message leaves the spool only when Write accepted it. A Write
 // that fails, in whole or in part (see [PartialError]), is retried, only for what it did not
-// write, with backoff from 100 ms to 30 s, for as long as the Hub runs: a message on disk is
+// write, with backoff from 100 ms to 5 s, for as long as the Hub runs: a message on disk is
 // never counted as failed. After a restart on the same directory the backlog is delivered
 // first, streamed from disk.
 //
@@ -252,7 +252,7 @@ func (s *sinkEntry) deliverBatch(ctx context.Context, recs []spool.Record, log *
 			return false
 		case <-time.After(time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))):
 		}
-		backoff = min(2*backoff, 30*time.Second)
+		backoff = min(2*backoff, 5*time.Second)
 		batch = rest
 	}
 	if err := s.sp.sp.Ack(recs[len(recs)-1].Seq); err != nil {

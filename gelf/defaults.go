@@ -23,6 +23,9 @@ const (
 	// DefaultMaxConnections is sized for a host with thousands of containers: Docker's GELF
 	// driver keeps one TCP connection per container.
 	DefaultMaxConnections = 10000
+	// DefaultMaxFrameBytes bounds the TCP frames begun and not yet ended, all connections
+	// together, so that many senders trickling large frames cannot take memory at will.
+	DefaultMaxFrameBytes = 64 << 20
 	// DefaultIdleTimeout is zero: a healthy idle TCP connection is never closed, because
 	// Docker's driver loses the next line it writes to one that was.
 	DefaultIdleTimeout = 0

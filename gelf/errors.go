@@ -21,10 +21,11 @@ const (
 	ReasonBadValue       Reason = "bad_value"       // a timestamp or level that is not a number in range
 	ReasonBadChunk       Reason = "bad_chunk"       // a chunk header that makes no sense
 	ReasonConnLimit      Reason = "connection_limit"
+	ReasonOverload       Reason = "overload" // a memory budget shared by all senders was spent
 )
 
 var reasons = [...]Reason{ReasonDecompress, ReasonTooLarge, ReasonJSON, ReasonUTF8, ReasonMissingMessage,
-	ReasonTooManyFields, ReasonBadValue, ReasonBadChunk, ReasonConnLimit}
+	ReasonTooManyFields, ReasonBadValue, ReasonBadChunk, ReasonConnLimit, ReasonOverload}
 
 // Error is the error for rejected input: it says what was wrong, and why in Reason. It wraps
 // the underlying error, if any (a decompressor's, say).

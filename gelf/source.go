@@ -46,6 +46,7 @@ type Config struct {
 	MaxIncomplete  int           // messages held for reassembly (DefaultMaxIncomplete)
 	MaxChunkBytes  int           // bytes held for reassembly (DefaultMaxChunkBytes)
 	MaxConnections int           // concurrent TCP connections, and HTTP connections (DefaultMaxConnections)
+	MaxFrameBytes  int           // bytes of TCP frames begun and not yet ended, all connections together (DefaultMaxFrameBytes)
 	IdleTimeout    time.Duration // close a TCP connection that sends nothing this long; zero never does (DefaultIdleTimeout)
 	HTTPTimeout    time.Duration // to read one HTTP request (DefaultHTTPTimeout)
 	DrainTimeout   time.Duration // at shutdown, to read what the sockets already hold (DefaultDrainTimeout)
@@ -76,6 +77,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.UDPWorkers, defaultUDPWorkers())
+	def(&c.MaxFrameBytes, DefaultMaxFrameBytes)
 	def(&c.ReadBuffer, DefaultReadBuffer)
 	def(&c.MaxMessageSize, DefaultMaxMessageSize)
 	def(&c.MaxFields, DefaultMaxFields)
@@ -137,6 +139,7 @@ type Source struct {
 	joined      atomic.Uint64 // pieces of split Docker lines joined
 	released    atomic.Uint64 // split lines let go unfinished
 	joinHeld    atomic.Int64  // bytes the joiners hold
+	frameHeld   atomic.Int64  // bytes of unfinished TCP frames
 	clamped     atomic.Uint64
 	draining    atomic.Bool // shutdown: readers stop at the drain deadline, not at Close
 	udpClosed   atomic.Bool
@@ -548,13 +551,36 @@ func (s *Source) untrack(conn net.Conn) {
 // readTCP reads NUL-terminated messages until the peer closes, goes quiet for the idle
 // timeout (if one is set), or the Source drains and closes. A frame over the size limit is
 // skipped up to its NUL.
+// tcpReadBuffer is each TCP connection's read buffer. Docker keeps a connection per container,
+// thousands on a big host, mostly idle: a frame longer than the buffer is gathered from
+// several reads, within the shared MaxFrameBytes.
+const tcpReadBuffer = 8 << 10
+
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
-	r := bufio.NewReaderSize(conn, 64<<10)
+	r := bufio.NewReaderSize(conn, tcpReadBuffer)
 	dec := s.decoder()
 	j := s.joiner()
 	defer j.flush(emit)
 	var frame []byte
 	oversized := false
+	// Bytes of an unfinished frame count against the budget all connections share.
+	var held int
+	release := func() {
+		s.frameHeld.Add(-int64(held))
+		held = 0
+	}
+	defer release()
+	gather := func(part []byte) {
+		if s.frameHeld.Add(int64(len(part))) > int64(s.cfg.MaxFrameBytes) {
+			s.frameHeld.Add(-int64(len(part)))
+			release()
+			oversized, frame = true, frame[:0]
+			s.reject(errorf(ReasonOverload, "tcp frames of all connections hold more than %d bytes", s.cfg.MaxFrameBytes), "tcp")
+			return
+		}
+		held += len(part)
+		frame = append(frame, part...)
+	}
 	lastActive := time.Now()
 	idle := func() bool { return s.cfg.IdleTimeout > 0 && time.Since(lastActive) >= s.cfg.IdleTimeout }
 	var lastSet time.Time // the deadline set last
@@ -598,7 +624,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 			// Idle while pieces wait: let them go out, and keep what this frame has so far
 			// (ReadSlice returned it in part).
 			if !oversized {
-				frame = append(frame, part...)
+				gather(part)
 			}
 			j.flush(emit)
 			continue
@@ -614,11 +640,12 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 			if len(frame)+len(part) > s.cfg.MaxMessageSize {
 				oversized = true
 				frame = frame[:0]
+				release()
 				s.reject(errorf(ReasonTooLarge, "tcp frame larger than %d bytes", s.cfg.MaxMessageSize), "tcp")
 			} else if err == nil && len(frame) == 0 {
 				frame = part // the common case: the whole frame is in the reader's buffer
 			} else {
-				frame = append(frame, part...)
+				gather(part)
 			}
 		}
 		if err != nil {
@@ -630,6 +657,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		}
 		oversized = false
 		frame = frame[:0:0]
+		release()
 	}
 }
 

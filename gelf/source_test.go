@@ -329,3 +329,49 @@ func (c *collector) all() []message.Message {
 	defer c.mu.Unlock()
 	return append([]message.Message(nil), c.msgs...)
 }
+
+// Unfinished TCP frames of all connections share MaxFrameBytes: senders that trickle large
+// frames are refused, counted as overload, while a connection with whole frames goes on.
+func TestTCPFramesShareABudget(t *testing.T) {
+	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxFrameBytes: 64 << 10})
+	var conns []net.Conn
+	for range 4 {
+		conn, err := net.Dial("tcp", src.TCPAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conns = append(conns, conn)
+		// 40 KiB of a frame that does not end: two of these fill the budget.
+		conn.Write([]byte(`{"short_message":"` + strings.Repeat("x", 40<<10)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for src.Stats().Rejected[gelf.ReasonOverload] < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no overload after 160 KiB of unfinished frames with a 64 KiB budget: %+v", src.Stats().Rejected)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	good, err := net.Dial("tcp", src.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	good.Write([]byte(`{"short_message":"still here"}` + "\x00"))
+	c.wait(t, 1)
+	// The refused frames are skipped to their end; whole frames after them still work.
+	for _, conn := range conns {
+		conn.Write([]byte(`"}` + "\x00" + `{"short_message":"after"}` + "\x00"))
+	}
+	refused := int(src.Stats().Rejected[gelf.ReasonOverload])
+	msgs := c.wait(t, 1+4+4-refused)
+	after := 0
+	for _, m := range msgs {
+		if m.Text == "after" {
+			after++
+		}
+	}
+	if after != 4 || len(msgs) != 1+4+4-refused {
+		t.Errorf("%d messages, %d after the refused frames; %d refused", len(msgs), after, refused)
+	}
+}

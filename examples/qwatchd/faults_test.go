@@ -7,15 +7,28 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	byteorder "encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
+
+	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/internal/gelfload"
+	"github.com/qnib/qwatch/message"
 )
 
 // row records one fault's outcome for RELIABILITY.md.
@@ -234,4 +247,324 @@ func TestFaultKillNine(t *testing.T) {
 	if lost != 0 || dup != 0 {
 		t.Errorf("lost %d, duplicated %d", lost, dup)
 	}
+}
+
+// SIGTERM under full load: every message the GELF source accepted is accounted for in every
+// sink's summary, and after a restart every one of them is stored exactly once.
+func TestFaultSIGTERMUnderLoad(t *testing.T) {
+	store, es := newBulkStore(t)
+	args := []string{"-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "json", "-http", "127.0.0.1:0", "-es-url", es.URL, "-state-dir", t.TempDir()}
+	p := startDaemon(t, args...)
+	load := newSteady(t, "sigterm", 20000, 5*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		gelfload.Send(context.Background(), "udp", p.udp, load.msgs, 20000, 1)
+	}()
+	time.Sleep(2 * time.Second)
+	if code := p.stop(); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	<-done
+	var accepted int
+	for _, l := range p.stderrLines() {
+		fmt.Sscanf(l, "qwatchd: gelf messages=%d", &accepted)
+	}
+	var problems []string
+	for _, sink := range []string{"stdout", "elasticsearch"} {
+		offered, written, failed, dropped := p.summary(sink)
+		spooled := 0
+		for _, l := range p.stderrLines() {
+			if i := strings.Index(l, "qwatchd: sink "+sink+" "); i >= 0 {
+				if j := strings.Index(l, " spooled="); j >= 0 {
+					fmt.Sscanf(l[j:], " spooled=%d", &spooled)
+				}
+			}
+		}
+		if offered != accepted || offered != written+failed+dropped+spooled {
+			problems = append(problems, fmt.Sprintf("%s: accepted %d, offered %d, written %d, failed %d, dropped %d, spooled %d",
+				sink, accepted, offered, written, failed, dropped, spooled))
+		}
+	}
+	stdout := 0
+	for _, m := range p.messages() {
+		if strings.HasPrefix(m.Text, "sigterm ") {
+			stdout++
+		}
+	}
+	p2 := startDaemon(t, args...)
+	defer p2.stop()
+	deadline := time.Now().Add(time.Minute)
+	counts := load.counts(store)
+	for len(counts) < accepted && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		counts = load.counts(store)
+	}
+	dup := 0
+	for _, n := range counts {
+		dup += n - 1
+	}
+	row(t, "SIGTERM under load", fmt.Sprintf("20,000 msg/s; SIGTERM after 2 s, %d messages accepted", accepted),
+		fmt.Sprintf("every sink's offered = written + failed + dropped + spooled; stdout wrote %d; after a restart %d stored, duplicated %d", stdout, len(counts), dup))
+	if len(problems) > 0 || len(counts) != accepted || dup != 0 || stdout != accepted {
+		t.Errorf("%v; stdout %d, stored %d of %d accepted, duplicated %d", problems, stdout, len(counts), accepted, dup)
+	}
+}
+
+// A full disk under the spool (a 2 MiB tmpfs) while Elasticsearch is down: qwatchd stays up,
+// /healthz says why, what cannot be spooled is counted as dropped, and what was spooled is
+// delivered once Elasticsearch is back.
+func TestFaultFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).Run(); err != nil {
+		t.Fatalf("mounting a tmpfs (root needed): %v", err)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	store, es := newBulkStore(t)
+	store.down.Store(true)
+	p := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "none", "-http", "127.0.0.1:0", "-es-url", es.URL, "-es-wait", "-state-dir", dir)
+	load := newSteady(t, "full", 5000, 4*time.Second)
+	load.send(t, p.udp, 5000, 0, len(load.msgs))
+	p.waitMetric(`qwatch_sink_dropped_total{sink="elasticsearch"}`, 1, 30*time.Second)
+	resp, err := http.Get("http://" + p.http + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	store.down.Store(false)
+	deadline := time.Now().Add(time.Minute)
+	for p.metric(`qwatch_sink_spooled{sink="elasticsearch"}`) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	offered, written, failed, dropped := p.summary("elasticsearch")
+	r := load.tally(store)
+	row(t, "full disk under the spool (2 MiB tmpfs), Elasticsearch down", fmt.Sprintf("5,000 msg/s, %d messages", len(load.msgs)),
+		fmt.Sprintf("stayed up; /healthz %d while full; %d dropped and counted, %d delivered once back, duplicated %d", resp.StatusCode, dropped, written, r.Duplicated))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "spool") {
+		t.Errorf("/healthz %d %q while the disk is full", resp.StatusCode, body)
+	}
+	if offered != written+failed+dropped || dropped == 0 || r.Unique != written || r.Duplicated != 0 {
+		t.Errorf("offered %d written %d failed %d dropped %d; stored %+v", offered, written, failed, dropped, r)
+	}
+}
+
+// The Docker engine restarted twice under the events and logs sources: every line the engine
+// holds for a container that kept printing is written exactly once, and each restart is
+// reported as a gap in the events with its window.
+func TestFaultEngineRestarts(t *testing.T) {
+	eng := dockertest.StartPrivateEngine(t)
+	c, err := client.NewClientWithOpts(client.WithHost(eng.Host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	image := dockertest.ImageOn(t, c)
+	p := startDaemon(t, "-docker-host", eng.Host, "-docker-logs", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "json", "-http", "127.0.0.1:0")
+	const name = "qwatch-fault-engine"
+	eng.Docker("run", "-d", "--restart", "always", "--stop-timeout", "1", "--name", name, "--network", "none",
+		image, "/logger", "-id", name, "-n", "1000000", "-every", "10ms")
+	lines := func() []string {
+		var out []string
+		for _, m := range p.messages() {
+			if m.Kind == message.KindLog && m.Container.Name == name {
+				out = append(out, m.Text)
+			}
+		}
+		return out
+	}
+	waitMore := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for len(lines()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d lines; %v", len(lines()), n, p.stderrLines())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitMore(100)
+	for range 2 {
+		eng.Stop()
+		eng.Start()
+		waitMore(len(lines()) + 100) // resumed
+	}
+	eng.Docker("update", "--restart", "no", name)
+	eng.Docker("stop", name)
+	time.Sleep(2 * time.Second) // the last lines and the stop's events come through
+	record := strings.Split(strings.TrimSpace(eng.Docker("logs", name)), "\n")
+	want := map[string]int{}
+	for _, l := range record {
+		want[l]++
+	}
+	got := map[string]int{}
+	for _, l := range lines() {
+		got[l]++
+	}
+	missing, extra := 0, 0
+	for l, n := range want {
+		missing += max(n-got[l], 0)
+	}
+	for l, n := range got {
+		extra += max(n-want[l], 0)
+	}
+	var gaps []string
+	for _, m := range p.messages() {
+		if m.Event.Type == "qwatch" && m.Event.Action == "gap" {
+			gaps = append(gaps, m.Event.Attributes["from"]+" to "+m.Event.Attributes["to"])
+		}
+	}
+	row(t, "Docker engine restarted twice", fmt.Sprintf("a container printing 100 lines/s, restarted with the engine; %d lines in the engine's record", len(record)),
+		fmt.Sprintf("missing %d, repeated %d; %d gaps in the events reported with their windows", missing, extra, len(gaps)))
+	if missing != 0 || extra != 0 || len(gaps) < 2 {
+		t.Errorf("missing %d, repeated %d lines of %d; gaps %v", missing, extra, len(record), gaps)
+	}
+}
+
+// Floods and bad input, with valid traffic mixed in: 100,000 garbage datagrams, a million
+// chunk starts, 1,000 decompression bombs, split lines from 10,000 container IDs, 1,000 idle
+// and 1,000 slow TCP connections. Every rejection is counted, memory stays bounded, and every
+// valid message (over TCP, and over UDP between the floods' datagrams) arrives once.
+func TestFaultFloods(t *testing.T) {
+	p := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
+		"-stdout", "json", "-http", "127.0.0.1:0")
+	udp, err := net.Dial("udp", p.udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	// 1,000 idle and 1,000 slow connections, open through it all.
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 2000 {
+		c, err := net.Dial("tcp", p.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if i%2 == 1 {
+			c.Write([]byte(`{"short_message":"slow`))
+		}
+	}
+	udpValid, _ := gelfload.Make(gelfload.Config{Run: "validudp", Count: 4000, MaxLine: 1000}, true)
+	tcpValid, _ := gelfload.Make(gelfload.Config{Run: "validtcp", Count: 4000, MaxLine: 1000}, false)
+	bomb := gzipOf(bytes.Repeat([]byte{'0'}, 1<<20+1))
+	garbage := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64)
+	start := time.Now()
+	var sent int
+	for i := range 1_100_000 {
+		switch {
+		case i < 100_000:
+			udp.Write(garbage)
+		case i < 101_000:
+			udp.Write(bomb)
+		default:
+			chunkStart := make([]byte, 12, 40)
+			chunkStart[0], chunkStart[1] = 0x1e, 0x0f
+			byteorder.BigEndian.PutUint64(chunkStart[2:], uint64(i))
+			chunkStart[10], chunkStart[11] = 0, 2
+			udp.Write(append(chunkStart, `{"short_message":"never ends`...))
+		}
+		if i%275 == 0 && sent < 4000 { // the valid messages, spread among the floods
+			for _, pk := range udpValid[sent].Packets {
+				udp.Write(pk)
+			}
+			sent++
+		}
+		if i%1000 == 999 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * 10 * time.Microsecond))) // 100,000 datagrams/s
+		}
+	}
+	// Split lines from 10,000 containers, over TCP, beside valid messages on a second connection.
+	split, err := net.Dial("tcp", p.tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	piece := strings.Repeat("x", gelfDockerLineLimit)
+	bw := bufio.NewWriter(split)
+	for i := range 10_000 {
+		fmt.Fprintf(bw, `{"short_message":"%s","_container_id":"%064x","timestamp":1795472805.85}`+"\x00", piece, i)
+	}
+	bw.Flush()
+	split.Close()
+	if _, err := gelfload.Send(context.Background(), "tcp", p.tcp, tcpValid, 0, 4); err != nil {
+		t.Fatal(err)
+	}
+	rss := peakRSS(p.cmd.Process.Pid)
+	// Only the valid messages' lines are decoded: the output holds 160 MB of split lines.
+	tallies := func() (udp, tcp *gelfload.Tally) {
+		udp, tcp = gelfload.NewTally("validudp", 10), gelfload.NewTally("validtcp", 10)
+		p.mu.Lock()
+		out := bytes.Clone(p.stdout.Bytes())
+		p.mu.Unlock()
+		for line := range bytes.Lines(out) {
+			if !bytes.Contains(line, []byte(`"message":"valid`)) {
+				continue
+			}
+			var m message.Message
+			if json.Unmarshal(line, &m) == nil {
+				udp.Add(m.Text)
+				tcp.Add(m.Text)
+			}
+		}
+		return udp, tcp
+	}
+	udpTally, tcpTally := tallies()
+	for deadline := time.Now().Add(time.Minute); tcpTally.Report(4000).Unique < 4000 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		udpTally, tcpTally = tallies()
+	}
+	rejected := p.metric(`qwatch_gelf_rejected_total{reason="json"}`) + p.metric(`qwatch_gelf_rejected_total{reason="too_large"}`) +
+		p.metric(`qwatch_gelf_rejected_total{reason="decompress"}`)
+	evicted, released := p.metric("qwatch_gelf_chunks_evicted_total"), p.metric("qwatch_gelf_join_released_total")
+	kernel := p.metric("qwatch_gelf_kernel_drops_total")
+	if code := p.stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	// The UDP messages share the socket with the floods: what the kernel dropped is counted,
+	// and only that may be missing. Over TCP every message must arrive.
+	ur, tr := udpTally.Report(4000), tcpTally.Report(4000)
+	row(t, "floods: 100,000 garbage datagrams, 1,000,000 chunk starts, 1,000 gzip bombs (1 KiB to 1 MiB), split lines of 10,000 containers, 1,000 idle and 1,000 slow TCP connections",
+		"100,000 datagrams/s for 11 s, with 4,000 valid messages over UDP and 4,000 over TCP",
+		fmt.Sprintf("peak RSS %d MiB; rejected %.0f, chunked messages evicted %.0f, split lines let go %.0f, kernel drops %.0f, all counted; valid over TCP: %d of 4,000, over UDP: %d of 4,000 (the rest among the kernel drops), none twice",
+			rss>>20, rejected, evicted, released, kernel, tr.Unique, ur.Unique))
+	if rss > 320<<20 || rejected < 101_000 || evicted == 0 || released == 0 {
+		t.Errorf("rss %d MiB, rejected %v, evicted %v, released %v", rss>>20, rejected, evicted, released)
+	}
+	if tr.Unique != 4000 || tr.Duplicated+ur.Duplicated != 0 || float64(ur.Lost) > kernel {
+		t.Errorf("valid over TCP %+v, over UDP %+v, kernel drops %v", tr, ur, kernel)
+	}
+}
+
+const gelfDockerLineLimit = 16 << 10
+
+func gzipOf(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// peakRSS is a process's resident memory high-water mark, in bytes.
+func peakRSS(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -145,7 +145,7 @@ func outage(t *testing.T, fault string, on, off func(*bulkStore), d time.Duratio
 	if code := p.stop(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
-	row(t, fault, fmt.Sprintf("%d msg/s, %v of %d messages", rate, took.Round(time.Second), n),
+	row(t, fault, fmt.Sprintf("%v (%v measured) under %d msg/s over UDP, %d messages in all", d, took.Round(time.Second), rate, n),
 		fmt.Sprintf("lost %d, duplicated %d, kernel drops %.0f; at most %.0f messages spooled", r.Lost, r.Duplicated, drops, peak))
 	if r.Lost != 0 || r.Duplicated != 0 || r.Foreign != 0 || drops != 0 {
 		t.Errorf("%+v, kernel drops %v", r, drops)

@@ -25,11 +25,14 @@ const (
 	SpoolSyncNever
 )
 
+// DefaultSpoolMaxBytes is the default of SpoolConfig.MaxBytes.
+const DefaultSpoolMaxBytes = spool.DefaultMaxBytes
+
 // SpoolConfig sets up a sink's disk spool; see [WithSpool]. Zero values mean the defaults.
 type SpoolConfig struct {
 	// Dir holds the spool's files; one directory per sink. Required.
 	Dir string
-	// MaxBytes bounds the segment files on disk (default 1 GiB). When it is reached the
+	// MaxBytes bounds the segment files on disk (DefaultSpoolMaxBytes, 1 GiB). When it is reached the
 	// sink's overflow policy applies: DropOldest deletes the oldest segment not yet being
 	// delivered, DropNewest drops the new messages, Block waits for room.
 	MaxBytes int64
@@ -83,7 +86,7 @@ func openSpool(cfg *SpoolConfig) (*spooled, error) {
 	}
 	maxBytes := cfg.MaxBytes
 	if maxBytes <= 0 {
-		maxBytes = spool.DefaultMaxBytes
+		maxBytes = DefaultSpoolMaxBytes
 	}
 	return &spooled{sp: sp, maxBytes: maxBytes}, nil
 }

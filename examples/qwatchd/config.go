@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/sink/elasticsearch"
 )
 
 // config is every setting of the daemon. Each comes from, in rising precedence, its default,
@@ -51,11 +54,11 @@ func defaultConfig() config {
 		GELFJoin:        true,
 		DockerHost:      "auto",
 		Stdout:          "text",
-		ESIndex:         "qwatch-{2006.01.02}",
+		ESIndex:         elasticsearch.DefaultIndex,
 		ShutdownTimeout: 10 * time.Second,
 		DockerLogs:      true,
 		Spool:           true,
-		SpoolMaxBytes:   1 << 30,
+		SpoolMaxBytes:   qwatch.DefaultSpoolMaxBytes,
 	}
 }
 

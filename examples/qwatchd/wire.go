@@ -76,10 +76,11 @@ func (d *daemon) dockerHost() (host, why string) {
 		if env := d.getenv("DOCKER_HOST"); env != "" {
 			return env, ""
 		}
-		if _, err := os.Stat("/var/run/docker.sock"); err == nil {
-			return "unix:///var/run/docker.sock", ""
+		// The client's own default: the local socket.
+		if _, err := os.Stat(strings.TrimPrefix(client.DefaultDockerHost, "unix://")); err == nil {
+			return client.DefaultDockerHost, ""
 		}
-		return "", "no engine found (DOCKER_HOST is unset and /var/run/docker.sock does not exist); events and container names off"
+		return "", "no engine found (DOCKER_HOST is unset and there is no " + client.DefaultDockerHost + "); events and container names off"
 	default:
 		return h, ""
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/qnib/qwatch"
@@ -91,4 +92,33 @@ func Example_customSink() {
 	fmt.Println(sink.counts["web"], sink.counts["db"], st.Written, err)
 	// Output:
 	// 2 1 3 <nil>
+}
+
+// Run TestSink against your own sink in one of its package's tests: newSink makes a fresh
+// sink, stored reads back what it holds (from the file or server it writes to). The harness
+// checks the qwatch.Sink contract: every message stored once, a cancelled ctx honoured,
+// Close idempotent, and so on.
+func ExampleTestSink() {
+	testMySink := func(t *testing.T) {
+		var rec *qwatchtest.Recorder // your sink here
+		qwatchtest.TestSink(t,
+			func(t *testing.T) qwatch.Sink { rec = &qwatchtest.Recorder{}; return rec },
+			func(t *testing.T) []message.Message { return rec.Messages() })
+	}
+	_ = testMySink // as: func TestMySink(t *testing.T) { ... }
+}
+
+// Run TestSource against your own source: New makes one with its sockets bound, Feed makes it
+// produce n messages while it runs.
+func ExampleTestSource() {
+	testMySource := func(t *testing.T) {
+		var replay *qwatchtest.Replay // your source here
+		qwatchtest.TestSource(t, qwatchtest.SourceKit{
+			New: func(t *testing.T) qwatch.Source {
+				replay = qwatchtest.NewReplay(qwatchtest.SampleMessages(100)...)
+				return replay
+			},
+		})
+	}
+	_ = testMySource // as: func TestMySource(t *testing.T) { ... }
 }

@@ -40,6 +40,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each measurement; the median is reported")
 	write := flag.String("write", "", "a BENCHMARKS.md whose generated section to replace")
 	only := flag.String("only", "", "gelf or es: only those measurements")
+	flag.DurationVar(&steadyFor, "steady", steadyFor, "how long to measure qwatchd's memory under steady load")
 	flag.Parse()
 	if *role != "" {
 		if err := runReceiver(*role); err != nil {
@@ -379,5 +380,60 @@ func benchGELF(out io.Writer, n, runs int) error {
 		}
 		fmt.Fprintln(out)
 	}
+	return steadyMemory(out, bin, steadyFor)
+}
+
+// steadyFor is how long steadyMemory keeps qwatchd under load.
+var steadyFor = 2 * time.Minute
+
+// steadyMemory runs qwatchd, with its default queues, under 40,000 msg/s of gzip GELF for
+// steadyFor, and samples its resident memory: it must stay flat, not creep.
+func steadyMemory(out io.Writer, bin string, d time.Duration) error {
+	const rate = 40000
+	msgs, err := gelfload.Make(gelfload.Config{Count: 400000, Compression: "gzip"}, true)
+	if err != nil {
+		return err
+	}
+	rcv, err := startQwatchd(bin, "udp", "qwatch_gelf_messages_total", io.Discard, "-stdout", "json")
+	if err != nil {
+		return err
+	}
+	defer rcv.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			gelfload.Send(ctx, "udp", rcv.addr, msgs, rate, 1)
+		}
+	}()
+	fmt.Fprintf(out, "### qwatchd's memory under %d msg/s of gzip GELF for %v (-stdout json, default queues)\n\n", rate, d)
+	fmt.Fprintln(out, "| after | resident | messages so far |")
+	fmt.Fprintln(out, "| ---: | ---: | ---: |")
+	start := time.Now()
+	for step := d / 4; ; {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Until(start.Add(step))):
+		}
+		rss := residentBytes(rcv.cmd.Process.Pid)
+		fmt.Fprintf(out, "| %v | %.0f MiB | %d |\n", time.Since(start).Round(time.Second), float64(rss)/(1<<20), rcv.count())
+		if ctx.Err() != nil {
+			break
+		}
+		step += d / 4
+	}
+	fmt.Fprintln(out)
 	return nil
+}
+
+// residentBytes is a process's resident memory now.
+func residentBytes(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

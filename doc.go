@@ -1,9 +1,10 @@
 // Package qwatch collects container logs and Docker engine events inside a Go program and
 // fans them out to sinks, without a Logstash, Fluent Bit or Vector beside it.
 //
-// A [Hub] connects the parts. Sources produce messages: gelf.Source receives what
-// `docker run --log-driver gelf` sends, dockerevents.Source follows the engine's events, and
-// the program itself can hand messages in with [Hub.Publish]. The Hub gives each message an
+// A [Hub] connects the parts. Sources produce messages: dockerlogs.Source follows every
+// container's output through the engine's API (no log driver change), gelf.Source receives
+// what `docker run --log-driver gelf` sends, dockerevents.Source follows the engine's events,
+// and the program itself can hand messages in with [Hub.Publish]. The Hub gives each message an
 // ID, runs the processors added with [Hub.Use] (enrichment, filtering), and offers it to every
 // sink: each sink has its own bounded queue and goroutine, so one slow output never steals or
 // stalls another's messages. Sinks write batches: sink.Writer to standard output or any
@@ -18,7 +19,9 @@
 //	err = hub.Run(ctx) // until ctx is done; then drains every queue and closes every sink
 //
 // Nothing is lost without being counted: every message offered to a sink ends in exactly one
-// of [SinkStats] Written, Failed or Dropped, and [Hub.Stats] reports them at any time.
+// of [SinkStats] Written, Failed or Dropped, and [Hub.Stats] reports them at any time
+// (promstats exposes them to Prometheus). [WithSpool] puts a sink behind a crash-safe disk
+// spool, so outages and kill -9 lose nothing.
 //
 // Sources and sinks do not import this package; they need only package message, and a program
 // links only the clients of the parts it uses.

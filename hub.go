@@ -419,7 +419,7 @@ type SinkStats struct {
 	Lost          uint64 // messages in corrupt spool records, skipped
 	Retrying      bool   // Write failed and is being retried from the spool
 	LastError     string // why, while Retrying
-	SpoolError    string // why the spool refuses messages now (a full disk, say); empty when healthy
+	SpoolError    string // why the spool refused messages (a full disk, say), for 5 s after the last refusal; empty when healthy
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.

@@ -73,7 +73,13 @@ type spooled struct {
 	retrying       bool
 	lastErr        string
 	spoolErr       string
+	spoolErrAt     time.Time // when an append last failed
 }
+
+// spoolErrHold is how long SpoolError stays set after an append failed. A failed append leaves
+// its space free, so on a disk that is full but for a little, small appends succeed between
+// failed ones; the error must not flap between them.
+const spoolErrHold = 5 * time.Second
 
 func openSpool(cfg *SpoolConfig) (*spooled, error) {
 	if cfg.Dir == "" {
@@ -131,9 +137,10 @@ func (s *sinkEntry) feed(ctx context.Context, log *slog.Logger) {
 		s.inflight = 0
 		s.mu.Unlock()
 		s.sp.mu.Lock()
-		if err != nil {
-			s.sp.spoolErr = err.Error()
-		} else {
+		switch {
+		case err != nil:
+			s.sp.spoolErr, s.sp.spoolErrAt = err.Error(), time.Now()
+		case time.Since(s.sp.spoolErrAt) >= spoolErrHold:
 			s.sp.spoolErr = ""
 		}
 		s.sp.mu.Unlock()

@@ -26,6 +26,7 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/internal/gelfload"
 	"github.com/qnib/qwatch/message"
@@ -490,7 +491,7 @@ func TestFaultFloods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	piece := strings.Repeat("x", gelfDockerLineLimit)
+	piece := strings.Repeat("x", gelf.DockerLineLimit)
 	bw := bufio.NewWriter(split)
 	for i := range 10_000 {
 		fmt.Fprintf(bw, `{"short_message":"%s","_container_id":"%064x","timestamp":1795472805.85}`+"\x00", piece, i)
@@ -545,8 +546,6 @@ func TestFaultFloods(t *testing.T) {
 		t.Errorf("valid over TCP %+v, over UDP %+v, kernel drops %v", tr, ur, kernel)
 	}
 }
-
-const gelfDockerLineLimit = 16 << 10
 
 func gzipOf(b []byte) []byte {
 	var buf bytes.Buffer

@@ -131,9 +131,10 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: creating client: %w", err)
 	}
+	index := parseIndex(cfg.Index)
 	return &Sink{cfg: cfg, client: client, httpClient: hc, ownHTTP: own,
-		index: parseIndex(cfg.Index), dlq: parseIndex(cfg.DeadLetterIndex), log: cfg.Logger,
-		names: indexNames{layout: parseIndex(cfg.Index)}}, nil
+		index: index, dlq: parseIndex(cfg.DeadLetterIndex), log: cfg.Logger,
+		names: indexNames{layout: index}}, nil
 }
 
 // Ping checks that the first node answers; a program can call it at start to fail early.

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -45,20 +46,22 @@ func appendN(t *testing.T, s *Spool, from, n int) {
 	}
 }
 
-// readAll reads what is there now, and returns the payloads.
+// readAll reads what is there now, and returns the payloads. Read waits only when it has
+// nothing to return, so a context that is already done makes it return what there is, and
+// then the context's error.
 func readAll(t *testing.T, s *Spool) ([]string, uint64) {
 	t.Helper()
 	var out []string
 	var last uint64
+	now, cancel := context.WithCancel(context.Background())
+	cancel()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		recs, err := s.Read(ctx, 100, 1<<20)
-		cancel()
+		recs, err := s.Read(now, 100, 1<<20)
 		for _, r := range recs {
 			out = append(out, string(r.Data))
 			last = r.Seq
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.Canceled) {
 			return out, last
 		}
 		if err != nil {
@@ -288,8 +291,12 @@ func TestUnusableDirectory(t *testing.T) {
 	}
 }
 
-// crashChild appends numbered records and acks in a loop, printing what it has appended and
-// acknowledged, until it is killed.
+// childAppending is the line the crash child prints once its first append is on disk.
+const childAppending = "appending"
+
+// crashChild appends numbered records and acks in a loop, noting in files what it has
+// appended and acknowledged, until it is killed. It prints childAppending once its first
+// append has returned, so that the parent kills it only while it works.
 func crashChild(dir string) {
 	s, err := Open(Config{Dir: dir, SegmentBytes: 4096})
 	if err != nil {
@@ -297,7 +304,7 @@ func crashChild(dir string) {
 		os.Exit(1)
 	}
 	next := int(s.nextSeq - 1) // record i has sequence number i+1
-	for {
+	for first := true; ; first = false {
 		batch := make([][]byte, 0, 10)
 		for range 10 {
 			batch = append(batch, []byte(strconv.Itoa(next)))
@@ -311,6 +318,9 @@ func crashChild(dir string) {
 		tmp := filepath.Join(dir, "next.tmp")
 		os.WriteFile(tmp, []byte(strconv.Itoa(next)), 0o600)
 		os.Rename(tmp, filepath.Join(dir, "next"))
+		if first {
+			fmt.Println(childAppending)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 		recs, _ := s.Read(ctx, 7, 1<<20)
 		cancel()
@@ -334,20 +344,8 @@ func TestKillNineAtRandomPoints(t *testing.T) {
 	if testing.Short() {
 		rounds = 5
 	}
-	for round := range rounds {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "SPOOL_CRASH_CHILD="+dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		if round == 0 {
-			if _, err := os.Stat(filepath.Join(dir, "next")); err != nil {
-				t.Fatalf("the child appended nothing before the first kill: %v", err)
-			}
-		}
+	for range rounds {
+		killWhileAppending(t, dir)
 	}
 	// Everything appended is on disk: what was never acknowledged comes now, and nothing of
 	// the numbers 0..next is missing between the acknowledged and the rest.
@@ -381,6 +379,29 @@ func TestKillNineAtRandomPoints(t *testing.T) {
 	if st := s.Stats(); st.Lost != 0 {
 		t.Errorf("Lost = %d after kills", st.Lost)
 	}
+}
+
+// killWhileAppending starts a crash child on dir, waits until it says it is appending (a
+// child built with the race detector can take a while to start), and kills it with SIGKILL
+// at a random moment of the next 50 ms.
+func killWhileAppending(t *testing.T, dir string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SPOOL_CRASH_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Signal(syscall.SIGKILL)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != childAppending {
+		t.Fatalf("the crash child said %q (%v), want %q", line, err, childAppending)
+	}
+	time.Sleep(time.Duration(rand.IntN(50_000)) * time.Microsecond)
 }
 
 // Draining a large backlog streams it: memory stays flat, whatever the backlog's size.

@@ -20,8 +20,9 @@
 //
 // Nothing is lost without being counted: every message offered to a sink ends in exactly one
 // of [SinkStats] Written, Failed or Dropped, and [Hub.Stats] reports them at any time
-// (promstats exposes them to Prometheus). [WithSpool] puts a sink behind a crash-safe disk
-// spool, so outages and kill -9 lose nothing.
+// (promstats exposes them to Prometheus); [SinkStats.Problems] says what a health check
+// should report. [WithSpool] puts a sink behind a crash-safe disk spool, so outages and
+// kill -9 lose nothing.
 //
 // Sources and sinks do not import this package; they need only package message, and a program
 // links only the clients of the parts it uses.

@@ -10,7 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/qnib/qwatch/internal/ratelimit"
+	"golang.org/x/time/rate"
+
 	"github.com/qnib/qwatch/message"
 )
 
@@ -39,11 +40,11 @@ type Hub struct {
 	closed bool
 	sinks  []*sinkEntry
 
-	procs      atomic.Pointer[[]Processor]
-	published  atomic.Uint64
-	filtered   atomic.Uint64
-	procPanics atomic.Uint64
-	panicLog   ratelimit.Limiter
+	procs       atomic.Pointer[[]Processor]
+	published   atomic.Uint64
+	procDropped atomic.Uint64
+	procPanics  atomic.Uint64
+	panicLog    rate.Sometimes
 
 	// stop is closed when the shutdown timeout has passed: every wait gives up.
 	stop     chan struct{}
@@ -55,14 +56,19 @@ type sourceEntry struct {
 	src     Source
 	emitted atomic.Uint64
 	late    atomic.Uint64
-	lateLog ratelimit.Limiter
+	lateLog rate.Sometimes
 }
+
+// logInterval is how often at most a repeated report (a drop, a failure, a panic) is logged,
+// so that a flood of them does not flood the log.
+const logInterval = time.Second
 
 // NewHub returns a Hub with no sources and no sinks. It starts nothing.
 func NewHub(opts ...Option) *Hub {
 	h := &Hub{
 		log:             slog.Default(),
 		shutdownTimeout: DefaultShutdownTimeout,
+		panicLog:        rate.Sometimes{Interval: logInterval},
 		stop:            make(chan struct{}),
 	}
 	h.procs.Store(new([]Processor))
@@ -88,7 +94,7 @@ func (h *Hub) AddSource(name string, s Source) error {
 			return fmt.Errorf("qwatch: adding source %q: name already in use", name)
 		}
 	}
-	h.sources = append(h.sources, &sourceEntry{name: name, src: s})
+	h.sources = append(h.sources, &sourceEntry{name: name, src: s, lateLog: rate.Sometimes{Interval: logInterval}})
 	return nil
 }
 
@@ -98,11 +104,8 @@ func (h *Hub) AddSink(name string, s Sink, opts ...SinkOption) error {
 	if s == nil {
 		return fmt.Errorf("qwatch: adding sink %q: nil sink", name)
 	}
-	cfg := defaultSinkConfig()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
+	cfg, err := newSinkConfig(opts)
+	if err != nil {
 		return fmt.Errorf("qwatch: adding sink %q: %w", name, err)
 	}
 	h.mu.Lock()
@@ -117,16 +120,10 @@ func (h *Hub) AddSink(name string, s Sink, opts ...SinkOption) error {
 			return fmt.Errorf("qwatch: adding sink %q: name already in use", name)
 		}
 	}
-	e := &sinkEntry{
-		name: name,
-		sink: s,
-		cfg:  cfg,
-		q:    newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
-		done: make(chan struct{}),
-	}
+	e := newSinkEntry(name, s, cfg)
 	if cfg.spool != nil {
 		// Opened here, so that a spool that cannot be used is an error before Run.
-		sp, err := openSpool(cfg.spool)
+		sp, err := openSpool(name, cfg, h.log)
 		if err != nil {
 			return fmt.Errorf("qwatch: adding sink %q: %w", name, err)
 		}
@@ -207,15 +204,15 @@ func (h *Hub) process(m *message.Message) (keep bool) {
 		if r := recover(); r != nil {
 			keep = false
 			n := h.procPanics.Add(1)
-			if h.panicLog.Allow() {
+			h.panicLog.Do(func() {
 				h.log.Error("qwatch: processor panicked; message dropped", "panic", r,
 					"panics_total", n, "stack", string(debug.Stack()))
-			}
+			})
 		}
 	}()
 	for _, p := range *h.procs.Load() {
 		if !p(m) {
-			h.filtered.Add(1)
+			h.procDropped.Add(1)
 			return false
 		}
 	}
@@ -228,11 +225,11 @@ func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
 			m.Source = e.name
 		}
 		if _, err := h.dispatch(nil, m); err != nil {
-			e.late.Add(1)
-			if e.lateLog.Allow() {
+			n := e.late.Add(1)
+			e.lateLog.Do(func() {
 				h.log.Error("qwatch: source emitted after the hub closed; message discarded",
-					"source", e.name, "discarded", e.late.Load())
-			}
+					"source", e.name, "discarded", n)
+			})
 			return
 		}
 		e.emitted.Add(1)
@@ -247,85 +244,114 @@ func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
 // dropped and the batch it holds as failed, so Stats add up the moment Run returns.
 // Run returns ErrClosed if the Hub has run before.
 func (h *Hub) Run(ctx context.Context) error {
-	h.mu.Lock()
-	if h.started {
-		h.mu.Unlock()
-		return ErrClosed
+	sources, sinks, err := h.begin()
+	if err != nil {
+		return err
 	}
-	h.started = true
-	sources := h.sources
-	h.mu.Unlock()
-	sinks := h.sinkList()
-
+	// Writes outlive ctx: the queues drain into the sinks after it is done, until the
+	// shutdown timeout cancels writeCtx.
 	writeCtx, cancelWrites := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelWrites()
+	defer h.abort(cancelWrites)
 	for _, s := range sinks {
 		go s.run(writeCtx, h.log)
 	}
+	srcs := h.startSources(ctx, sources)
+	defer srcs.stop()
+	errs := srcs.wait(srcs.ctx.Done(), h.log) // until ctx is done or a source fails
+	<-srcs.ctx.Done()                         // sources that all ended well leave Publish open
 
-	srcCtx, stopSources := context.WithCancel(ctx)
-	defer stopSources()
-	type result struct {
-		name string
-		err  error
+	timeout := time.AfterFunc(h.shutdownTimeout, func() { h.abort(cancelWrites) })
+	defer timeout.Stop()
+	errs = append(errs, h.stopSources(srcs)...)
+	h.closePublishing(sinks)
+	errs = append(errs, h.drainSinks(sinks)...)
+	return errors.Join(errs...)
+}
+
+// begin marks the Hub as running and returns its sources and sinks, or ErrClosed if it ran
+// before.
+func (h *Hub) begin() ([]*sourceEntry, []*sinkEntry, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return nil, nil, ErrClosed
 	}
-	results := make(chan result, len(sources))
+	h.started = true
+	return h.sources, h.sinkList(), nil
+}
+
+// runningSources is the sources of a Run, each on a goroutine of its own.
+type runningSources struct {
+	ctx     context.Context // the sources' context
+	stop    context.CancelFunc
+	results chan sourceResult
+	running int // sources that have not returned
+}
+
+type sourceResult struct {
+	name string
+	err  error
+}
+
+// startSources runs every source under a context of its own, derived from ctx.
+func (h *Hub) startSources(ctx context.Context, sources []*sourceEntry) *runningSources {
+	ctx, stop := context.WithCancel(ctx)
+	r := &runningSources{ctx: ctx, stop: stop, results: make(chan sourceResult, len(sources)), running: len(sources)}
 	for _, e := range sources {
-		go func() {
-			err := e.src.Run(srcCtx, h.emitter(e))
-			results <- result{e.name, err}
-		}()
+		go func() { r.results <- sourceResult{e.name, e.src.Run(ctx, h.emitter(e))} }()
 	}
+	return r
+}
 
+// wait collects what the sources return until every one has returned or until is closed, and
+// returns the errors of those that failed. A source that fails stops the others. Once they are
+// told to stop, a source that returns context.Canceled has stopped cleanly.
+func (r *runningSources) wait(until <-chan struct{}, log *slog.Logger) []error {
 	var errs []error
-	running := len(sources)
-	for running > 0 && srcCtx.Err() == nil {
+	for r.running > 0 {
 		select {
-		case r := <-results:
-			running--
-			if r.err != nil {
-				errs = append(errs, fmt.Errorf("qwatch: source %q: %w", r.name, r.err))
-				h.log.Error("qwatch: source failed; shutting down", "source", r.name, "err", r.err)
-				stopSources()
+		case res := <-r.results:
+			r.running--
+			if res.err == nil || r.ctx.Err() != nil && errors.Is(res.err, context.Canceled) {
+				continue
 			}
-		case <-srcCtx.Done():
+			errs = append(errs, fmt.Errorf("qwatch: source %q: %w", res.name, res.err))
+			log.Error("qwatch: source failed; shutting down", "source", res.name, "err", res.err)
+			r.stop()
+		case <-until:
+			return errs
 		}
 	}
-	<-srcCtx.Done()
-	stopSources()
+	return errs
+}
 
-	deadline := time.NewTimer(h.shutdownTimeout)
-	defer deadline.Stop()
-	go func() {
-		// The one goroutine Run does not wait for: it only turns the deadline into a
-		// closed channel, and ends when Run does.
-		select {
-		case <-deadline.C:
-			h.abort(cancelWrites)
-		case <-h.stop:
-		}
-	}()
-	defer h.abort(cancelWrites)
-
-	for running > 0 {
-		select {
-		case r := <-results:
-			running--
-			if r.err != nil && !errors.Is(r.err, context.Canceled) {
-				errs = append(errs, fmt.Errorf("qwatch: source %q: %w", r.name, r.err))
-			}
-		case <-h.stop:
-			errs = append(errs, fmt.Errorf("qwatch: %d source(s) still running after the shutdown timeout of %v", running, h.shutdownTimeout))
-			running = 0
-		}
+// stopSources stops the sources and waits for them until the shutdown timeout; one still
+// running then is left behind, and counted in the error.
+func (h *Hub) stopSources(srcs *runningSources) []error {
+	srcs.stop()
+	errs := srcs.wait(h.stop, h.log)
+	if srcs.running > 0 {
+		errs = append(errs, fmt.Errorf("qwatch: %d source(s) still running after the shutdown timeout of %v", srcs.running, h.shutdownTimeout))
 	}
+	return errs
+}
 
-	h.pubMu.Lock() // waits for Publish calls in flight; a blocked one gives up at the deadline
+// closePublishing makes Publish and emit return ErrClosed from now on, once the calls in
+// flight have returned (a blocked one gives up at the shutdown timeout), and closes the
+// queues: what they hold still drains.
+func (h *Hub) closePublishing(sinks []*sinkEntry) {
+	h.pubMu.Lock()
 	h.closed = true
 	h.pubMu.Unlock()
 	for _, s := range sinks {
 		s.q.close()
 	}
+}
+
+// drainSinks waits until every sink has written what its queue holds and is closed, or the
+// shutdown timeout passed: a sink still busy then is abandoned and named in the errors.
+func (h *Hub) drainSinks(sinks []*sinkEntry) []error {
+	var errs []error
 	for _, s := range sinks {
 		select {
 		case <-s.done:
@@ -336,9 +362,11 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
+// abort ends what is left of the shutdown: every wait on h.stop gives up, and the sinks'
+// writes are cancelled.
 func (h *Hub) abort(cancelWrites context.CancelFunc) {
 	h.stopOnce.Do(func() {
 		close(h.stop)
@@ -381,11 +409,11 @@ func (h *Hub) Sync(ctx context.Context) error {
 
 // Stats is a snapshot of the Hub's counters.
 type Stats struct {
-	Sources         map[string]SourceStats
-	Sinks           map[string]SinkStats
-	Published       uint64 // messages handed in with Publish
-	Filtered        uint64 // messages a processor dropped
-	ProcessorPanics uint64 // messages dropped because a processor panicked on them
+	Sources          map[string]SourceStats
+	Sinks            map[string]SinkStats
+	Published        uint64 // messages handed in with Publish
+	ProcessorDropped uint64 // messages a processor dropped by returning false
+	ProcessorPanics  uint64 // messages dropped because a processor panicked on them
 }
 
 // SourceStats counts one source's messages.
@@ -419,7 +447,26 @@ type SinkStats struct {
 	Lost          uint64 // messages in corrupt spool records, skipped
 	Retrying      bool   // Write failed and is being retried from the spool
 	LastError     string // why, while Retrying
-	SpoolError    string // why the spool refused messages (a full disk, say), for 5 s after the last refusal; empty when healthy
+	// SpoolError is the disk error (a full disk, say) with which the spool last refused
+	// messages, while that was less than 5 s ago; empty otherwise. The 5 s keep it from
+	// flapping on a disk that is full but for a little, where small appends succeed between
+	// refused ones; with no refusal for 5 s it clears, whether or not messages came since.
+	SpoolError string
+}
+
+// Problems lists what is wrong with the sink now, one line each; none when nothing is. Two
+// things can be: the spool refuses messages (SpoolError is set), and writes fail and are
+// being retried from the spool (Retrying). A health check reports a sink with problems as
+// unhealthy.
+func (s SinkStats) Problems() []string {
+	var p []string
+	if s.SpoolError != "" {
+		p = append(p, "spool refuses messages: "+s.SpoolError)
+	}
+	if s.Retrying {
+		p = append(p, "writes failing, retrying from the spool: "+s.LastError)
+	}
+	return p
 }
 
 // Stats returns a snapshot of the counters. It is safe to call at any time.
@@ -428,11 +475,11 @@ func (h *Hub) Stats() Stats {
 	sources := h.sources
 	h.mu.Unlock()
 	st := Stats{
-		Sources:         make(map[string]SourceStats, len(sources)),
-		Sinks:           make(map[string]SinkStats),
-		Published:       h.published.Load(),
-		Filtered:        h.filtered.Load(),
-		ProcessorPanics: h.procPanics.Load(),
+		Sources:          make(map[string]SourceStats, len(sources)),
+		Sinks:            make(map[string]SinkStats),
+		Published:        h.published.Load(),
+		ProcessorDropped: h.procDropped.Load(),
+		ProcessorPanics:  h.procPanics.Load(),
 	}
 	for _, e := range sources {
 		st.Sources[e.name] = SourceStats{Emitted: e.emitted.Load(), Late: e.late.Load()}

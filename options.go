@@ -103,7 +103,7 @@ type sinkConfig struct {
 	queueSize  int
 	queueBytes int64
 	batchSize  int
-	batchBytes int
+	batchBytes int64
 	batchSet   bool // the batch size was chosen, not defaulted
 	flush      time.Duration
 	overflow   Overflow
@@ -111,8 +111,11 @@ type sinkConfig struct {
 	spool      *SpoolConfig
 }
 
-func defaultSinkConfig() sinkConfig {
-	return sinkConfig{
+// newSinkConfig returns the defaults with opts applied, checked together. A default batch
+// size larger than a small queue the user chose shrinks to the queue; only a batch size the
+// user chose can be too large.
+func newSinkConfig(opts []SinkOption) (sinkConfig, error) {
+	c := sinkConfig{
 		queueSize:  DefaultQueueSize,
 		queueBytes: DefaultQueueBytes,
 		batchSize:  DefaultBatchSize,
@@ -120,14 +123,17 @@ func defaultSinkConfig() sinkConfig {
 		flush:      DefaultFlushInterval,
 		overflow:   Block,
 	}
-}
-
-// validate checks the options together. A default batch larger than a small queue the user
-// chose shrinks to the queue; only a batch size the user chose can be too large.
-func (c *sinkConfig) validate() error {
+	for _, o := range opts {
+		o(&c)
+	}
 	if !c.batchSet && c.batchSize > c.queueSize && c.queueSize >= 1 {
 		c.batchSize = c.queueSize
 	}
+	return c, c.validate()
+}
+
+// validate reports the first option that is out of range, or that does not fit another.
+func (c *sinkConfig) validate() error {
 	switch {
 	case c.queueSize < 1:
 		return fmt.Errorf("queue size %d: must be at least 1", c.queueSize)
@@ -165,9 +171,10 @@ func WithBatch(size int, flush time.Duration) SinkOption {
 	return func(c *sinkConfig) { c.batchSize, c.flush, c.batchSet = size, flush, true }
 }
 
-// WithBatchBytes bounds a batch handed to Write by the memory its messages hold (default
-// DefaultBatchBytes, 8 MiB); a batch always has at least one message.
-func WithBatchBytes(n int) SinkOption { return func(c *sinkConfig) { c.batchBytes = n } }
+// WithBatchBytes bounds a batch handed to Write by the memory its messages hold, as
+// [message.Message.Size] estimates it (default DefaultBatchBytes, 8 MiB); a batch always has
+// at least one message.
+func WithBatchBytes(n int64) SinkOption { return func(c *sinkConfig) { c.batchBytes = n } }
 
 // WithOverflow sets what happens when the sink's queue is full (default Block).
 func WithOverflow(o Overflow) SinkOption { return func(c *sinkConfig) { c.overflow = o } }

@@ -28,18 +28,32 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // Unwritten returns Indexes.
 func (e *PartialError) Unwritten() []int { return e.Indexes }
 
-// unwrittenCount returns how many of a batch of n messages err says were not written: the
-// distinct in-range indexes of a partial error, or all n for any other error.
-func unwrittenCount(err error, n int) int {
+// unwritten returns the indexes, in order, of the messages of a batch of n that err says were
+// not written: none for nil, the distinct in-range indexes of a partial error, or all n for any
+// other error.
+func unwritten(err error, n int) []int {
+	if err == nil {
+		return nil
+	}
 	var p interface{ Unwritten() []int }
 	if !errors.As(err, &p) {
-		return n
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return all
 	}
-	seen := make(map[int]bool)
+	listed := make([]bool, n)
 	for _, i := range p.Unwritten() {
 		if i >= 0 && i < n {
-			seen[i] = true
+			listed[i] = true
 		}
 	}
-	return len(seen)
+	var out []int
+	for i, l := range listed {
+		if l {
+			out = append(out, i)
+		}
+	}
+	return out
 }

@@ -113,12 +113,12 @@ func (q *queue) dropLocked() {
 
 // take moves the oldest messages to dst and returns it: at most max of them, and no more than
 // maxBytes of them but for the first.
-func (q *queue) take(dst []message.Message, max, maxBytes int) []message.Message {
+func (q *queue) take(dst []message.Message, max int, maxBytes int64) []message.Message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	k, taken := 0, 0
-	for k < max && q.n > 0 && (k == 0 || taken+q.sizes[q.head] <= maxBytes) {
-		taken += q.sizes[q.head]
+	k, taken := 0, int64(0)
+	for k < max && q.n > 0 && (k == 0 || taken+int64(q.sizes[q.head]) <= maxBytes) {
+		taken += int64(q.sizes[q.head])
 		dst = append(dst, q.buf[q.head])
 		q.dropLocked()
 		k++
@@ -135,7 +135,7 @@ func (q *queue) discard() int {
 	q.mu.Lock()
 	k := q.n
 	q.mu.Unlock()
-	q.take(nil, k, math.MaxInt)
+	q.take(nil, k, math.MaxInt64)
 	return k
 }
 

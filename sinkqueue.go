@@ -3,13 +3,16 @@ package qwatch
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/qnib/qwatch/internal/ratelimit"
+	"golang.org/x/time/rate"
+
+	"github.com/qnib/qwatch/internal/delivery"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -20,23 +23,36 @@ type sinkEntry struct {
 	sink Sink
 	cfg  sinkConfig
 	q    *queue
-	sp   *spooled      // nil without a spool
-	done chan struct{} // closed when run returns
+	sp   *delivery.Spool // nil without a spool
+	done chan struct{}   // closed when run returns
 
 	offered  atomic.Uint64
 	filtered atomic.Uint64
 	panics   atomic.Uint64
-	dropLog  ratelimit.Limiter
-	panicLog ratelimit.Limiter
-	failLog  ratelimit.Limiter
+	dropLog  rate.Sometimes
+	panicLog rate.Sometimes
+	failLog  rate.Sometimes
 
 	mu        sync.Mutex // guards the counters below, so abandon can settle them at once
-	written   uint64
+	written   uint64     // without a spool: handled by Write (with one, the spool counts them)
+	spooledIn uint64     // with a spool: appended to it
 	failed    uint64
 	dropped   uint64
-	inflight  int
+	inflight  int // messages taken from the queue and not yet settled
 	abandoned bool
-	spooledIn uint64 // messages appended to the spool
+}
+
+func newSinkEntry(name string, s Sink, cfg sinkConfig) *sinkEntry {
+	return &sinkEntry{
+		name:     name,
+		sink:     s,
+		cfg:      cfg,
+		q:        newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
+		done:     make(chan struct{}),
+		dropLog:  rate.Sometimes{Interval: logInterval},
+		panicLog: rate.Sometimes{Interval: logInterval},
+		failLog:  rate.Sometimes{Interval: logInterval},
+	}
 }
 
 // offer hands m to the sink's queue. It returns false if a Block queue was given up on.
@@ -65,10 +81,10 @@ func (s *sinkEntry) offer(m *message.Message, size int, stop, cancel <-chan stru
 	s.dropped += uint64(dropped)
 	total := s.dropped
 	s.mu.Unlock()
-	if s.dropLog.Allow() {
+	s.dropLog.Do(func() {
 		log.Warn("qwatch: sink queue full; messages dropped", "sink", s.name,
 			"overflow", s.cfg.overflow.String(), "dropped_total", total)
-	}
+	})
 	return queued || s.cfg.overflow != Block
 }
 
@@ -86,10 +102,10 @@ func (s *sinkEntry) keep(m *message.Message, log *slog.Logger) (keep, panicked b
 // recovered counts and logs, at most once a second, a panic in the sink or its filter.
 func (s *sinkEntry) recovered(log *slog.Logger, where string, r any) {
 	n := s.panics.Add(1)
-	if s.panicLog.Allow() {
+	s.panicLog.Do(func() {
 		log.Error("qwatch: sink panicked; recovered", "sink", s.name, "in", where, "panic", r,
 			"panics_total", n, "stack", string(debug.Stack()))
-	}
+	})
 }
 
 // write calls the sink's Write, turning a panic into an error.
@@ -114,8 +130,8 @@ func (s *sinkEntry) close(ctx context.Context, log *slog.Logger) (err error) {
 	return s.sink.Close(ctx)
 }
 
-// run hands the queue to the sink in batches until the queue is closed and empty, then
-// closes the sink.
+// run hands the queue to the sink in batches, through the spool if the sink has one, until
+// the queue is closed and empty; then it closes the sink.
 func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 	defer close(s.done)
 	defer func() {
@@ -127,49 +143,78 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 		s.runSpooled(ctx, log)
 		return
 	}
-	batch := make([]message.Message, 0, s.cfg.batchSize)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		if !s.fill(timer) {
-			return
-		}
-		s.mu.Lock()
-		if s.abandoned {
-			s.mu.Unlock()
-			return
-		}
-		batch = s.q.take(batch[:0], s.cfg.batchSize, s.cfg.batchBytes)
-		s.inflight = len(batch)
-		s.mu.Unlock()
-
+	for batch := range s.batches(s.cfg.flush) {
 		err := s.write(ctx, batch, log)
-		clear(batch) // the queue's copies are gone; drop these references too
-		failed := 0
-		if err != nil {
-			failed = unwrittenCount(err, len(batch))
-		}
-
-		s.mu.Lock()
-		if s.abandoned {
-			s.mu.Unlock()
+		failed := len(unwritten(err, len(batch)))
+		if !s.settle(failed, 0) {
 			return
 		}
-		s.failed += uint64(failed)
-		s.written += uint64(s.inflight - failed)
-		s.inflight = 0
-		s.mu.Unlock()
-		if err != nil && s.failLog.Allow() {
-			log.Error("qwatch: sink write failed (logged at most once a second)", "sink", s.name,
-				"messages", len(batch), "failed", failed, "err", err)
+		if err != nil {
+			s.failLog.Do(func() {
+				log.Error("qwatch: sink write failed (logged at most once a second)", "sink", s.name,
+					"messages", len(batch), "failed", failed, "err", err)
+			})
 		}
 	}
+}
+
+// batches is the one way messages leave a sink's queue. It yields batches of at most the
+// batch size and batch bytes (but for a batch's first message) until the queue is closed and
+// empty, or abandon gave up on the sink. A batch is handed on once it is full, once flush has
+// passed since a partial one began to wait (at once for a flush of 0), and at once after the
+// queue closed. From the moment it is taken the batch is in flight: the loop's body must
+// count what became of it with settle before it takes the next. The slice is reused.
+func (s *sinkEntry) batches(flush time.Duration) iter.Seq[[]message.Message] {
+	return func(yield func([]message.Message) bool) {
+		batch := make([]message.Message, 0, s.cfg.batchSize)
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		for s.fill(flush, timer) {
+			s.mu.Lock()
+			if s.abandoned {
+				s.mu.Unlock()
+				return
+			}
+			batch = s.q.take(batch[:0], s.cfg.batchSize, s.cfg.batchBytes)
+			s.inflight = len(batch)
+			s.mu.Unlock()
+			more := yield(batch)
+			clear(batch) // the queue's copies are gone; drop these references too
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// settle counts the batch in flight: failed of its messages failed, dropped were dropped, and
+// the rest passed on, written by Write or appended to the spool. It returns false, counting
+// nothing, if abandon settled the batch first.
+func (s *sinkEntry) settle(failed, dropped int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.abandoned {
+		return false
+	}
+	// A spool that drops its oldest messages to make room can drop more than the batch: the
+	// older ones passed into it before and now move from spooledIn to dropped. passed is then
+	// negative, and the unsigned sum wraps to the right count.
+	passed := uint64(s.inflight - failed - dropped)
+	if s.sp != nil {
+		s.spooledIn += passed
+	} else {
+		s.written += passed
+	}
+	s.failed += uint64(failed)
+	s.dropped += uint64(dropped)
+	s.inflight = 0
+	return true
 }
 
 // fill waits until a batch is worth handing over: a full batch, a partial one whose flush
 // interval has passed, or whatever is left once the queue is closed. It returns false when the
 // queue is closed and empty.
-func (s *sinkEntry) fill(timer *time.Timer) bool {
+func (s *sinkEntry) fill(flush time.Duration, timer *time.Timer) bool {
 	var deadline time.Time
 	for {
 		n, bytes, closed := s.q.state()
@@ -179,12 +224,12 @@ func (s *sinkEntry) fill(timer *time.Timer) bool {
 		case n == 0:
 			<-s.q.ready
 			continue
-		case n >= s.cfg.batchSize || closed || s.cfg.flush == 0 || bytes >= int64(s.cfg.batchBytes):
+		case n >= s.cfg.batchSize || closed || flush == 0 || bytes >= s.cfg.batchBytes:
 			return true
 		}
 		now := time.Now()
 		if deadline.IsZero() {
-			deadline = now.Add(s.cfg.flush)
+			deadline = now.Add(flush)
 		}
 		if !now.Before(deadline) {
 			return true
@@ -233,7 +278,6 @@ func (s *sinkEntry) abandon() bool {
 func (s *sinkEntry) stats() SinkStats {
 	queued, queuedBytes, _ := s.q.state()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st := SinkStats{
 		Offered:     s.offered.Load(),
 		Written:     s.written,
@@ -244,6 +288,9 @@ func (s *sinkEntry) stats() SinkStats {
 		Queued:      queued,
 		QueuedBytes: queuedBytes,
 	}
-	s.spoolStats(&st)
+	s.mu.Unlock()
+	if s.sp != nil {
+		spoolStats(&st, s.sp.Stats())
+	}
 	return st
 }

@@ -28,6 +28,14 @@ func checkSpoolInvariant(t *testing.T, st qwatch.SinkStats) {
 	}
 }
 
+// syncHub waits until what was published is settled: on disk behind a spool.
+func syncHub(t *testing.T, h *qwatch.Hub) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must(t, h.Sync(ctx))
+}
+
 func publishN(t *testing.T, h *qwatch.Hub, n int) []message.Message {
 	t.Helper()
 	msgs := qwatchtest.SampleMessages(n)
@@ -81,7 +89,10 @@ func TestSpoolRetriesOnlyTheUnwritten(t *testing.T) {
 	var calls atomic.Int64
 	rec := &qwatchtest.Recorder{}
 	rec.OnWrite = func(ctx context.Context, batch []message.Message) error {
-		if calls.Add(1) == 1 && len(batch) == 10 {
+		if calls.Add(1) == 1 {
+			if len(batch) != 10 {
+				t.Errorf("first batch of %d, want the 10 published before Run", len(batch))
+			}
 			// Write all but the 3rd and 7th, then report those.
 			for i := range batch {
 				if i != 3 && i != 7 {
@@ -95,8 +106,8 @@ func TestSpoolRetriesOnlyTheUnwritten(t *testing.T) {
 	}
 	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
 	must(t, h.AddSink("es", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()}), qwatch.WithBatch(10, time.Second)))
+	want := publishN(t, h, 10) // queued before Run: they go into the spool, and out, as one batch
 	stop := runHub(t, h)
-	want := publishN(t, h, 10)
 	got, err := rec.WaitFor(10, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +140,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	must(t, h1.AddSink("es", dead, qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir}), qwatch.WithBatch(100, 10*time.Millisecond)))
 	stop1 := runHub(t, h1)
 	want := publishN(t, h1, 300)
+	syncHub(t, h1)
 	stop1() // the sink never came back: Run gives up at the shutdown timeout
 	st1 := h1.Stats().Sinks["es"]
 	if st1.Spooled != 300 || st1.Failed != 0 || st1.Dropped != 0 {
@@ -166,7 +178,7 @@ func TestSpoolFullAppliesOverflow(t *testing.T) {
 			stop := runHub(t, h)
 			for range 10 {
 				publishN(t, h, 100)
-				time.Sleep(20 * time.Millisecond)
+				syncHub(t, h) // spooled or dropped, before the next hundred come
 			}
 			stop()
 			st := h.Stats().Sinks["es"]
@@ -212,7 +224,8 @@ func TestSpoolNeedsADirectory(t *testing.T) {
 }
 
 // A full disk under the spool: the Hub stays up, says why in SpoolError, and counts what the
-// spool refused as dropped.
+// spool refused as dropped. Once refusals stop (here because messages stop coming), SpoolError
+// clears after its hold.
 func TestSpoolOnAFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
@@ -238,6 +251,14 @@ func TestSpoolOnAFullDisk(t *testing.T) {
 	st := h.Stats().Sinks["es"]
 	if !strings.Contains(st.SpoolError, "no space") {
 		t.Errorf("SpoolError = %q, want the disk full", st.SpoolError)
+	}
+	syncHub(t, h) // every message spooled or refused: no more appends come
+	deadline = time.Now().Add(30 * time.Second)
+	for h.Stats().Sinks["es"].SpoolError != "" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := h.Stats().Sinks["es"]; st.SpoolError != "" {
+		t.Errorf("SpoolError = %q still, with no refusal since the messages stopped", st.SpoolError)
 	}
 	stop()
 	st = h.Stats().Sinks["es"]

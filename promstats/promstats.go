@@ -116,7 +116,7 @@ func Hub(h Stater[qwatch.Stats]) prometheus.Collector {
 		sink("qwatch_sink_spool_healthy", "Whether a sink's spool takes messages (0 on a disk error such as a full disk).", level, func(s qwatch.SinkStats) float64 { return boolValue(s.SpoolError == "") }),
 		sink("qwatch_sink_retrying", "Whether a sink's writes fail and are being retried from its spool.", level, func(s qwatch.SinkStats) float64 { return boolValue(s.Retrying) }),
 		counter(family{name: "qwatch_published_total", help: "Messages the program published into the hub."}, func(s st) uint64 { return s.Published }),
-		counter(family{name: "qwatch_processor_filtered_total", help: "Messages a processor dropped."}, func(s st) uint64 { return s.Filtered }),
+		counter(family{name: "qwatch_processor_filtered_total", help: "Messages a processor dropped."}, func(s st) uint64 { return s.ProcessorDropped }),
 		counter(family{name: "qwatch_processor_panics_total", help: "Messages dropped because a processor panicked on them."}, func(s st) uint64 { return s.ProcessorPanics }),
 	}}
 }

@@ -186,18 +186,13 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// health lists what is wrong now: a spool that refuses messages (a full disk, say), a sink
-// whose writes are being retried.
+// health lists what is wrong now with each sink, as qwatch.SinkStats.Problems says.
 func (d *daemon) health() []string {
 	var problems []string
 	st := d.hub.Stats()
 	for _, name := range slices.Sorted(maps.Keys(st.Sinks)) {
-		s := st.Sinks[name]
-		if s.SpoolError != "" {
-			problems = append(problems, fmt.Sprintf("sink %s: spool refuses messages: %s", name, s.SpoolError))
-		}
-		if s.Retrying {
-			problems = append(problems, fmt.Sprintf("sink %s: writes failing, retrying from the spool: %s", name, s.LastError))
+		for _, p := range st.Sinks[name].Problems() {
+			problems = append(problems, fmt.Sprintf("sink %s: %s", name, p))
 		}
 	}
 	return problems

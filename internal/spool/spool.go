@@ -90,6 +90,7 @@ type Record struct {
 type Stats struct {
 	Messages  int64  // records on disk not yet acknowledged
 	Bytes     int64  // bytes of the segment files on disk
+	MaxBytes  int64  // the bound on Bytes: Config.MaxBytes, or its default
 	Segments  int    // segment files on disk
 	Lost      uint64 // corrupt stretches and unreadable segments skipped
 	Recovered int64  // unacknowledged records found at Open
@@ -434,7 +435,7 @@ func (s *Spool) goneCount() uint64 {
 // Read returns the next records after those Read returned before, at most max of them and no
 // more than maxBytes of payload but for the first. It blocks until there is at least one, or
 // ctx is done. It reads from disk: the backlog is never loaded into memory whole.
-func (s *Spool) Read(ctx context.Context, max, maxBytes int) ([]Record, error) {
+func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Record, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -456,9 +457,9 @@ func (s *Spool) Read(ctx context.Context, max, maxBytes int) ([]Record, error) {
 	}
 }
 
-func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
+func (s *Spool) readLocked(max int, maxBytes int64) ([]Record, error) {
 	var out []Record
-	total := 0
+	var total int64
 	for len(out) < max && s.rseq < s.nextSeq {
 		if err := s.positionReader(); err != nil {
 			return out, err
@@ -473,7 +474,7 @@ func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
 			}
 			continue
 		}
-		if len(out) > 0 && total+len(rec.Data) > maxBytes {
+		if len(out) > 0 && total+int64(len(rec.Data)) > maxBytes {
 			break
 		}
 		if rec.Seq > s.rseq {
@@ -482,7 +483,7 @@ func (s *Spool) readLocked(max, maxBytes int) ([]Record, error) {
 		s.roff += int64(n)
 		s.rseq = rec.Seq + 1
 		out = append(out, rec)
-		total += len(rec.Data)
+		total += int64(len(rec.Data))
 	}
 	return out, nil
 }
@@ -712,6 +713,7 @@ func (s *Spool) Stats() Stats {
 	return Stats{
 		Messages:  int64(s.nextSeq - 1 - s.acked - s.goneCount()),
 		Bytes:     s.diskBytes(),
+		MaxBytes:  s.cfg.MaxBytes,
 		Segments:  len(s.segs),
 		Lost:      s.lost,
 		Recovered: s.recovered,

@@ -101,7 +101,7 @@ func TestRoundTripAndResumeAfterAck(t *testing.T) {
 	if err := s.Ack(20); err != nil { // records 0..19 (seq 1..20)
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.Messages != 30 || st.Appended != 50 || st.Acked != 20 || st.Segments < 2 {
+	if st := s.Stats(); st.Messages != 30 || st.Appended != 50 || st.Acked != 20 || st.Segments < 2 || st.MaxBytes != DefaultMaxBytes {
 		t.Errorf("stats %+v", st)
 	}
 	s.Close()
@@ -216,8 +216,8 @@ func TestMaxBytesAndDropOldest(t *testing.T) {
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("Append past MaxBytes = %v, want ErrFull", err)
 	}
-	if st := s.Stats(); st.Bytes > 1000 {
-		t.Errorf("%d bytes on disk with MaxBytes 1000", st.Bytes)
+	if st := s.Stats(); st.Bytes > 1000 || st.MaxBytes != 1000 {
+		t.Errorf("%d bytes on disk with MaxBytes 1000 (Stats.MaxBytes %d)", st.Bytes, st.MaxBytes)
 	}
 	// The reader has begun the first segment: that one stays, the next goes.
 	first, err := s.Read(context.Background(), 1, 1<<20)

@@ -1,4 +1,4 @@
-package qwatch
+package delivery
 
 import (
 	"encoding/binary"
@@ -10,9 +10,8 @@ import (
 	"github.com/qnib/qwatch/message"
 )
 
-// The spool keeps messages in a compact binary form of its own rather than as JSON documents:
-// decoding JSON was most of the cost of the spooled path. The form is private to the spool;
-// a version byte leads each record so that it can change.
+// codecVersion leads each record, so that the binary form (see the package documentation) can
+// change.
 const codecVersion = 1
 
 // appendMessage appends the binary form of m to b.

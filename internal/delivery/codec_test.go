@@ -1,4 +1,4 @@
-package qwatch
+package delivery
 
 import (
 	"testing"

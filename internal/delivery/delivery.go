@@ -1,0 +1,289 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/qnib/qwatch/internal/backoff"
+	"github.com/qnib/qwatch/internal/spool"
+	"github.com/qnib/qwatch/message"
+)
+
+// Overflow says what Append does when the spool holds Config.Spool.MaxBytes.
+type Overflow int
+
+const (
+	// Block waits for delivery to make room, until Append's ctx is done; then the batch is
+	// dropped.
+	Block Overflow = iota
+	// DropNewest drops the batch that does not fit.
+	DropNewest
+	// DropOldest deletes the oldest segment delivery has not begun, as often as it takes to
+	// make room, and drops the batch only when there is no such segment.
+	DropOldest
+)
+
+// Config sets up a Spool.
+type Config struct {
+	Spool      spool.Config
+	Overflow   Overflow
+	BatchSize  int          // the most messages Deliver hands to one write
+	BatchBytes int64        // the most bytes of records in one batch, but for its first
+	Log        *slog.Logger // where Deliver reports failures; nil: slog.Default()
+}
+
+// The waits between attempts to write a batch again, and between attempts to read the spool
+// after an error.
+const (
+	retryMin    = 100 * time.Millisecond
+	retryMax    = 5 * time.Second
+	retryJitter = 0.2
+)
+
+// roomPoll is how often Append with Block looks for room in a full spool.
+const roomPoll = 100 * time.Millisecond
+
+// ErrorHold is how long Stats.SpoolError stays set after Append was refused. A refused append
+// leaves its space free, so on a disk that is full but for a little, small appends succeed
+// between refused ones: the error must not flap between them.
+const ErrorHold = 5 * time.Second
+
+// WriteFunc writes a batch to the sink. It returns nil when all of the batch is written;
+// otherwise the error, with the indexes in batch of the messages not written, in order.
+type WriteFunc func(ctx context.Context, batch []message.Message) (unwritten []int, err error)
+
+// Spool is a sink's disk spool and its delivery. One goroutine calls Append, another runs
+// Deliver; Stats may be called from any.
+type Spool struct {
+	sp      *spool.Spool
+	cfg     Config
+	recs    [][]byte // Append's records, reused
+	drained context.Context
+	drain   context.CancelFunc
+	failLog rate.Sometimes
+	readLog rate.Sometimes
+
+	// mu guards what Stats reports, and is held across an acknowledgement, so that Stats
+	// never sees the spool without the acknowledged records and pendingWritten still
+	// counting them.
+	mu             sync.Mutex
+	written        uint64
+	pendingWritten int // of the batch being delivered, the messages written but not acknowledged
+	decodeLost     uint64
+	retrying       bool
+	lastErr        string
+	refused        refusal
+}
+
+// Open opens the spool in cfg.Spool.Dir, recovering what a run before left there.
+func Open(cfg Config) (*Spool, error) {
+	sp, err := spool.Open(cfg.Spool)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Spool{sp: sp, cfg: cfg,
+		failLog: rate.Sometimes{Interval: time.Second}, readLog: rate.Sometimes{Interval: time.Second}}
+	s.drained, s.drain = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Append writes batch to the spool, and so to the operating system, before it returns. When
+// the spool is full it applies the overflow policy. It returns how many messages were dropped
+// (of batch, or, with DropOldest, older ones deleted from the spool to make room) and the disk
+// error that made it drop the batch, if any; such an error sets Stats.SpoolError.
+func (s *Spool) Append(ctx context.Context, batch []message.Message) (dropped int, err error) {
+	recs := s.recs[:0]
+	for i := range batch {
+		recs = append(recs, appendMessage(nil, &batch[i]))
+	}
+	dropped, err = s.append(ctx, recs)
+	clear(recs)
+	s.recs = recs[:0]
+	if err != nil {
+		s.mu.Lock()
+		s.refused = refusal{err: err.Error(), at: time.Now()}
+		s.mu.Unlock()
+	}
+	return dropped, err
+}
+
+func (s *Spool) append(ctx context.Context, recs [][]byte) (dropped int, err error) {
+	for {
+		err := s.sp.Append(recs...)
+		switch {
+		case err == nil:
+			return dropped, nil
+		case !errors.Is(err, spool.ErrFull):
+			return dropped + len(recs), err
+		case s.cfg.Overflow == DropOldest:
+			n, err := s.sp.DropOldest()
+			if err != nil || n == 0 {
+				return dropped + len(recs), err
+			}
+			dropped += n
+		case s.cfg.Overflow == DropNewest:
+			return dropped + len(recs), nil
+		default: // Block: delivery makes room as the sink takes what is on disk
+			if backoff.Sleep(ctx, roomPoll) != nil {
+				return dropped + len(recs), nil
+			}
+		}
+	}
+}
+
+// Drain says that Append will not be called again: Deliver returns once the spool is empty.
+func (s *Spool) Drain() { s.drain() }
+
+// Deliver reads the spool in batches and writes them with write until ctx is done, or Drain
+// was called and the spool holds no more. A batch leaves the spool only once write has taken
+// all of it: what write did not write is written again, and again, with backoff (100 ms
+// doubling to 5 s, ±20%), for as long as ctx lasts. Records that do not decode are counted in
+// Stats.Lost and leave with their batch.
+func (s *Spool) Deliver(ctx context.Context, write WriteFunc) {
+	retry := backoff.New(retryMin, retryMax, retryJitter)
+	for ctx.Err() == nil {
+		readCtx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(s.drained, cancel)
+		recs, err := s.sp.Read(readCtx, s.cfg.BatchSize, s.cfg.BatchBytes)
+		stop()
+		cancel()
+		if len(recs) > 0 {
+			retry.Reset()
+			if !s.deliver(ctx, recs, write, retry) {
+				return
+			}
+			continue
+		}
+		switch {
+		case err == nil: // the reader skipped a corrupt stretch and found nothing after it
+			continue
+		case s.drained.Err() != nil || ctx.Err() != nil:
+			return
+		}
+		wait := retry.Next()
+		s.readLog.Do(func() {
+			s.cfg.Log.Error("qwatch: reading the spool (logged at most once a second)", "in", wait, "err", err)
+		})
+		if backoff.Sleep(ctx, wait) != nil {
+			return
+		}
+	}
+}
+
+// deliver writes recs, retrying what is not written, and acknowledges them. It returns false
+// if ctx ended first: the rest stays on disk.
+func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFunc, retry *backoff.Backoff) bool {
+	batch := make([]message.Message, 0, len(recs))
+	for _, r := range recs {
+		m, err := decodeMessage(r.Data)
+		if err != nil {
+			s.mu.Lock()
+			s.decodeLost++
+			s.mu.Unlock()
+			continue
+		}
+		batch = append(batch, m)
+	}
+	for len(batch) > 0 {
+		unwritten, err := write(ctx, batch)
+		if err == nil {
+			unwritten = nil
+		}
+		s.mu.Lock()
+		s.written += uint64(len(batch) - len(unwritten))
+		s.pendingWritten += len(batch) - len(unwritten)
+		s.retrying = len(unwritten) > 0
+		if err != nil {
+			s.lastErr = err.Error()
+		}
+		s.mu.Unlock()
+		if len(unwritten) == 0 {
+			break
+		}
+		rest := make([]message.Message, len(unwritten))
+		for i, k := range unwritten {
+			rest[i] = batch[k]
+		}
+		wait := retry.Next()
+		s.failLog.Do(func() {
+			s.cfg.Log.Error("qwatch: sink write failed; retrying from the spool (logged at most once a second)",
+				"messages", len(rest), "in", wait, "err", err)
+		})
+		if backoff.Sleep(ctx, wait) != nil {
+			return false
+		}
+		batch = rest
+	}
+	s.mu.Lock()
+	err := s.sp.Ack(recs[len(recs)-1].Seq)
+	s.pendingWritten = 0
+	s.mu.Unlock()
+	if err != nil {
+		s.cfg.Log.Error("qwatch: acknowledging spooled messages", "err", err)
+	}
+	return true
+}
+
+// Stats describes a Spool.
+type Stats struct {
+	Spooled    uint64 // messages on disk, not yet written
+	Bytes      int64  // bytes of the spool's files
+	MaxBytes   int64  // the bound on Bytes
+	Recovered  uint64 // messages found on disk at Open
+	Lost       uint64 // messages in corrupt records: skipped on disk, or did not decode
+	Written    uint64 // messages Deliver wrote
+	Retrying   bool   // a write failed and is being retried
+	LastError  string // why, while Retrying; empty otherwise
+	SpoolError string // why Append was last refused, if it was within ErrorHold; empty otherwise
+}
+
+// Stats returns what the spool holds and how delivery goes.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sst := s.sp.Stats()
+	st := Stats{
+		Spooled:    uint64(sst.Messages) - uint64(s.pendingWritten),
+		Bytes:      sst.Bytes,
+		MaxBytes:   sst.MaxBytes,
+		Recovered:  uint64(sst.Recovered),
+		Lost:       sst.Lost + s.decodeLost,
+		Written:    s.written,
+		Retrying:   s.retrying,
+		SpoolError: s.refused.current(time.Now()),
+	}
+	if st.Retrying {
+		st.LastError = s.lastErr
+	}
+	return st
+}
+
+// Close ends delivery (as Drain does), syncs what was appended and closes the spool's files.
+// Deliver and Append must have returned.
+func (s *Spool) Close() error {
+	s.drain()
+	return s.sp.Close()
+}
+
+// refusal is Append's last disk error and when it came.
+type refusal struct {
+	err string
+	at  time.Time
+}
+
+// current returns the error while it is less than ErrorHold old at now, and "" after: the
+// condition counts as gone when ErrorHold passed with no new refusal.
+func (r refusal) current(now time.Time) string {
+	if r.err == "" || now.Sub(r.at) >= ErrorHold {
+		return ""
+	}
+	return r.err
+}

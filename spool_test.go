@@ -61,7 +61,7 @@ func TestSpoolRidesOutAnOutage(t *testing.T) {
 	stop := runHub(t, h)
 	want := publishN(t, h, 500)
 	deadline := time.Now().Add(10 * time.Second)
-	for h.Stats().Sinks["es"].Spooled < 500 && time.Now().Before(deadline) {
+	for st := h.Stats().Sinks["es"]; (st.Spooled < 500 || !st.Retrying) && time.Now().Before(deadline); st = h.Stats().Sinks["es"] {
 		time.Sleep(10 * time.Millisecond)
 	}
 	st := h.Stats().Sinks["es"]

@@ -133,7 +133,7 @@ func newSinkConfig(opts []SinkOption) (sinkConfig, error) {
 }
 
 // validate reports the first option that is out of range, or that does not fit another.
-func (c *sinkConfig) validate() error {
+func (c sinkConfig) validate() error {
 	switch {
 	case c.queueSize < 1:
 		return fmt.Errorf("queue size %d: must be at least 1", c.queueSize)

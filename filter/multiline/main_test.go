@@ -23,7 +23,10 @@ type event struct {
 }
 
 // recorder collects what a stream emits.
-type recorder struct{ events []event }
+type recorder struct {
+	events []event
+	stats  Stats // the stream's stats after feed
+}
 
 func (r *recorder) emit(m message.Message, last int) { r.events = append(r.events, event{m, last}) }
 
@@ -65,8 +68,9 @@ func feedAt(t *testing.T, cfg Config, rule Rule, lines []string, stamps []time.D
 		s.Add(at(i, stamps[i], l), i)
 	}
 	s.Flush()
-	if held := s.Stats().Held; held != 0 {
-		t.Errorf("after Flush the budget holds %d bytes", held)
+	r.stats = s.Stats()
+	if r.stats.Held != 0 {
+		t.Errorf("after Flush the budget holds %d bytes", r.stats.Held)
 	}
 	return r
 }

@@ -26,7 +26,7 @@ type Groups[K comparable, P any] struct {
 	cfg     Config
 	rule    func(K) Rule
 	budget  *Budget
-	emit    func(K, message.Message, P)
+	emit    func(K, message.Message, P, bool)
 	now     func() time.Time
 	streams map[K]*core[P]
 }
@@ -36,7 +36,7 @@ type Groups[K comparable, P any] struct {
 // Auto for all. Lines held count against budget; nil means a Budget of its own with the
 // default limit.
 func NewGroups[K comparable, P any](cfg Config, rule func(K) Rule, budget *Budget,
-	emit func(key K, m message.Message, last P)) *Groups[K, P] {
+	emit func(key K, m message.Message, last P, partial bool)) *Groups[K, P] {
 	if budget == nil {
 		budget = NewBudget(0)
 	}
@@ -67,7 +67,9 @@ func (g *Groups[K, P]) make(key K) *core[P] {
 		r = g.rule(key)
 	}
 	c := &core[P]{}
-	c.init(g.cfg, r, g.budget, func(m message.Message, last P) { g.emit(key, m, last) })
+	c.init(g.cfg, r, g.budget, func(m message.Message, last P, partial bool) {
+		g.emit(key, m, last, partial)
+	})
 	c.now = g.now
 	g.streams[key] = c
 	return c

@@ -18,8 +18,9 @@ func TestMain(m *testing.M) {
 
 // event is what a test stream emitted: the message and the position of its last line.
 type event struct {
-	m    message.Message
-	last int
+	m       message.Message
+	last    int
+	partial bool
 }
 
 // recorder collects what a stream emits.
@@ -28,7 +29,9 @@ type recorder struct {
 	stats  Stats // the stream's stats after feed
 }
 
-func (r *recorder) emit(m message.Message, last int) { r.events = append(r.events, event{m, last}) }
+func (r *recorder) emit(m message.Message, last int, partial bool) {
+	r.events = append(r.events, event{m, last, partial})
+}
 
 // texts returns the emitted texts.
 func (r *recorder) texts() []string {

@@ -22,7 +22,7 @@ type Stream[P any] struct {
 // NewStream returns a Stream that emits by calling emit with each event and the position of
 // its last line. Lines held by the Stream count against budget; nil means a Budget of its own
 // with the default limit.
-func NewStream[P any](cfg Config, rule Rule, budget *Budget, emit func(m message.Message, last P)) *Stream[P] {
+func NewStream[P any](cfg Config, rule Rule, budget *Budget, emit func(m message.Message, last P, partial bool)) *Stream[P] {
 	s := &Stream[P]{}
 	s.c.init(cfg, rule, budget, emit)
 	return s
@@ -86,7 +86,7 @@ type core[P any] struct {
 	rule    Rule
 	builtin bool // the rule is a built-in one: lines are classified
 	budget  *Budget
-	emit    func(message.Message, P)
+	emit    func(message.Message, P, bool)
 	now     func() time.Time
 
 	// lines are the held lines: lines[head:head+n] are judged into st, and the ones after
@@ -101,7 +101,7 @@ type core[P any] struct {
 	last    time.Time // when the last line came, on the wall clock, for Config.Idle
 }
 
-func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(message.Message, P)) {
+func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(message.Message, P, bool)) {
 	if budget == nil {
 		budget = NewBudget(0)
 	}
@@ -114,7 +114,7 @@ func (c *core[P]) open() bool { return c.head < len(c.lines) || c.st.phase != pF
 
 func (c *core[P]) add(m message.Message, pos P) {
 	if c.rule.off {
-		c.emit(m, pos)
+		c.emit(m, pos, false)
 		return
 	}
 	c.last = c.now()
@@ -164,7 +164,7 @@ func (c *core[P]) run(squeezed int) {
 		if c.st.phase == pFresh {
 			st, v := c.rule.first(e.cl, text)
 			if v == vAlone {
-				c.emitHead(1, false)
+				c.emitHead(1, false, false)
 				continue
 			}
 			c.st, c.n, c.size = st, 1, len(text)
@@ -208,7 +208,7 @@ func (c *core[P]) run(squeezed int) {
 // and returns to the empty state: the lines after the emitted ones wait to be judged again.
 func (c *core[P]) close() {
 	if c.n > 0 {
-		c.emitHead(max(c.conf, 1), c.conf > 0)
+		c.emitHead(max(c.conf, 1), c.conf > 0, false)
 	}
 	c.n, c.conf, c.size, c.st, c.part = 0, 0, 0, state{}, 0
 }
@@ -219,7 +219,7 @@ func (c *core[P]) split() {
 		c.part = 1
 	}
 	k := c.conf
-	c.size -= c.emitHead(k, true)
+	c.size -= c.emitHead(k, true, true)
 	c.n -= k
 	c.conf = 0
 	c.part++
@@ -265,8 +265,9 @@ func (c *core[P]) discard() {
 }
 
 // emitHead emits the first k held lines as one event, a group's if group is set (it then
-// carries FieldKind, and FieldPart if split), and returns their text bytes.
-func (c *core[P]) emitHead(k int, group bool) int {
+// carries FieldKind, and FieldPart if split), partial if the group goes on, and returns
+// their text bytes.
+func (c *core[P]) emitHead(k int, group, partial bool) int {
 	es := c.lines[c.head : c.head+k]
 	m, last := es[0].m, es[k-1].pos
 	size := 0
@@ -306,6 +307,6 @@ func (c *core[P]) emitHead(k int, group bool) int {
 			c.lines = c.lines[:0]
 		}
 	}
-	c.emit(m, last)
+	c.emit(m, last, partial)
 	return size
 }

@@ -163,7 +163,7 @@ func TestSingleLineUnchanged(t *testing.T) {
 	group := in[2]
 	group.Text = "java.lang.A: x\n\tat A.b(A.java:1)"
 	group.Fields = map[string]any{"stream": "stderr", FieldKind: "java"}
-	want := []event{{in[0], 0}, {in[1], 1}, {group, 3}}
+	want := []event{{in[0], 0, false}, {in[1], 1, false}, {group, 3, false}}
 	if diff := cmp.Diff(want, r.events, cmp.AllowUnexported(event{})); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -271,6 +271,9 @@ func TestBounds(t *testing.T) {
 				}
 				if e.m.Fields[FieldKind] != "java" || e.m.Fields[FieldPart] != float64(i+1) {
 					t.Errorf("part %d has fields %v", i+1, e.m.Fields)
+				}
+				if lastPart := i == len(r.events)-2; e.partial == lastPart {
+					t.Errorf("part %d: partial %v; only the last part of a group is not", i+1, e.partial)
 				}
 			}
 			if got, want := strings.Join(joined, "\n"), strings.Join(lines, "\n"); got != want {

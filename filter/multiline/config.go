@@ -39,8 +39,8 @@ type Config struct {
 	// DefaultIntro.
 	Intro time.Duration
 	// Idle closes a group when no line came for Idle on the wall clock, so that a trace is
-	// never held back waiting for a line that does not come; see Tick. Keep it well above
-	// Gap (default DefaultIdle).
+	// never held back waiting for a line that does not come; see Stream.Tick. Keep it well
+	// above Gap (default DefaultIdle).
 	Idle time.Duration
 	// MaxLines and MaxBytes bound one event: a group that would grow past either is emitted
 	// and goes on in a continuation. MaxBytes counts the joined text, newlines included; a
@@ -52,6 +52,10 @@ type Config struct {
 	// ignores it.
 	MaxStreams int
 }
+
+// TickEvery returns how often to call Tick: a quarter of Idle, so that what a stream holds
+// goes out at most 1.25 Idle after its last line.
+func (c Config) TickEvery() time.Duration { return c.withDefaults().Idle / 4 }
 
 func (c Config) withDefaults() Config {
 	if c.Gap <= 0 {

@@ -65,23 +65,19 @@ func TestReplayFormsTheSameGroups(t *testing.T) {
 }
 
 // replay feeds lines from first on to a new stream and returns what it emitted and its
-// stats. With rng it
-// feeds them live: each arrives up to 50 ms after its stamp, and Tick is called whenever the
-// stream's deadline passes before the next line arrives, as a timer would.
+// stats. With rng it feeds them live: each arrives up to 50 ms after its stamp, and Tick is
+// called every Config.TickEvery, as a ticker would.
 func replay(cfg Config, texts []string, stamps []time.Duration, first int, rng *rand.Rand) ([]event, Stats) {
 	var out []event
 	s := NewStream(cfg, Auto, nil, func(m message.Message, last int, partial bool) { out = append(out, event{m, last, partial}) })
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := &clock{t: start}
-	s.c.now = clk.now
+	tick := start
 	for i := first; i < len(texts); i++ {
 		if rng != nil {
 			arrive := start.Add(stamps[i] + time.Duration(rng.IntN(50))*time.Millisecond)
-			if arrive.After(clk.t) {
-				if d, ok := s.Deadline(); ok && !d.After(arrive) {
-					s.Tick(d)
-				}
-				clk.t = arrive
+			for !tick.After(arrive) {
+				s.Tick(tick)
+				tick = tick.Add(cfg.TickEvery())
 			}
 		}
 		s.Add(at(i, stamps[i], texts[i]), i)

@@ -17,7 +17,7 @@ const forgetAfter = time.Minute
 // made at its key's first line, with the rule that the rule function returns for the key,
 // and forgotten when it has held nothing for a minute (Tick) or, holding at most
 // Config.MaxStreams, when room is needed: then the streams that hold nothing go first, and
-// if all hold something, the one quiet the longest is flushed and goes.
+// if all hold something, the one whose last line is the oldest is flushed and goes.
 //
 // Its methods are safe for concurrent use; they are serialised, and emit is called with the
 // lock held, in each stream's order. emit must not call the Groups' methods.
@@ -27,8 +27,12 @@ type Groups[K comparable, P any] struct {
 	rule    func(K) Rule
 	budget  *Budget
 	emit    func(K, message.Message, P, bool)
-	now     func() time.Time
 	streams map[K]*core[P]
+	seq     uint64 // lines added, to tell which stream had a line last
+	// last is the stream of the last line, and lastKey its key: lines of one stream often
+	// come in a row, and this spares them the map.
+	last    *core[P]
+	lastKey K
 }
 
 // NewGroups returns a Groups that emits by calling emit with the key, each event and the
@@ -41,7 +45,7 @@ func NewGroups[K comparable, P any](cfg Config, rule func(K) Rule, budget *Budge
 		budget = NewBudget(0)
 	}
 	return &Groups[K, P]{
-		cfg: cfg.withDefaults(), rule: rule, budget: budget, emit: emit, now: time.Now,
+		cfg: cfg.withDefaults(), rule: rule, budget: budget, emit: emit,
 		streams: make(map[K]*core[P]),
 	}
 }
@@ -50,11 +54,16 @@ func NewGroups[K comparable, P any](cfg Config, rule func(K) Rule, budget *Budge
 func (g *Groups[K, P]) Add(key K, m message.Message, pos P) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	c := g.streams[key]
-	if c == nil {
-		c = g.make(key)
+	c := g.last
+	if c == nil || key != g.lastKey {
+		if c = g.streams[key]; c == nil {
+			c = g.make(key)
+		}
+		g.last, g.lastKey = c, key
 	}
-	c.add(m, pos)
+	g.seq++
+	c.seq = g.seq
+	c.add(&m, pos)
 }
 
 // make makes the stream of key, making room first if there are MaxStreams.
@@ -70,7 +79,6 @@ func (g *Groups[K, P]) make(key K) *core[P] {
 	c.init(g.cfg, r, g.budget, func(m message.Message, last P, partial bool) {
 		g.emit(key, m, last, partial)
 	})
-	c.now = g.now
 	g.streams[key] = c
 	return c
 }
@@ -80,10 +88,10 @@ func (g *Groups[K, P]) makeRoom() {
 	var oldestC *core[P]
 	for k, c := range g.streams {
 		if !c.open() {
-			delete(g.streams, k)
+			g.forget(k)
 			continue
 		}
-		if oldestC == nil || c.last.Before(oldestC.last) {
+		if oldestC == nil || c.seq < oldestC.seq {
 			oldest, oldestC = k, c
 		}
 	}
@@ -91,19 +99,19 @@ func (g *Groups[K, P]) makeRoom() {
 		return
 	}
 	oldestC.finish()
-	delete(g.streams, oldest)
+	g.forget(oldest)
 	g.budget.evicted.Add(1)
 }
 
-// Tick emits what each stream holds if it had no line for Config.Idle before now, as
-// Stream.Tick does, and forgets the streams that have held nothing for a minute.
+// Tick is the wall clock of every stream, as Stream.Tick is; it also forgets the streams
+// that have held nothing for a minute of Ticks.
 func (g *Groups[K, P]) Tick(now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for k, c := range g.streams {
 		c.tick(now)
-		if !c.open() && now.Sub(c.last) >= forgetAfter {
-			delete(g.streams, k)
+		if !c.open() && !c.moved && now.Sub(c.quiet) >= forgetAfter {
+			g.forget(k)
 		}
 	}
 }
@@ -117,19 +125,11 @@ func (g *Groups[K, P]) Flush() {
 	}
 }
 
-// Deadline returns the earliest time a stream's Tick is due, and whether any stream holds
-// anything.
-func (g *Groups[K, P]) Deadline() (time.Time, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var first time.Time
-	found := false
-	for _, c := range g.streams {
-		if d, ok := c.deadline(); ok && (!found || d.Before(first)) {
-			first, found = d, true
-		}
+func (g *Groups[K, P]) forget(k K) {
+	if c := g.streams[k]; c == g.last {
+		g.last = nil
 	}
-	return first, found
+	delete(g.streams, k)
 }
 
 // Len returns how many streams the Groups keeps.

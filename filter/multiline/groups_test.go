@@ -70,11 +70,8 @@ func TestGroupsForgets(t *testing.T) {
 	g := NewGroups(Config{MaxStreams: 2}, nil, nil, func(k key, m message.Message, last int, _ bool) {
 		got = append(got, keyed{k, m.Text, last})
 	})
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	g.now = clk.now
 	for i, c := range []string{"a", "b", "c"} {
 		g.Add(key{c, false}, at(i, 0, "INFO from "+c), i)
-		clk.t = clk.t.Add(time.Millisecond)
 	}
 	if want := []keyed{{key{"a", false}, "INFO from a", 0}}; !cmp.Equal(want, got, cmp.AllowUnexported(keyed{}, key{})) {
 		t.Errorf("events when room was made: %v, want %v", got, want)
@@ -82,20 +79,21 @@ func TestGroupsForgets(t *testing.T) {
 	if st := g.Stats(); g.Len() != 2 || st.Evicted != 1 {
 		t.Errorf("Len() = %d, stats %+v", g.Len(), st)
 	}
-	d, ok := g.Deadline()
-	if !ok || !d.Equal(clk.t.Add(DefaultIdle-2*time.Millisecond)) {
-		t.Errorf("Deadline() = %v, %v", d, ok)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g.Tick(t0)
+	g.Add(key{"c", false}, at(3, time.Millisecond, "INFO again from c"), 3) // lets c's first line go
+	g.Tick(t0.Add(DefaultIdle))
+	if len(got) != 3 || g.Len() != 2 {
+		t.Errorf("after Idle: %d events, %d streams; want b's line out too", len(got), g.Len())
 	}
-	g.Tick(d)
-	if len(got) != 2 || g.Len() != 2 {
-		t.Errorf("after Tick at the first deadline: %d events, %d streams", len(got), g.Len())
+	g.Tick(t0.Add(DefaultIdle + time.Millisecond)) // c's quiet time starts
+	g.Tick(t0.Add(forgetAfter))
+	if len(got) != 4 || g.Len() != 1 {
+		t.Errorf("after a minute: %d events, %d streams; want b forgotten", len(got), g.Len())
 	}
-	g.Tick(clk.t.Add(forgetAfter))
-	if len(got) != 3 || g.Len() != 0 {
-		t.Errorf("after a minute: %d events, %d streams", len(got), g.Len())
-	}
-	if _, ok := g.Deadline(); ok {
-		t.Error("empty Groups has a deadline")
+	g.Tick(t0.Add(forgetAfter + DefaultIdle + time.Millisecond))
+	if g.Len() != 0 {
+		t.Errorf("after a minute of c's quiet: %d streams", g.Len())
 	}
 }
 
@@ -124,7 +122,6 @@ func TestConcurrent(t *testing.T) {
 				return
 			default:
 				g.Tick(time.Now())
-				g.Deadline()
 				s.Tick(time.Now())
 			}
 		}

@@ -34,12 +34,15 @@ func NewStream[P any](cfg Config, rule Rule, budget *Budget, emit func(m message
 // never past a line still held, so a checkpoint taken at it never skips an open group.
 func (s *Stream[P]) Add(m message.Message, pos P) {
 	s.mu.Lock()
-	s.c.add(m, pos)
+	s.c.add(&m, pos)
 	s.mu.Unlock()
 }
 
-// Tick emits everything the stream holds if no line came for Config.Idle before now (wall
-// clock); call it when Deadline says, or every so often.
+// Tick is the stream's wall clock: call it every Config.TickEvery or so (the Stream reads no
+// clock itself). The first Tick after a line starts the stream's quiet time; a Tick that
+// comes Config.Idle or more after it, with no line in between, emits everything the stream
+// holds. So what a stream holds goes out between Idle and Idle plus the tick interval after
+// its last line.
 func (s *Stream[P]) Tick(now time.Time) {
 	s.mu.Lock()
 	s.c.tick(now)
@@ -62,14 +65,6 @@ func (s *Stream[P]) Discard() {
 	s.mu.Unlock()
 }
 
-// Deadline returns when Tick should next be called, Config.Idle after the last line, and
-// whether the stream holds anything for it to emit.
-func (s *Stream[P]) Deadline() (time.Time, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c.deadline()
-}
-
 // Stats returns the counters of the stream's Budget (shared with every stream that uses it).
 func (s *Stream[P]) Stats() Stats { return s.c.budget.Stats() }
 
@@ -78,6 +73,7 @@ type entry[P any] struct {
 	m   message.Message
 	pos P
 	cl  class
+	d   time.Duration // since the line before it
 }
 
 // core is a Stream without its lock: Groups holds many under one.
@@ -87,7 +83,6 @@ type core[P any] struct {
 	builtin bool // the rule is a built-in one: lines are classified
 	budget  *Budget
 	emit    func(message.Message, P, bool)
-	now     func() time.Time
 
 	// lines are the held lines: lines[head:head+n] are judged into st, and the ones after
 	// them wait to be judged again, from the empty state, after a break.
@@ -98,27 +93,30 @@ type core[P any] struct {
 	st      state
 	part    int       // the number of the part being collected of a group split at a bound; 0 if none
 	prev    time.Time // the timestamp of the last line, for Config.Gap
-	last    time.Time // when the last line came, on the wall clock, for Config.Idle
+	moved   bool      // a line came since the last Tick
+	quiet   time.Time // the time of the first Tick that found no new line
+	seq     uint64    // the Groups' count of lines when this stream had its last one
 }
 
 func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(message.Message, P, bool)) {
 	if budget == nil {
 		budget = NewBudget(0)
 	}
-	c.cfg, c.rule, c.budget, c.emit, c.now = cfg.withDefaults(), rule, budget, emit, time.Now
+	c.cfg, c.rule, c.budget, c.emit = cfg.withDefaults(), rule, budget, emit
 	c.builtin = rule.enabled() != 0
 }
 
 // open reports whether the stream holds lines or is inside a group.
 func (c *core[P]) open() bool { return c.head < len(c.lines) || c.st.phase != pFresh }
 
-func (c *core[P]) add(m message.Message, pos P) {
+func (c *core[P]) add(m *message.Message, pos P) {
 	if c.rule.off {
-		c.emit(m, pos, false)
+		c.emit(*m, pos, false)
 		return
 	}
-	c.last = c.now()
-	if c.open() && gap(c.prev, m.Time, c.cfg.Gap) {
+	c.moved = true
+	d := since(c.prev, m.Time)
+	if c.open() && (d > c.cfg.Gap || d < -c.cfg.Gap) {
 		c.budget.gapClosed.Add(1)
 		c.finish()
 	}
@@ -131,27 +129,38 @@ func (c *core[P]) add(m message.Message, pos P) {
 	if !c.budget.take(len(m.Text)) {
 		squeezed = len(c.lines)
 	}
-	c.push(entry[P]{m: m, pos: pos, cl: cl})
+	c.push(m, pos, cl, d)
 	if squeezed >= 0 {
 		squeezed = len(c.lines) - 1 // push may have moved the lines
 	}
 	c.run(squeezed)
 }
 
-// gap reports whether b is further than max from a, either way.
-func gap(a, b time.Time, max time.Duration) bool {
-	d := b.Sub(a)
-	return d > max || d < -max
+// since returns b - a, as time.Time.Sub does but cheaper, and capped at about ±34 years.
+func since(a, b time.Time) time.Duration {
+	const limit = 1 << 30 // seconds
+	ds := b.Unix() - a.Unix()
+	if ds > limit || ds < -limit {
+		return time.Duration(ds/limit) * limit * time.Second
+	}
+	return time.Duration(ds)*time.Second + time.Duration(b.Nanosecond()-a.Nanosecond())
 }
 
-func (c *core[P]) push(e entry[P]) {
-	if len(c.lines) == cap(c.lines) && c.head > 0 {
+// push appends a line to the held ones, moving them to the front of the array first when
+// it is full and at least half of it is already emitted.
+func (c *core[P]) push(m *message.Message, pos P, cl class, d time.Duration) {
+	if c.lines == nil {
+		c.lines = make([]entry[P], 0, 8)
+	}
+	if len(c.lines) == cap(c.lines) && c.head >= len(c.lines)/2 {
 		n := copy(c.lines, c.lines[c.head:])
 		clear(c.lines[n:])
 		c.lines = c.lines[:n]
 		c.head = 0
 	}
-	c.lines = append(c.lines, e)
+	c.lines = append(c.lines, entry[P]{})
+	e := &c.lines[len(c.lines)-1]
+	e.m, e.pos, e.cl, e.d = *m, pos, cl, d
 }
 
 // run judges the lines that wait, in order. squeezed is the index of the new line if the
@@ -176,8 +185,7 @@ func (c *core[P]) run(squeezed int) {
 		var prev string
 		near := false
 		if c.n > 0 { // else a split emitted the lines before: only a trace's rules apply, which need neither
-			p := &c.lines[i-1]
-			prev, near = p.m.Text, !gap(p.m.Time, e.m.Time, c.cfg.Intro)
+			prev, near = c.lines[i-1].m.Text, e.d <= c.cfg.Intro && e.d >= -c.cfg.Intro
 		}
 		st, v := c.rule.next(c.st, e.cl, text, prev, near)
 		if v == vBreak {
@@ -239,19 +247,16 @@ func (c *core[P]) finish() {
 }
 
 func (c *core[P]) tick(now time.Time) {
-	if c.open() && now.Sub(c.last) >= c.cfg.Idle {
+	if c.moved {
+		c.moved, c.quiet = false, now
+		return
+	}
+	if c.open() && now.Sub(c.quiet) >= c.cfg.Idle {
 		if c.head < len(c.lines) {
 			c.budget.idleClosed.Add(1)
 		}
 		c.finish()
 	}
-}
-
-func (c *core[P]) deadline() (time.Time, bool) {
-	if !c.open() {
-		return time.Time{}, false
-	}
-	return c.last.Add(c.cfg.Idle), true
 }
 
 func (c *core[P]) discard() {
@@ -269,34 +274,16 @@ func (c *core[P]) discard() {
 // their text bytes.
 func (c *core[P]) emitHead(k int, group, partial bool) int {
 	es := c.lines[c.head : c.head+k]
-	m, last := es[0].m, es[k-1].pos
 	size := 0
 	for i := range es {
 		size += len(es[i].m.Text)
 	}
-	if group && (k > 1 || c.part > 0) {
-		var b strings.Builder
-		b.Grow(size + k - 1)
-		for i := range es {
-			if i > 0 {
-				b.WriteByte('\n')
-			}
-			b.WriteString(es[i].m.Text)
-		}
-		m.Text = b.String()
-		fields := make(map[string]any, len(m.Fields)+2)
-		for key, v := range m.Fields {
-			fields[key] = v
-		}
-		fields[FieldKind] = c.st.kind.label()
-		if c.part > 0 {
-			fields[FieldPart] = float64(c.part)
-		}
-		m.Fields = fields
-		c.budget.groups.Add(1)
-		c.budget.joined.Add(uint64(k))
-	}
 	c.budget.held.Add(-int64(size))
+	if group && (k > 1 || c.part > 0) {
+		c.emit(c.joined(es, size), es[k-1].pos, partial)
+	} else {
+		c.emit(es[0].m, es[0].pos, partial)
+	}
 	clear(es)
 	c.head += k
 	if c.head == len(c.lines) {
@@ -307,6 +294,32 @@ func (c *core[P]) emitHead(k int, group, partial bool) int {
 			c.lines = c.lines[:0]
 		}
 	}
-	c.emit(m, last, partial)
 	return size
+}
+
+// joined returns the event of a group: its first line's message with all their texts (size
+// bytes) joined, and a copy of its fields with FieldKind, and FieldPart if the group is split.
+func (c *core[P]) joined(es []entry[P], size int) message.Message {
+	m := es[0].m
+	var b strings.Builder
+	b.Grow(size + len(es) - 1)
+	for i := range es {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(es[i].m.Text)
+	}
+	m.Text = b.String()
+	fields := make(map[string]any, len(m.Fields)+2)
+	for key, v := range m.Fields {
+		fields[key] = v
+	}
+	fields[FieldKind] = c.st.kind.label()
+	if c.part > 0 {
+		fields[FieldPart] = float64(c.part)
+	}
+	m.Fields = fields
+	c.budget.groups.Add(1)
+	c.budget.joined.Add(uint64(len(es)))
+	return m
 }

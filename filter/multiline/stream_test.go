@@ -209,42 +209,31 @@ func TestGap(t *testing.T) {
 	}
 }
 
-// clock is a wall clock a test sets.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-// TestIdle checks that Tick emits what a stream holds only once it has had no line for
-// Config.Idle, and that Deadline says when that is.
+// TestIdle checks that Tick emits what a stream holds only once a Tick found no new line
+// and Config.Idle has passed since.
 func TestIdle(t *testing.T) {
 	r := &recorder{}
 	s := NewStream(Config{Idle: time.Second}, Auto, nil, r.emit)
-	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s.c.now = clk.now
-	if _, ok := s.Deadline(); ok {
-		t.Fatal("an empty stream has a deadline")
-	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.Tick(t0) // an empty stream: nothing to do
 	lines := javaTrace(t)
 	for i, l := range lines {
 		s.Add(at(i, time.Duration(i)*time.Microsecond, l), i)
 	}
-	d, ok := s.Deadline()
-	if !ok || !d.Equal(clk.t.Add(time.Second)) {
-		t.Fatalf("Deadline() = %v, %v; want %v, true", d, ok, clk.t.Add(time.Second))
-	}
-	s.Tick(d.Add(-time.Nanosecond))
+	s.Tick(t0.Add(time.Hour)) // the first Tick after the lines: the quiet time starts
+	s.Tick(t0.Add(time.Hour + time.Second - time.Nanosecond))
 	if len(r.events) != 0 {
-		t.Fatalf("Tick before the deadline emitted %q", r.texts())
+		t.Fatalf("Tick before Idle passed emitted %q", r.texts())
 	}
-	s.Tick(d)
+	s.Tick(t0.Add(time.Hour + time.Second))
 	if want := []string{strings.Join(lines, "\n")}; !cmp.Equal(want, r.texts()) {
-		t.Fatalf("after Tick at the deadline: %q, want %q", r.texts(), want)
-	}
-	if _, ok := s.Deadline(); ok {
-		t.Error("a stream that holds nothing after Tick has a deadline")
+		t.Fatalf("after Idle: %q, want %q", r.texts(), want)
 	}
 	if st := s.Stats(); st.IdleClosed != 1 || st.Groups != 1 || st.Joined != uint64(len(lines)) || st.Held != 0 {
 		t.Errorf("stats %+v", st)
+	}
+	if got := (Config{}).TickEvery(); got != DefaultIdle/4 {
+		t.Errorf("TickEvery() = %v", got)
 	}
 }
 
@@ -339,9 +328,6 @@ func TestDiscard(t *testing.T) {
 	s.Discard()
 	if len(r.events) != 0 || b.Stats().Held != 0 {
 		t.Fatalf("after Discard: events %q, held %d", r.texts(), b.Stats().Held)
-	}
-	if _, ok := s.Deadline(); ok {
-		t.Error("a discarded stream has a deadline")
 	}
 	s.Add(at(0, time.Second, "\tat A.b(A.java:1)"), 0) // judged afresh: the trace it continued is gone
 	s.Add(at(1, time.Second, "INFO a"), 1)

@@ -82,10 +82,12 @@ func (c Config) withDefaults() Config {
 // Budget is shared by the streams of one source: it bounds the text bytes their held lines
 // take together, and it counts what they do. It is safe for concurrent use.
 //
-// When a line would join an open group and the Budget holds its limit or more, the group is
-// emitted as it is and goes on in a continuation, as at Config.MaxBytes (counted in
-// Stats.Overflows). A stream always holds the lines it must look past before it can tell
-// what they are (at most a dozen, usually one), so Held can exceed the limit by those.
+// When a line comes to a stream that holds lines, would be held with them, and the Budget has
+// no room for it, what the stream holds goes out first: a group is emitted as it is and goes
+// on in a continuation, as at Config.MaxBytes, and lines not yet known to be a group go out
+// alone (counted in Stats.Overflows). The line itself is held all the same: a stream always
+// holds the lines it must look past before it can tell what they are (at most a dozen,
+// usually one), so Held can exceed the limit by those.
 type Budget struct {
 	limit int64
 	held  atomic.Int64
@@ -110,10 +112,10 @@ func (b *Budget) take(n int) bool { return b.held.Add(int64(n)) <= b.limit }
 
 // Stats are the counters of the streams that share a Budget.
 type Stats struct {
-	Groups        uint64 // events of more than one line emitted, each part of a split group counted
+	Groups        uint64 // group events emitted: of more than one line, or parts of a split group
 	Joined        uint64 // lines in those events
 	Continuations uint64 // parts after the first of groups split at a bound
-	Overflows     uint64 // splits because the Budget was spent
+	Overflows     uint64 // times a stream let out what it held because the Budget had no room
 	IdleClosed    uint64 // times Tick emitted what a stream held
 	GapClosed     uint64 // times a line's timestamp gap closed what a stream held
 	Evicted       uint64 // streams Groups closed early and forgot because it had MaxStreams

@@ -35,8 +35,8 @@ type Groups[K comparable, P any] struct {
 	lastKey K
 }
 
-// NewGroups returns a Groups that emits by calling emit with the key, each event and the
-// position of its last line. rule chooses a key's rule when its stream is made; nil means
+// NewGroups returns a Groups that emits by calling emit with the key, and each event, its
+// last line's position and whether it is partial, as Stream's emit. rule chooses a key's rule when its stream is made; nil means
 // Auto for all. Lines held count against budget; nil means a Budget of its own with the
 // default limit.
 func NewGroups[K comparable, P any](cfg Config, rule func(K) Rule, budget *Budget,
@@ -76,8 +76,8 @@ func (g *Groups[K, P]) make(key K) *core[P] {
 		r = g.rule(key)
 	}
 	c := &core[P]{}
-	c.init(g.cfg, r, g.budget, func(m message.Message, last P, partial bool) {
-		g.emit(key, m, last, partial)
+	c.init(g.cfg, r, g.budget, func(m *message.Message, last P, partial bool) {
+		g.emit(key, *m, last, partial)
 	})
 	g.streams[key] = c
 	return c

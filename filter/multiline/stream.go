@@ -19,19 +19,21 @@ type Stream[P any] struct {
 	c  core[P]
 }
 
-// NewStream returns a Stream that emits by calling emit with each event and the position of
-// its last line. Lines held by the Stream count against budget; nil means a Budget of its own
-// with the default limit.
+// NewStream returns a Stream that emits by calling emit with each event, the position of
+// its last line, and whether it is partial: a part, not the last, of a group split at a
+// bound, which goes on. A source that checkpoints advances its checkpoint to last only when
+// partial is false (see the package documentation). Lines held by the Stream count against
+// budget; nil means a Budget of its own with the default limit.
 func NewStream[P any](cfg Config, rule Rule, budget *Budget, emit func(m message.Message, last P, partial bool)) *Stream[P] {
 	s := &Stream[P]{}
-	s.c.init(cfg, rule, budget, emit)
+	s.c.init(cfg, rule, budget, func(m *message.Message, last P, partial bool) { emit(*m, last, partial) })
 	return s
 }
 
 // Add takes the stream's next line, with its position, and emits what the line closes: the
 // lines before it that no longer wait for anything, and the line itself when it can begin
-// nothing (a blank line, a JSON record, any line under Off). An event's last position is
-// never past a line still held, so a checkpoint taken at it never skips an open group.
+// nothing (a blank line, a JSON record, any line under Off). Events come out in the order of
+// their lines, so no event's last position is past a line still held.
 func (s *Stream[P]) Add(m message.Message, pos P) {
 	s.mu.Lock()
 	s.c.add(&m, pos)
@@ -82,7 +84,7 @@ type core[P any] struct {
 	rule    Rule
 	builtin bool // the rule is a built-in one: lines are classified
 	budget  *Budget
-	emit    func(message.Message, P, bool)
+	emit    func(*message.Message, P, bool) // the event is the callee's to copy, not to keep
 
 	// lines are the held lines: lines[head:head+n] are judged into st, and the ones after
 	// them wait to be judged again, from the empty state, after a break.
@@ -91,14 +93,15 @@ type core[P any] struct {
 	conf    int // lines[head:head+conf] are confirmed to be one event
 	size    int // text bytes of the judged lines
 	st      state
-	part    int       // the number of the part being collected of a group split at a bound; 0 if none
-	prev    time.Time // the timestamp of the last line, for Config.Gap
-	moved   bool      // a line came since the last Tick
-	quiet   time.Time // the time of the first Tick that found no new line
-	seq     uint64    // the Groups' count of lines when this stream had its last one
+	part    int             // the number of the part being collected of a group split at a bound; 0 if none
+	prev    time.Time       // the timestamp of the last line, for Config.Gap
+	moved   bool            // a line came since the last Tick
+	quiet   time.Time       // the time of the first Tick that found no new line
+	seq     uint64          // the Groups' count of lines when this stream had its last one
+	out     message.Message // a group's event while it is emitted: it need not be on the heap of its own
 }
 
-func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(message.Message, P, bool)) {
+func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(*message.Message, P, bool)) {
 	if budget == nil {
 		budget = NewBudget(0)
 	}
@@ -110,10 +113,6 @@ func (c *core[P]) init(cfg Config, rule Rule, budget *Budget, emit func(message.
 func (c *core[P]) open() bool { return c.head < len(c.lines) || c.st.phase != pFresh }
 
 func (c *core[P]) add(m *message.Message, pos P) {
-	if c.rule.off {
-		c.emit(*m, pos, false)
-		return
-	}
 	c.moved = true
 	d := since(c.prev, m.Time)
 	if c.open() && (d > c.cfg.Gap || d < -c.cfg.Gap) {
@@ -280,9 +279,11 @@ func (c *core[P]) emitHead(k int, group, partial bool) int {
 	}
 	c.budget.held.Add(-int64(size))
 	if group && (k > 1 || c.part > 0) {
-		c.emit(c.joined(es, size), es[k-1].pos, partial)
+		c.out = c.joined(es, size)
+		c.emit(&c.out, es[k-1].pos, partial)
+		c.out = message.Message{}
 	} else {
-		c.emit(es[0].m, es[0].pos, partial)
+		c.emit(&es[0].m, es[0].pos, partial)
 	}
 	clear(es)
 	c.head += k

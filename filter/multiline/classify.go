@@ -58,8 +58,10 @@ const (
 	cAt = cAtTab | cAt3 | cAt4
 )
 
-// classify returns the classes of one line.
+// classify returns the classes of one line. A carriage return at its end (a line that
+// ended in CRLF) does not count.
 func classify(s string) class {
+	s = strings.TrimSuffix(s, "\r")
 	if len(s) == 0 {
 		return cBlank
 	}

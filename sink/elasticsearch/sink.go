@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/olivere/elastic/v7"
 
+	"github.com/qnib/qwatch/internal/jsonw"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -204,9 +204,9 @@ func (d *doc) size() int { return len(d.line) }
 func appendEntry(b []byte, index, id string, encode func([]byte) []byte) (out []byte, start, src, end int) {
 	start = len(b)
 	b = append(b, `{"create":{"_index":`...)
-	b = appendQuoted(b, index)
+	b = jsonw.AppendString(b, index)
 	b = append(b, `,"_id":`...)
-	b = appendQuoted(b, id)
+	b = jsonw.AppendString(b, id)
 	b = append(b, "}}\n"...)
 	src = len(b)
 	b = encode(b)
@@ -239,19 +239,6 @@ func body(docs []*doc) string {
 		b = append(b, d.line...)
 	}
 	return unsafe.String(unsafe.SliceData(b), len(b))
-}
-
-// appendQuoted writes s as a JSON string. Index names and IDs are plain (checked index
-// names, IDs from message.NewID), but a program may set IDs of its own.
-func appendQuoted(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, s)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // Write indexes the batch; see the package documentation for what happens to each document.

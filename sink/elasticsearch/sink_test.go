@@ -181,6 +181,42 @@ func TestConflictMeansAlreadyIndexed(t *testing.T) {
 	}
 }
 
+// IDs a program sets and index names may hold control characters, quotes or invalid UTF-8:
+// each bulk line must still be valid JSON and valid UTF-8, or the node refuses the whole
+// request and every document in it with it.
+func TestOddIDsAndIndexKeepTheRequestValid(t *testing.T) {
+	for _, tt := range []struct{ name, id, wantID string }{
+		{"control character", "id\x01\x1f", "id\x01\x1f"},
+		{"invalid UTF-8", "id\xff\xc3", "id\ufffd\ufffd"},
+		{"quote and backslash", `id"\`, `id"\`},
+		{"line separator", "id\u2028", "id\u2028"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newBulkServer(t)
+			s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Index: "odd-\x01\xff-{2006.01.02}"})
+			msgs := qwatchtest.SampleMessages(3)
+			msgs[1].ID = tt.id
+			if err := s.Write(context.Background(), msgs); err != nil {
+				t.Fatalf("Write = %v", err)
+			}
+			var ids []string
+			for _, d := range srv.stored() {
+				if d.Index != "odd-\x01\ufffd-2026.11.23" {
+					t.Errorf("stored in index %q", d.Index)
+				}
+				ids = append(ids, d.ID)
+			}
+			if want := []string{msgs[0].ID, tt.wantID, msgs[2].ID}; !cmp.Equal(ids, want) {
+				t.Errorf("stored IDs %q, want %q", ids, want)
+			}
+			messages(t, srv.stored()) // each document's qwatch.id is its _id
+			if st := s.Stats(); st.Indexed != 3 || st.DeadLettered != 0 || st.Failed != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
 func TestWholeRequest503IsRetried(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(n int, w http.ResponseWriter, _ *http.Request) bool {

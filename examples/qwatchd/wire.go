@@ -15,6 +15,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
@@ -103,7 +104,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	if v, err := c.ServerVersion(pingCtx); err == nil {
 		version = "engine " + v.Version
 	} else {
-		d.log.Warn("docker: engine does not answer", "host", host, "err", err)
+		d.log.Warn("docker: engine does not answer", "host", redact.URL(host), "err", err)
 	}
 	stateFile, err := d.statePath("dockerevents.json")
 	if err != nil {
@@ -118,7 +119,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("docker: events from %s (%s)", host, version)
+	d.say("docker: events from %s (%s)", redact.URL(host), version)
 	if stateFile != "" {
 		d.say("docker: events position kept in %s", stateFile)
 	}
@@ -164,7 +165,11 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 			return err
 		}
 	}
-	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(d.cfg.ESURLs, ", "))
+	urls := make([]string, len(d.cfg.ESURLs))
+	for i, u := range d.cfg.ESURLs {
+		urls[i] = redact.URL(u)
+	}
+	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(urls, ", "))
 	d.reg.MustRegister(promstats.Elasticsearch(s, "elasticsearch"))
 	// While Elasticsearch is down its queue fills; then the oldest queued documents give way
 	// to new ones (counted as dropped), so the other sinks and the sources never stall. With

@@ -18,6 +18,7 @@ import (
 	"github.com/olivere/elastic/v7"
 
 	"github.com/qnib/qwatch/internal/jsonw"
+	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -98,7 +99,7 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Password != "" || cfg.APIKey != "" || cfg.Headers.Get("Authorization") != "" {
 		for _, u := range cfg.URLs {
 			if strings.HasPrefix(strings.ToLower(u), "http://") {
-				cfg.Logger.Warn("elasticsearch: credentials are sent over plain HTTP; anyone on the way can read them (use https)", "url", redactURL(u))
+				cfg.Logger.Warn("elasticsearch: credentials are sent over plain HTTP; anyone on the way can read them (use https)", "url", redact.URL(u))
 			}
 		}
 	}
@@ -141,7 +142,7 @@ func New(cfg Config) (*Sink, error) {
 func (s *Sink) Ping(ctx context.Context) error {
 	_, err := s.client.PerformRequest(ctx, elastic.PerformRequestOptions{Method: "GET", Path: "/"})
 	if err != nil {
-		return fmt.Errorf("elasticsearch: no answer from %s: %w", redact(s.cfg.URLs[0]), err)
+		return fmt.Errorf("elasticsearch: no answer from %s: %w", redact.URL(s.cfg.URLs[0]), err)
 	}
 	return nil
 }
@@ -528,13 +529,4 @@ func describe(e *elastic.ErrorDetails) string {
 		return e.Type
 	}
 	return e.Type + ": " + e.Reason
-}
-
-// redactURL drops the password a URL may carry, for logs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -17,7 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/qnib/qwatch/internal/netlimit"
+	"golang.org/x/net/netutil"
+
 	"github.com/qnib/qwatch/message"
 )
 
@@ -678,7 +679,7 @@ func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http
 	}
 	for _, ln := range s.httpLn {
 		wg.Go(func() {
-			err := srv.Serve(netlimit.Listen(ln, s.cfg.MaxConnections))
+			err := srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConnections))
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("gelf: serving http", "err", err)
 			}

@@ -119,10 +119,10 @@ func (s *Source) decodeUDP(in <-chan datagram, emit func(message.Message)) {
 }
 
 // handleDatagram reassembles a chunk or decodes a whole datagram.
-func (s *Source) handleDatagram(dec *Decoder, j *joiner, payload []byte, now time.Time, emit func(message.Message)) {
-	if IsChunk(payload) {
+func (s *Source) handleDatagram(dec *decoder, j *joiner, payload []byte, now time.Time, emit func(message.Message)) {
+	if isChunk(payload) {
 		s.chunks.Add(1)
-		whole, err := s.asm.Add(payload, now)
+		whole, err := s.asm.add(payload, now)
 		if err != nil {
 			s.reject(err, "udp")
 			return

@@ -261,7 +261,12 @@ func TestServerDownThenBack(t *testing.T) {
 	msgs := qwatchtest.SampleMessages(50)
 	done := make(chan error)
 	go func() { done <- s.Write(context.Background(), slices.Clone(msgs)) }()
-	time.Sleep(10 * time.Second)
+	// Down until the sink has tried three times.
+	for deadline := time.Now().Add(30 * time.Second); s.Stats().BulkRequests < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sink made %d requests to the downed server in 30s", s.Stats().BulkRequests)
+		}
+	}
 	back, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("cannot take the address back: %v", err)
@@ -295,17 +300,37 @@ func TestLargeBatchIsSplit(t *testing.T) {
 	}
 }
 
+// A server that refuses requests over 8 KiB with 413: the sink halves them until they fit,
+// and every document lands once.
 func TestTooLargeRequestIsHalved(t *testing.T) {
 	srv := newBulkServer(t)
+	var mu sync.Mutex
+	var refused, accepted []int64 // body sizes
 	srv.onRequest = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		if r.ContentLength > 8<<10 {
+			refused = append(refused, r.ContentLength)
 			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 			return true
 		}
+		accepted = append(accepted, r.ContentLength)
 		return false
 	}
 	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
 	writeAndCheck(t, s, srv, qwatchtest.SampleMessages(100), false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) == 0 || refused[0] <= 8<<10 {
+		t.Fatalf("no request was refused with 413 (refused %v, accepted %v): the test did not test halving", refused, accepted)
+	}
+	// Each refused request comes back as two halves: one more accepted request than refused.
+	if len(accepted) != len(refused)+1 {
+		t.Errorf("%d requests refused, %d accepted; halving makes one more accepted than refused", len(refused), len(accepted))
+	}
+	if st := s.Stats(); st.Indexed != 100 || st.DeadLettered != 0 || st.BulkRequests != uint64(len(refused)+len(accepted)) {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestRetryBudgetRunsOut(t *testing.T) {

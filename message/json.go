@@ -13,8 +13,10 @@ import (
 
 // AppendJSON appends the JSON document form of m to dst and returns the extended buffer. It
 // writes no newline. Map keys are written in sorted order, so equal messages encode to equal
-// bytes. Field values that are not strings, numbers or bools are encoded with encoding/json;
-// a value encoding/json cannot encode is written as its fmt %v string.
+// bytes. Strings that are not valid UTF-8 have each bad byte replaced by U+FFFD, as
+// encoding/json does. Field values that are not strings, numbers or bools are encoded with
+// encoding/json; a value encoding/json cannot encode is written as its fmt %v string, and so
+// are NaN and the infinities, which JSON has no number for.
 func (m Message) AppendJSON(dst []byte) []byte {
 	b := append(dst, '{')
 	o := object{}

@@ -79,7 +79,8 @@ type Config struct {
 	// off by default: they do not work through proxies and load balancers.
 	Sniff, Healthcheck bool
 
-	// Logger reports retries and dead letters (nil: slog.Default()).
+	// Logger reports retries, dead letters and credentials sent over plain HTTP (nil:
+	// slog.Default()).
 	Logger *slog.Logger
 }
 

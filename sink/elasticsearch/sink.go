@@ -30,10 +30,10 @@ var ErrClosed = errors.New("elasticsearch: sink closed")
 type Stats struct {
 	Indexed        uint64 // created (200, 201)
 	AlreadyPresent uint64 // 409 on create: an earlier attempt had landed
-	Retried        uint64 // document sends repeated after 429, 5xx or a transport error
+	Retried        uint64 // document sends repeated after 429, 5xx, a whole request refused as an outage (401, 403, 408, 429) or a transport error
 	DeadLettered   uint64 // refused for good and written to the dead-letter index
 	Failed         uint64 // neither indexed nor dead-lettered when Write gave up
-	BulkRequests   uint64
+	BulkRequests   uint64 // bulk requests sent, retries and halves of refused ones included
 	Bytes          uint64 // request bodies, before compression
 	// Healthy is false from a request that failed as a whole (the cluster unreachable,
 	// refusing the credentials, overloaded or timing out) until one succeeds.
@@ -86,7 +86,8 @@ type Sink struct {
 	names indexNames
 }
 
-// New checks cfg and returns a Sink. It does not contact the cluster; see Ping and Install.
+// New checks cfg and returns a Sink. Unless Sniff or Healthcheck is set (the client then
+// looks for the nodes at once) it does not contact the cluster; see Ping and Install.
 func New(cfg Config) (*Sink, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -174,7 +175,8 @@ func (s *Sink) health(err error) {
 	}
 }
 
-// Close makes later writes fail and releases idle connections. It is quick and idempotent.
+// Close makes later writes fail and releases the idle connections of the HTTP client the Sink
+// made (not those of a Config.HTTPClient). It is quick and idempotent.
 func (s *Sink) Close(context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)

@@ -591,14 +591,33 @@ func TestTLSWithCAFile(t *testing.T) {
 	writeAndCheck(t, s, srv, msgs, false)
 
 	// A name the certificate does not carry is refused, CA or not.
-	wrongName := newSink(t, elasticsearch.Config{URLs: []string{strings.Replace(tlsSrv.URL, "127.0.0.1", "localhost", 1)}, CAFile: ca, RetryBudget: 300 * time.Millisecond})
-	if err := wrongName.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Write to a server under a name its certificate lacks = %v, want a certificate error", err)
-	}
+	wrongName := newSink(t, elasticsearch.Config{URLs: []string{strings.Replace(tlsSrv.URL, "127.0.0.1", "localhost", 1)}, CAFile: ca})
+	refusedForCertificate(t, wrongName)
 
 	// Without the CA the server's certificate is not trusted: nothing is sent.
-	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 300 * time.Millisecond})
-	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Write to an untrusted server = %v, want a certificate error", err)
+	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}})
+	refusedForCertificate(t, untrusted)
+	if got := len(srv.stored()); got != len(msgs) {
+		t.Errorf("the server stored %d documents, want only the %d sent with the CA", got, len(msgs))
+	}
+}
+
+// refusedForCertificate writes to s, whose server's certificate it must refuse: the sink
+// retries, as after any transport error, so once it reports a certificate error the write is
+// cancelled, and its error must name the certificate too.
+func refusedForCertificate(t *testing.T, s *elasticsearch.Sink) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Write(ctx, qwatchtest.SampleMessages(1)) }()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.Stats().LastError, "certificate"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("no certificate error within 30s; last error %q", s.Stats().LastError)
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Write = %v, want a certificate error", err)
 	}
 }

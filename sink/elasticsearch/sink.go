@@ -245,6 +245,8 @@ func body(docs []*doc) string {
 }
 
 // Write indexes the batch; see the package documentation for what happens to each document.
+// After Close it returns ErrClosed, and with ctx already done the context's error; either way
+// it sends nothing.
 func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 	if s.closed.Load() {
 		return ErrClosed

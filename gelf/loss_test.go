@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +58,9 @@ func TestIdleTCPConnectionKeptByDefault(t *testing.T) {
 }
 
 // Shutdown with a blocked emit: every frame whose write returned OK is either emitted or
-// counted as discarded; none vanishes.
+// counted as discarded; none vanishes. The sender stops before the shutdown, once the socket
+// buffers are full: what a sender writes after the last read of a closing connection is lost
+// with the connection, counted by no one.
 func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	src, c, stop := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond}, func(message.Message) {
@@ -76,32 +77,26 @@ func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
 	defer conn.Close()
 	const n = 20000
 	frame := `{"version":"1.1","host":"h","short_message":"` + strings.Repeat("x", 100) + `"}` + "\x00"
-	var written atomic.Int64
-	writer := make(chan struct{})
-	go func() {
-		defer close(writer)
-		for range n {
-			conn.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := conn.Write([]byte(frame)); err != nil {
-				return
-			}
-			written.Add(1)
+	// Written until a write waits a while: emit holds the reader, so the buffers fill up.
+	written := 0
+	for ; written < n; written++ {
+		conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := conn.Write([]byte(frame)); err != nil {
+			break
 		}
-	}()
+	}
 	<-entered // the source has read a frame and is held in emit
 	// Partway through the drain the Hub gives up on its queues and lets emit return; the
 	// frames must add up whenever that is.
 	time.AfterFunc(200*time.Millisecond, func() { close(release) })
 	stop()
-	<-writer
 	st := src.Stats()
-	emitted := int64(c.Len())
-	accounted := emitted + int64(st.Discarded["tcp_unread"])
-	if accounted != written.Load() {
-		t.Errorf("%d frames written, %d emitted + %d discarded = %d", written.Load(), emitted, st.Discarded["tcp_unread"], accounted)
+	emitted := c.Len()
+	if accounted := emitted + int(st.Discarded["tcp_unread"]); accounted != written {
+		t.Errorf("%d frames written, %d emitted + %d discarded = %d", written, emitted, st.Discarded["tcp_unread"], accounted)
 	}
 	if st.Discarded["tcp_unread"] == 0 {
-		t.Logf("all %d frames were read within the drain timeout", written.Load())
+		t.Logf("all %d frames were read within the drain timeout", written)
 	}
 }
 

@@ -442,7 +442,8 @@ func (s *Source) discardLeft(conn net.Conn, cause string, count func([]byte) int
 	}
 }
 
-func (s *Source) decoder() *decoder {
+// newDecoder returns a decoder with the Source's limits, for one reader.
+func (s *Source) newDecoder() *decoder {
 	return &decoder{maxMessageSize: s.cfg.MaxMessageSize, maxFields: s.cfg.MaxFields}
 }
 
@@ -565,7 +566,7 @@ const tcpReadBuffer = 8 << 10
 // skipped up to its NUL.
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	r := bufio.NewReaderSize(conn, tcpReadBuffer)
-	dec := s.decoder()
+	dec := s.newDecoder()
 	j := s.joiner()
 	defer j.flush(emit)
 	var frame []byte

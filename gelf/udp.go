@@ -92,7 +92,7 @@ func senderSlot(from netip.AddrPort, n int) int {
 // Pieces of a split line wait for the rest only while no datagram comes, or JoinWait from
 // their arrival, never while emit blocks.
 func (s *Source) decodeUDP(in <-chan datagram, emit func(message.Message)) {
-	dec := s.decoder()
+	dec := s.newDecoder()
 	j := s.joiner()
 	defer j.flush(emit) // the socket is closed: nothing more can come
 	idle := time.NewTimer(time.Hour)

@@ -261,10 +261,11 @@ func TestServerDownThenBack(t *testing.T) {
 	msgs := qwatchtest.SampleMessages(50)
 	done := make(chan error)
 	go func() { done <- s.Write(context.Background(), slices.Clone(msgs)) }()
-	// Down until the sink has tried three times.
-	for deadline := time.Now().Add(30 * time.Second); s.Stats().BulkRequests < 3; time.Sleep(10 * time.Millisecond) {
+	// Down until three attempts have failed (Retried counts each failed attempt's documents,
+	// before the wait that follows it).
+	for deadline := time.Now().Add(30 * time.Second); s.Stats().Retried < 3*50; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the sink made %d requests to the downed server in 30s", s.Stats().BulkRequests)
+			t.Fatalf("stats %+v: fewer than three attempts failed against the downed server in 30s", s.Stats())
 		}
 	}
 	back, err := net.Listen("tcp", addr)

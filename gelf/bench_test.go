@@ -1,4 +1,4 @@
-package gelf_test
+package gelf
 
 import (
 	"bytes"
@@ -8,8 +8,6 @@ import (
 	"io"
 	"testing"
 	"time"
-
-	"github.com/qnib/qwatch/gelf"
 )
 
 // The benchmarks decode a Docker-style message (dockerPayload, 578 bytes) and compare with
@@ -32,12 +30,12 @@ func dockerCompressed(b *testing.B, zlibFormat bool) []byte {
 
 // benchDecode decodes payload, which holds dockerPayload, over and over with one Decoder.
 func benchDecode(b *testing.B, payload []byte) {
-	var d gelf.Decoder
+	d := testDecoder()
 	now := time.Now()
 	b.SetBytes(int64(len(dockerPayload)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := d.Decode(payload, now); err != nil {
+		if _, err := d.decode(payload, now); err != nil {
 			b.Fatal(err)
 		}
 	}

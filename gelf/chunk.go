@@ -9,35 +9,17 @@ import (
 // chunkHeaderLen is the size of a chunk's header: magic, message ID, sequence number, count.
 const chunkHeaderLen = 12
 
-// IsChunk reports whether a datagram is a GELF chunk (it starts with the bytes 0x1e 0x0f).
-func IsChunk(datagram []byte) bool {
+// isChunk reports whether a datagram is a GELF chunk (it starts with the bytes 0x1e 0x0f).
+func isChunk(datagram []byte) bool {
 	return len(datagram) >= 2 && datagram[0] == 0x1e && datagram[1] == 0x0f
 }
 
-// AssemblerConfig sets the limits of an Assembler; the zero value means the defaults.
-type AssemblerConfig struct {
-	MaxChunks     int           // most chunks one message may have (DefaultMaxChunks)
-	ChunkTimeout  time.Duration // how long a message's chunks may take to arrive (DefaultChunkTimeout)
-	MaxIncomplete int           // most messages held incomplete at once (DefaultMaxIncomplete)
-	MaxChunkBytes int           // most bytes of chunks held at once (DefaultMaxChunkBytes)
-}
-
-// AssemblerStats counts an Assembler's work.
-type AssemblerStats struct {
-	Completed  uint64 // messages whose chunks all arrived
-	Expired    uint64 // incomplete messages dropped after the timeout
-	Evicted    uint64 // incomplete messages dropped, oldest first, to stay within the limits
-	Duplicates uint64 // chunks that had arrived before, ignored
-	Incomplete int    // messages held now
-	Bytes      int    // bytes of chunks held now
-}
-
-// Assembler puts chunked GELF messages back together, for programs that read datagrams
-// themselves. Chunks of one message may arrive in any order, interleaved with other messages
-// and duplicated; memory stays within the configured limits, the oldest incomplete message
-// giving way first. It is safe for concurrent use.
-type Assembler struct {
-	cfg AssemblerConfig
+// assembler puts chunked GELF messages back together. Chunks of one message may arrive in any
+// order, interleaved with other messages and duplicated; memory stays within the limits of
+// its Config (MaxChunks, ChunkTimeout, MaxIncomplete, MaxChunkBytes), the oldest incomplete
+// message giving way first. It is safe for concurrent use.
+type assembler struct {
+	cfg Config
 
 	mu         sync.Mutex
 	partials   map[uint64]*partial
@@ -46,7 +28,6 @@ type Assembler struct {
 	bytes      int
 	done       map[uint64]time.Time // messages completed within the timeout, to spot late duplicates
 	doneOrder  []uint64             // the keys of done, oldest first
-	completed  uint64
 	expired    uint64
 	evicted    uint64
 	duplicates uint64
@@ -61,29 +42,17 @@ type partial struct {
 	prev, next *partial
 }
 
-// NewAssembler returns an Assembler with the given limits.
-func NewAssembler(cfg AssemblerConfig) *Assembler {
-	if cfg.MaxChunks <= 0 || cfg.MaxChunks > 255 {
-		cfg.MaxChunks = DefaultMaxChunks
-	}
-	if cfg.ChunkTimeout <= 0 {
-		cfg.ChunkTimeout = DefaultChunkTimeout
-	}
-	if cfg.MaxIncomplete <= 0 {
-		cfg.MaxIncomplete = DefaultMaxIncomplete
-	}
-	if cfg.MaxChunkBytes <= 0 {
-		cfg.MaxChunkBytes = DefaultMaxChunkBytes
-	}
-	return &Assembler{cfg: cfg, partials: make(map[uint64]*partial), done: make(map[uint64]time.Time)}
+// newAssembler returns an assembler with the limits of cfg, whose defaults are set.
+func newAssembler(cfg Config) *assembler {
+	return &assembler{cfg: cfg, partials: make(map[uint64]*partial), done: make(map[uint64]time.Time)}
 }
 
-// Add takes one chunk, received at now. When the chunk completes its message, Add returns the
+// add takes one chunk, received at now. When the chunk completes its message, add returns the
 // message's whole payload (a new slice, the caller's to keep); otherwise it returns nil. A chunk
-// that makes no sense is rejected with an *Error of ReasonBadChunk. Add also drops the messages
-// whose time is up.
-func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
-	if !IsChunk(chunk) {
+// that makes no sense is rejected with an *inputError of ReasonBadChunk. add also drops the
+// messages whose time is up.
+func (a *assembler) add(chunk []byte, now time.Time) ([]byte, error) {
+	if !isChunk(chunk) {
 		return nil, errorf(ReasonBadChunk, "not a chunk: no chunk magic bytes")
 	}
 	if len(chunk) < chunkHeaderLen {
@@ -158,8 +127,7 @@ func (a *Assembler) Add(chunk []byte, now time.Time) ([]byte, error) {
 // markDoneLocked remembers a completed message for the timeout, so that a duplicate chunk of
 // it arriving later is not taken for the start of a new message. It remembers at most
 // MaxIncomplete of them.
-func (a *Assembler) markDoneLocked(id uint64, now time.Time) {
-	a.completed++
+func (a *assembler) markDoneLocked(id uint64, now time.Time) {
 	if len(a.doneOrder) >= a.cfg.MaxIncomplete {
 		delete(a.done, a.doneOrder[0])
 		a.doneOrder = a.doneOrder[1:]
@@ -168,15 +136,15 @@ func (a *Assembler) markDoneLocked(id uint64, now time.Time) {
 	a.doneOrder = append(a.doneOrder, id)
 }
 
-// Expire drops the incomplete messages whose time is up at now and returns how many it
-// dropped. Add does this too; call Expire when no chunks arrive, to release their memory.
-func (a *Assembler) Expire(now time.Time) int {
+// expire drops the incomplete messages whose time is up at now and returns how many it
+// dropped. add does this too; expire releases their memory when no chunks arrive.
+func (a *assembler) expire(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.expireLocked(now)
 }
 
-func (a *Assembler) expireLocked(now time.Time) int {
+func (a *assembler) expireLocked(now time.Time) int {
 	for len(a.doneOrder) > 0 && now.Sub(a.done[a.doneOrder[0]]) >= a.cfg.ChunkTimeout {
 		delete(a.done, a.doneOrder[0])
 		a.doneOrder = a.doneOrder[1:]
@@ -193,7 +161,7 @@ func (a *Assembler) expireLocked(now time.Time) int {
 	return n
 }
 
-func (a *Assembler) pushLocked(p *partial) {
+func (a *assembler) pushLocked(p *partial) {
 	p.prev = a.newest
 	if a.newest != nil {
 		a.newest.next = p
@@ -203,7 +171,7 @@ func (a *Assembler) pushLocked(p *partial) {
 	a.newest = p
 }
 
-func (a *Assembler) removeLocked(p *partial) {
+func (a *assembler) removeLocked(p *partial) {
 	if p.prev != nil {
 		p.prev.next = p.next
 	} else {
@@ -219,16 +187,15 @@ func (a *Assembler) removeLocked(p *partial) {
 	delete(a.partials, p.id)
 }
 
-// Stats returns the Assembler's counters.
-func (a *Assembler) Stats() AssemblerStats {
+// stats returns the assembler's counters, in the fields of Stats they fill.
+func (a *assembler) stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return AssemblerStats{
-		Completed:  a.completed,
-		Expired:    a.expired,
-		Evicted:    a.evicted,
-		Duplicates: a.duplicates,
-		Incomplete: len(a.partials),
-		Bytes:      a.bytes,
+	return Stats{
+		Incomplete:      len(a.partials),
+		IncompleteBytes: a.bytes,
+		Expired:         a.expired,
+		Evicted:         a.evicted,
+		DuplicateChunks: a.duplicates,
 	}
 }

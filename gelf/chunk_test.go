@@ -1,4 +1,4 @@
-package gelf_test
+package gelf
 
 import (
 	"bytes"
@@ -9,9 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/qnib/qwatch/gelf"
 )
+
+// newTestAssembler returns an assembler with cfg's limits, their defaults set.
+func newTestAssembler(cfg Config) *assembler {
+	cfg.setDefaults()
+	return newAssembler(cfg)
+}
 
 // chunks splits payload into GELF chunks of at most size data bytes, as a sender would.
 func chunks(id uint64, payload []byte, size int) [][]byte {
@@ -30,7 +34,7 @@ func chunks(id uint64, payload []byte, size int) [][]byte {
 }
 
 func TestAssemblerInterleavedOutOfOrderDuplicated(t *testing.T) {
-	a := gelf.NewAssembler(gelf.AssemblerConfig{})
+	a := newTestAssembler(Config{})
 	rng := rand.New(rand.NewPCG(1, 2))
 	payloads := map[uint64][]byte{}
 	var all [][]byte
@@ -45,7 +49,7 @@ func TestAssemblerInterleavedOutOfOrderDuplicated(t *testing.T) {
 	now := time.Now()
 	got := map[byte]int{}
 	for _, c := range all {
-		p, err := a.Add(c, now)
+		p, err := a.add(c, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,14 +68,14 @@ func TestAssemblerInterleavedOutOfOrderDuplicated(t *testing.T) {
 			t.Errorf("message %d completed %d times", id, n)
 		}
 	}
-	st := a.Stats()
-	if st.Incomplete != 0 || st.Bytes != 0 || st.Completed != 50 {
+	st := a.stats()
+	if st.Incomplete != 0 || st.IncompleteBytes != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
 func TestAssemblerEmptyLastChunk(t *testing.T) {
-	a := gelf.NewAssembler(gelf.AssemblerConfig{})
+	a := newTestAssembler(Config{})
 	p := bytes.Repeat([]byte("x"), 2*1408)
 	cs := chunks(7, p, 1408)
 	cs = append(cs, []byte{0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 7, 2, 3}) // an empty third chunk
@@ -80,7 +84,7 @@ func TestAssemblerEmptyLastChunk(t *testing.T) {
 	}
 	var out []byte
 	for _, c := range cs {
-		got, err := a.Add(c, time.Now())
+		got, err := a.add(c, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,25 +98,25 @@ func TestAssemblerEmptyLastChunk(t *testing.T) {
 }
 
 func TestAssemblerExpiry(t *testing.T) {
-	a := gelf.NewAssembler(gelf.AssemblerConfig{ChunkTimeout: time.Second})
+	a := newTestAssembler(Config{ChunkTimeout: time.Second})
 	start := time.Now()
 	cs := chunks(1, bytes.Repeat([]byte("y"), 3000), 1408)
-	if _, err := a.Add(cs[0], start); err != nil {
+	if _, err := a.add(cs[0], start); err != nil {
 		t.Fatal(err)
 	}
-	if n := a.Expire(start.Add(999 * time.Millisecond)); n != 0 {
+	if n := a.expire(start.Add(999 * time.Millisecond)); n != 0 {
 		t.Errorf("expired %d before the timeout", n)
 	}
-	if n := a.Expire(start.Add(time.Second)); n != 1 {
+	if n := a.expire(start.Add(time.Second)); n != 1 {
 		t.Errorf("expired %d at the timeout, want 1", n)
 	}
 	// The rest arriving late starts a new message that never completes.
 	for _, c := range cs[1:] {
-		if p, _ := a.Add(c, start.Add(2*time.Second)); p != nil {
+		if p, _ := a.add(c, start.Add(2*time.Second)); p != nil {
 			t.Error("an expired message completed")
 		}
 	}
-	if st := a.Stats(); st.Expired != 1 || st.Incomplete != 1 {
+	if st := a.stats(); st.Expired != 1 || st.Incomplete != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -131,22 +135,22 @@ func TestAssemblerRejects(t *testing.T) {
 		{"total 129", hdr(0, 129), "chunk count 129 out of range 1..128"},
 		{"no magic", []byte("{}"), "no chunk magic"},
 	}
-	a := gelf.NewAssembler(gelf.AssemblerConfig{})
+	a := newTestAssembler(Config{})
 	for _, tt := range tests {
-		_, err := a.Add(tt.chunk, time.Now())
-		var ge *gelf.Error
-		if !errors.As(err, &ge) || ge.Reason != gelf.ReasonBadChunk || !strings.Contains(err.Error(), tt.want) {
+		_, err := a.add(tt.chunk, time.Now())
+		var ge *inputError
+		if !errors.As(err, &ge) || ge.reason != ReasonBadChunk || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Add = %v, want a bad_chunk error containing %q", tt.name, err, tt.want)
 		}
 	}
-	if _, err := a.Add(hdr(0, 3), time.Now()); err != nil {
+	if _, err := a.add(hdr(0, 3), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := a.Add(hdr(1, 4), time.Now())
+	_, err := a.add(hdr(1, 4), time.Now())
 	if err == nil || !strings.Contains(err.Error(), "chunk count changed from 3 to 4") {
 		t.Errorf("changed total: %v", err)
 	}
-	if st := a.Stats(); st.Incomplete != 0 {
+	if st := a.stats(); st.Incomplete != 0 {
 		t.Errorf("message with a changed total kept: %+v", st)
 	}
 }
@@ -159,7 +163,7 @@ func TestAssemblerFlood(t *testing.T) {
 		n = 100_000
 	}
 	const maxBytes = 4 << 20
-	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 1000, MaxChunkBytes: maxBytes})
+	a := newTestAssembler(Config{MaxIncomplete: 1000, MaxChunkBytes: maxBytes})
 	junk := bytes.Repeat([]byte("j"), 1000)
 	valid := bytes.Repeat([]byte("v"), 3000)
 	now := time.Now()
@@ -171,12 +175,12 @@ func TestAssemblerFlood(t *testing.T) {
 		// The first of two chunks; the second never comes.
 		first := []byte{0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}
 		binary.BigEndian.PutUint64(first[2:10], uint64(i)+1<<40)
-		if _, err := a.Add(append(first, junk...), now); err != nil {
+		if _, err := a.add(append(first, junk...), now); err != nil {
 			t.Fatal(err)
 		}
 		if i%1000 == 0 {
 			for _, c := range chunks(uint64(i), valid, 1408) {
-				if p, err := a.Add(c, now); err != nil {
+				if p, err := a.add(c, now); err != nil {
 					t.Fatal(err)
 				} else if p != nil {
 					completed++
@@ -188,11 +192,11 @@ func TestAssemblerFlood(t *testing.T) {
 			}
 		}
 	}
-	st := a.Stats()
+	st := a.stats()
 	if completed != n/1000 {
 		t.Errorf("%d of %d valid messages completed amid the flood", completed, n/1000)
 	}
-	if st.Incomplete > 1000 || st.Bytes > maxBytes || st.Evicted < uint64(n-1000) {
+	if st.Incomplete > 1000 || st.IncompleteBytes > maxBytes || st.Evicted < uint64(n-1000) {
 		t.Errorf("stats %+v: want at most 1000 incomplete within %d bytes, the rest evicted", st, maxBytes)
 	}
 }

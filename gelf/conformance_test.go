@@ -2,6 +2,7 @@ package gelf_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestSourceConformance(t *testing.T) {
 	qwatchtest.TestSource(t, qwatchtest.SourceKit{
 		New: func(t *testing.T) qwatch.Source {
 			var err error
-			src, err = gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Logger: quietLogger()})
+			src, err = gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +40,7 @@ func TestSourceConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer taken.Close()
-			src, err := gelf.Listen(gelf.Config{UDPAddr: taken.LocalAddr().String(), Logger: quietLogger()})
+			src, err := gelf.Listen(gelf.Config{UDPAddr: taken.LocalAddr().String(), Logger: slog.New(slog.DiscardHandler)})
 			if err == nil {
 				src.Close()
 			}

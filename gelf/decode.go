@@ -13,18 +13,17 @@ import (
 	"github.com/qnib/qwatch/message"
 )
 
-// internLimit bounds the strings a Decoder remembers; when full it starts afresh.
+// internLimit bounds the strings a decoder remembers; when full it starts afresh.
 const internLimit = 4096
 
-// A Decoder turns whole GELF payloads into messages. It reuses its decompressors and buffers
-// between calls, so it is not safe for concurrent use: give each goroutine its own. The zero
-// value uses the default limits.
-type Decoder struct {
-	// MaxMessageSize is the most bytes of JSON a payload may hold, after decompression
-	// (DefaultMaxMessageSize if 0). A compressed payload is inflated no further than this.
-	MaxMessageSize int
-	// MaxFields is the most members the JSON object may have (DefaultMaxFields if 0).
-	MaxFields int
+// decoder turns whole GELF payloads into messages. It reuses its decompressors and buffers
+// between calls, so it is not safe for concurrent use: each reader has its own.
+type decoder struct {
+	// maxMessageSize is the most bytes of JSON a payload may hold, after decompression
+	// (Config.MaxMessageSize). A compressed payload is inflated no further than this.
+	maxMessageSize int
+	// maxFields is the most members the JSON object may have (Config.MaxFields).
+	maxFields int
 
 	buf         bytes.Buffer
 	src         bytes.Reader
@@ -36,20 +35,14 @@ type Decoder struct {
 	intern      map[string]string
 }
 
-var decoders = sync.Pool{New: func() any { return new(Decoder) }}
+// decoders serves the HTTP handlers, which, unlike the UDP and TCP readers, run on goroutines
+// of net/http's making.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
-// Decode decodes one whole (not chunked) GELF payload: a JSON object, plain or compressed
-// with gzip or zlib (told apart by their first bytes). A message without a timestamp gets the
-// current time. Errors are of type *Error. Decode is safe for concurrent use.
-func Decode(payload []byte) (message.Message, error) {
-	d := decoders.Get().(*Decoder)
-	defer decoders.Put(d)
-	return d.Decode(payload, time.Now())
-}
-
-// Decode decodes one whole GELF payload as the package's Decode does; received is the time
-// given to a message that has no timestamp.
-func (d *Decoder) Decode(payload []byte, received time.Time) (message.Message, error) {
+// decode decodes one whole (not chunked) GELF payload: a JSON object, plain or compressed with
+// gzip or zlib (told apart by their first bytes). A message without a timestamp gets received
+// as its time. Errors are *inputErrors.
+func (d *decoder) decode(payload []byte, received time.Time) (message.Message, error) {
 	data, err := d.decompress(payload)
 	if err != nil {
 		return message.Message{}, err
@@ -64,13 +57,6 @@ func (d *Decoder) Decode(payload []byte, received time.Time) (message.Message, e
 	return m, nil
 }
 
-func (d *Decoder) maxSize() int {
-	if d.MaxMessageSize > 0 {
-		return d.MaxMessageSize
-	}
-	return DefaultMaxMessageSize
-}
-
 func isGzip(p []byte) bool { return len(p) >= 2 && p[0] == 0x1f && p[1] == 0x8b }
 
 // isZlib checks the zlib header: deflate with a window up to 32 KiB, and the check bits.
@@ -79,8 +65,8 @@ func isZlib(p []byte) bool {
 }
 
 // decompress returns the JSON of payload; the slice is valid until the next call.
-func (d *Decoder) decompress(payload []byte) ([]byte, error) {
-	limit := d.maxSize()
+func (d *decoder) decompress(payload []byte) ([]byte, error) {
+	limit := d.maxMessageSize
 	var r io.Reader
 	var err error
 	switch {
@@ -112,8 +98,8 @@ func (d *Decoder) decompress(payload []byte) ([]byte, error) {
 	return d.buf.Bytes(), nil
 }
 
-// gzipReader returns the Decoder's gzip reader, reset to read payload.
-func (d *Decoder) gzipReader(payload []byte) (io.Reader, error) {
+// gzipReader returns the decoder's gzip reader, reset to read payload.
+func (d *decoder) gzipReader(payload []byte) (io.Reader, error) {
 	d.src.Reset(payload)
 	if d.gz == nil {
 		gz, err := gzip.NewReader(&d.src)
@@ -128,8 +114,8 @@ func (d *Decoder) gzipReader(payload []byte) (io.Reader, error) {
 	return d.gz, nil
 }
 
-// zlibReader returns the Decoder's zlib reader, reset to read payload.
-func (d *Decoder) zlibReader(payload []byte) (io.Reader, error) {
+// zlibReader returns the decoder's zlib reader, reset to read payload.
+func (d *decoder) zlibReader(payload []byte) (io.Reader, error) {
 	d.src.Reset(payload)
 	if d.zl == nil {
 		zl, err := zlib.NewReader(&d.src)
@@ -144,15 +130,11 @@ func (d *Decoder) zlibReader(payload []byte) (io.Reader, error) {
 }
 
 // parse reads the GELF JSON object in data into m.
-func (d *Decoder) parse(data []byte, m *message.Message) error {
+func (d *decoder) parse(data []byte, m *message.Message) error {
 	p := parser{data: data}
 	p.skipSpace()
 	if !p.consume('{') {
 		return errorf(ReasonJSON, "payload is not a JSON object")
-	}
-	maxFields := d.MaxFields
-	if maxFields <= 0 {
-		maxFields = DefaultMaxFields
 	}
 	m.Level = message.LevelAlert // GELF's default when level is absent
 	hasText, hasShort := false, false
@@ -167,8 +149,8 @@ func (d *Decoder) parse(data []byte, m *message.Message) error {
 			}
 			p.skipSpace()
 		}
-		if n >= maxFields {
-			return errorf(ReasonTooManyFields, "more than %d fields", maxFields)
+		if n >= d.maxFields {
+			return errorf(ReasonTooManyFields, "more than %d fields", d.maxFields)
 		}
 		if !p.consume('"') {
 			return p.syntaxError("a string key")
@@ -250,7 +232,7 @@ func (d *Decoder) parse(data []byte, m *message.Message) error {
 	return nil
 }
 
-func (d *Decoder) setField(m *message.Message, name string, v value) {
+func (d *decoder) setField(m *message.Message, name string, v value) {
 	if v.kind == kindNull {
 		return
 	}
@@ -278,7 +260,7 @@ func (d *Decoder) setField(m *message.Message, name string, v value) {
 
 // internBytes returns b as a string, reusing an earlier copy: container IDs, names, hosts and
 // field names repeat in every message of a container.
-func (d *Decoder) internBytes(b []byte) string {
+func (d *decoder) internBytes(b []byte) string {
 	if len(b) > 256 {
 		return string(b)
 	}
@@ -312,7 +294,7 @@ type value struct {
 	raw  []byte
 }
 
-func (v value) str(d *Decoder, intern bool) string {
+func (v value) str(d *decoder, intern bool) string {
 	if v.kind != kindString {
 		return string(v.raw)
 	}

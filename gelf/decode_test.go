@@ -1,8 +1,7 @@
-package gelf_test
+package gelf
 
 import (
 	"bytes"
-	"compress/gzip"
 	"compress/zlib"
 	"encoding/json"
 	"errors"
@@ -17,7 +16,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
-	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -44,15 +42,7 @@ func dockerMessage() message.Message {
 	}
 }
 
-func gzipped(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
-}
-
-func zlibbed(t testing.TB, b []byte) []byte {
+func zlibbed(b []byte) []byte {
 	var buf bytes.Buffer
 	w := zlib.NewWriter(&buf)
 	w.Write(b)
@@ -60,14 +50,24 @@ func zlibbed(t testing.TB, b []byte) []byte {
 	return buf.Bytes()
 }
 
+// testDecoder returns a decoder with the default limits.
+func testDecoder() *decoder {
+	return &decoder{maxMessageSize: DefaultMaxMessageSize, maxFields: DefaultMaxFields}
+}
+
+// decode decodes payload with a new decoder, received now.
+func decode(payload []byte) (message.Message, error) {
+	return testDecoder().decode(payload, time.Now())
+}
+
 func TestDecodeDockerPayload(t *testing.T) {
 	plain := []byte(dockerPayload)
 	for name, payload := range map[string][]byte{
-		"plain": plain, "gzip": gzipped(t, plain), "zlib": zlibbed(t, plain),
+		"plain": plain, "gzip": Gzipped(plain), "zlib": zlibbed(plain),
 		"spaces": []byte(" \n" + strings.ReplaceAll(dockerPayload, ",", " ,\t") + "\n"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := gelf.Decode(payload)
+			got, err := decode(payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestDecodeMapping(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := gelf.Decode([]byte(tt.in))
+			got, err := decode([]byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +121,7 @@ func TestDecodeMapping(t *testing.T) {
 
 func TestDecodeNoTimestampIsReceiveTime(t *testing.T) {
 	before := time.Now()
-	m, err := gelf.Decode([]byte(`{"short_message":"x"}`))
+	m, err := decode([]byte(`{"short_message":"x"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,45 +137,45 @@ func TestDecodeErrors(t *testing.T) {
 		fmt.Fprintf(many, `,"_f%d":%d`, i, i)
 	}
 	many.WriteString("}")
-	truncated := gzipped(t, []byte(dockerPayload))
+	truncated := Gzipped([]byte(dockerPayload))
 	truncated = truncated[:len(truncated)/2]
 	tests := []struct {
 		name    string
 		in      []byte
-		reason  gelf.Reason
+		reason  Reason
 		message string
 	}{
-		{"empty", nil, gelf.ReasonJSON, "not a JSON object"},
-		{"array", []byte(`[1,2]`), gelf.ReasonJSON, "not a JSON object"},
-		{"string", []byte(`"x"`), gelf.ReasonJSON, "not a JSON object"},
-		{"invalid JSON", []byte(`{"short_message":"x",}`), gelf.ReasonJSON, "invalid JSON"},
-		{"trailing garbage", []byte(`{"short_message":"x"} {}`), gelf.ReasonJSON, "invalid JSON"},
-		{"unterminated", []byte(`{"short_message":"x`), gelf.ReasonJSON, "payload ends"},
-		{"bad escape", []byte(`{"short_message":"\q"}`), gelf.ReasonJSON, `unknown escape \q`},
-		{"control character", []byte("{\"short_message\":\"a\nb\"}"), gelf.ReasonJSON, "control character"},
-		{"invalid UTF-8", []byte("{\"short_message\":\"\xff\xfe\"}"), gelf.ReasonUTF8, "not valid UTF-8"},
-		{"no short_message", []byte(`{"host":"vm"}`), gelf.ReasonMissingMessage, "no short_message"},
-		{"short_message number", []byte(`{"short_message":5}`), gelf.ReasonBadValue, "not a string"},
-		{"level 8", []byte(`{"short_message":"x","level":8}`), gelf.ReasonBadValue, "level \"8\" is not a syslog severity 0..7"},
-		{"level word", []byte(`{"short_message":"x","level":"info"}`), gelf.ReasonBadValue, "syslog severity"},
-		{"timestamp word", []byte(`{"short_message":"x","timestamp":"now"}`), gelf.ReasonBadValue, "not a number of seconds"},
-		{"negative timestamp", []byte(`{"short_message":"x","timestamp":-5}`), gelf.ReasonBadValue, "timestamp"},
-		{"10,000 fields", []byte(many.String()), gelf.ReasonTooManyFields, "more than 1000 fields"},
-		{"deep nesting", []byte(`{"short_message":"x","_a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`), gelf.ReasonJSON, "nested deeper than 64"},
-		{"truncated gzip", truncated, gelf.ReasonDecompress, "decompressing"},
-		{"gzip of garbage", append([]byte{0x1f, 0x8b}, "garbage!garbage!"...), gelf.ReasonDecompress, "gzip"},
-		{"plain too large", []byte(`{"short_message":"` + strings.Repeat("x", 1<<20) + `"}`), gelf.ReasonTooLarge, "message larger than 1048576 bytes"},
-		{"gzip too large", gzipped(t, []byte(`{"short_message":"`+strings.Repeat("x", 1<<20)+`"}`)), gelf.ReasonTooLarge, "message larger than 1048576 bytes after decompression"},
+		{"empty", nil, ReasonJSON, "not a JSON object"},
+		{"array", []byte(`[1,2]`), ReasonJSON, "not a JSON object"},
+		{"string", []byte(`"x"`), ReasonJSON, "not a JSON object"},
+		{"invalid JSON", []byte(`{"short_message":"x",}`), ReasonJSON, "invalid JSON"},
+		{"trailing garbage", []byte(`{"short_message":"x"} {}`), ReasonJSON, "invalid JSON"},
+		{"unterminated", []byte(`{"short_message":"x`), ReasonJSON, "payload ends"},
+		{"bad escape", []byte(`{"short_message":"\q"}`), ReasonJSON, `unknown escape \q`},
+		{"control character", []byte("{\"short_message\":\"a\nb\"}"), ReasonJSON, "control character"},
+		{"invalid UTF-8", []byte("{\"short_message\":\"\xff\xfe\"}"), ReasonUTF8, "not valid UTF-8"},
+		{"no short_message", []byte(`{"host":"vm"}`), ReasonMissingMessage, "no short_message"},
+		{"short_message number", []byte(`{"short_message":5}`), ReasonBadValue, "not a string"},
+		{"level 8", []byte(`{"short_message":"x","level":8}`), ReasonBadValue, "level \"8\" is not a syslog severity 0..7"},
+		{"level word", []byte(`{"short_message":"x","level":"info"}`), ReasonBadValue, "syslog severity"},
+		{"timestamp word", []byte(`{"short_message":"x","timestamp":"now"}`), ReasonBadValue, "not a number of seconds"},
+		{"negative timestamp", []byte(`{"short_message":"x","timestamp":-5}`), ReasonBadValue, "timestamp"},
+		{"10,000 fields", []byte(many.String()), ReasonTooManyFields, "more than 1000 fields"},
+		{"deep nesting", []byte(`{"short_message":"x","_a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`), ReasonJSON, "nested deeper than 64"},
+		{"truncated gzip", truncated, ReasonDecompress, "decompressing"},
+		{"gzip of garbage", append([]byte{0x1f, 0x8b}, "garbage!garbage!"...), ReasonDecompress, "gzip"},
+		{"plain too large", []byte(`{"short_message":"` + strings.Repeat("x", 1<<20) + `"}`), ReasonTooLarge, "message larger than 1048576 bytes"},
+		{"gzip too large", Gzipped([]byte(`{"short_message":"` + strings.Repeat("x", 1<<20) + `"}`)), ReasonTooLarge, "message larger than 1048576 bytes after decompression"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := gelf.Decode(tt.in)
-			var ge *gelf.Error
+			_, err := decode(tt.in)
+			var ge *inputError
 			if !errors.As(err, &ge) {
-				t.Fatalf("Decode = %v, want a *gelf.Error", err)
+				t.Fatalf("Decode = %v, want a *inputError", err)
 			}
-			if ge.Reason != tt.reason || !strings.Contains(err.Error(), tt.message) || !strings.HasPrefix(err.Error(), "gelf: ") {
-				t.Errorf("Decode = %q (reason %s), want reason %s and a message containing %q", err, ge.Reason, tt.reason, tt.message)
+			if ge.reason != tt.reason || !strings.Contains(err.Error(), tt.message) || !strings.HasPrefix(err.Error(), "gelf: ") {
+				t.Errorf("Decode = %q (reason %s), want reason %s and a message containing %q", err, ge.reason, tt.reason, tt.message)
 			}
 		})
 	}
@@ -190,16 +190,16 @@ func TestDecompressionBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d gelf.Decoder
+	d := testDecoder()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, err = d.Decode(bomb, time.Now())
+	_, err = d.decode(bomb, time.Now())
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
-	var ge *gelf.Error
-	if !errors.As(err, &ge) || ge.Reason != gelf.ReasonTooLarge {
+	var ge *inputError
+	if !errors.As(err, &ge) || ge.reason != ReasonTooLarge {
 		t.Fatalf("Decode(bomb) = %v, want a too_large error", err)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
@@ -211,11 +211,11 @@ func TestDecompressionBomb(t *testing.T) {
 }
 
 func TestDecoderReuse(t *testing.T) {
-	var d gelf.Decoder
-	inputs := [][]byte{gzipped(t, []byte(dockerPayload)), []byte(`{"short_message":"plain","timestamp":1}`),
-		zlibbed(t, []byte(dockerPayload)), {0x1f, 0x8b, 0}, gzipped(t, []byte(dockerPayload))}
+	d := testDecoder()
+	inputs := [][]byte{Gzipped([]byte(dockerPayload)), []byte(`{"short_message":"plain","timestamp":1}`),
+		zlibbed([]byte(dockerPayload)), {0x1f, 0x8b, 0}, Gzipped([]byte(dockerPayload))}
 	for i, in := range inputs {
-		m, err := d.Decode(in, time.Now())
+		m, err := d.decode(in, time.Now())
 		if i == 3 {
 			if err == nil {
 				t.Error("broken gzip accepted")
@@ -244,7 +244,7 @@ func TestStringScanAtEveryOffset(t *testing.T) {
 					Short string `json:"short_message"`
 				}
 				wantErr := json.Unmarshal(payload, &want) != nil || !utf8.Valid(payload)
-				m, err := gelf.Decode(payload)
+				m, err := decode(payload)
 				if (err != nil) != wantErr || (err == nil && m.Text != want.Short) {
 					t.Fatalf("%q: got %q, %v; encoding/json %q (error %v)", payload, m.Text, err, want.Short, wantErr)
 				}

@@ -29,7 +29,8 @@ const (
 	// DefaultIdleTimeout is zero: a healthy idle TCP connection is never closed, because
 	// Docker's driver loses the next line it writes to one that was.
 	DefaultIdleTimeout = 0
-	// DefaultHTTPTimeout bounds reading one HTTP request, headers and body.
+	// DefaultHTTPTimeout bounds reading one HTTP request, headers and body, writing its
+	// answer, and an idle HTTP connection.
 	DefaultHTTPTimeout = 30 * time.Second
 	// DefaultDrainTimeout bounds the shutdown's reading of what the sockets already hold.
 	DefaultDrainTimeout = 2 * time.Second

@@ -19,7 +19,7 @@ import (
 func TestDockerGELFDriver(t *testing.T) {
 	image := dockertest.Image(t)
 	const n = 300
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"}, nil)
 	udp, tcp := src.UDPAddr().String(), src.TCPAddr().String()
 	runs := []struct {
 		name string
@@ -41,7 +41,7 @@ func TestDockerGELFDriver(t *testing.T) {
 			}
 			args = append(args, image, "/logger", "-id", run.name, "-n", fmt.Sprint(n), "-min", "10", "-max", "16384", "-stream", "both")
 			dockertest.Docker(t, args...)
-			all := c.wait(t, seen+n)
+			all := wait(t, c, seen+n)
 			got := all[seen:]
 			seen = len(all)
 			perStream := map[string][]string{}
@@ -77,12 +77,12 @@ func TestDockerGELFDriver(t *testing.T) {
 // "localhost"; the lines of a TTY container come without the terminal's carriage return.
 func TestDockerDriverLocalhostAndTTY(t *testing.T) {
 	image := dockertest.Image(t)
-	src, c := start(t, gelf.Config{UDPAddr: "localhost:0"})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "localhost:0"}, nil)
 	_, port, _ := strings.Cut(src.UDPAddr().String(), "127.0.0.1:")
 	name := fmt.Sprintf("qwatch-gelf-tty-%d", time.Now().UnixNano())
 	dockertest.Docker(t, "run", "--rm", "-t", "--name", name, "--network", "none", "--log-driver", "gelf",
 		"--log-opt", "gelf-address=udp://localhost:"+port, image, "/logger", "-id", "tty", "-n", "3", "-min", "10", "-max", "100")
-	got := c.wait(t, 3)
+	got := wait(t, c, 3)
 	for i, m := range got {
 		if strings.ContainsAny(m.Text, "\r\n") || m.Container.Name != name {
 			t.Errorf("line %d: %q from %q, want no carriage return, from %s", i, m.Text, m.Container.Name, name)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Reason classifies why input was rejected; Stats counts rejections by Reason.
@@ -12,42 +14,51 @@ type Reason string
 
 // The reasons for rejecting input.
 const (
-	ReasonDecompress     Reason = "decompress"      // corrupt or truncated gzip or zlib
-	ReasonTooLarge       Reason = "too_large"       // over a size limit: message, frame, body
-	ReasonJSON           Reason = "json"            // not a JSON object
-	ReasonUTF8           Reason = "utf8"            // a string that is not valid UTF-8
-	ReasonMissingMessage Reason = "missing_message" // no short_message
-	ReasonTooManyFields  Reason = "too_many_fields" // more fields than Config.MaxFields
-	ReasonBadValue       Reason = "bad_value"       // a timestamp or level that is not a number in range
-	ReasonBadChunk       Reason = "bad_chunk"       // a chunk header that makes no sense
-	ReasonConnLimit      Reason = "connection_limit"
-	ReasonOverload       Reason = "overload" // a memory budget shared by all senders was spent
+	ReasonDecompress     Reason = "decompress"       // corrupt or truncated gzip or zlib
+	ReasonTooLarge       Reason = "too_large"        // over a size limit: message, frame, body
+	ReasonJSON           Reason = "json"             // not valid JSON, or not an object
+	ReasonUTF8           Reason = "utf8"             // a string that is not valid UTF-8
+	ReasonMissingMessage Reason = "missing_message"  // no short_message (nor message)
+	ReasonTooManyFields  Reason = "too_many_fields"  // more fields than Config.MaxFields
+	ReasonBadValue       Reason = "bad_value"        // a timestamp or level that is not a number in range, a short_message that is not a string
+	ReasonBadChunk       Reason = "bad_chunk"        // a chunk header that makes no sense
+	ReasonConnLimit      Reason = "connection_limit" // a TCP connection past Config.MaxConnections, closed
+	ReasonOverload       Reason = "overload"         // a memory budget shared by all senders was spent
 )
 
 var reasons = [...]Reason{ReasonDecompress, ReasonTooLarge, ReasonJSON, ReasonUTF8, ReasonMissingMessage,
 	ReasonTooManyFields, ReasonBadValue, ReasonBadChunk, ReasonConnLimit, ReasonOverload}
 
-// Error is the error for rejected input: it says what was wrong, and why in Reason. It wraps
-// the underlying error, if any (a decompressor's, say).
-type Error struct {
-	Reason Reason
+// inputError is the error for rejected input: it says what was wrong, and why in reason. It
+// wraps the underlying error, if any (a decompressor's, say).
+type inputError struct {
+	reason Reason
 	err    error
 }
 
-func (e *Error) Error() string { return "gelf: " + e.err.Error() }
+func (e *inputError) Error() string { return "gelf: " + e.err.Error() }
 
-// Unwrap returns the underlying error, or nil.
-func (e *Error) Unwrap() error { return errors.Unwrap(e.err) }
+func (e *inputError) Unwrap() error { return errors.Unwrap(e.err) }
 
-// errorf makes an *Error; format may use %w for the cause.
-func errorf(r Reason, format string, args ...any) *Error {
-	return &Error{Reason: r, err: fmt.Errorf(format, args...)}
+// errorf makes an *inputError; format may use %w for the cause.
+func errorf(r Reason, format string, args ...any) *inputError {
+	return &inputError{reason: r, err: fmt.Errorf(format, args...)}
 }
 
-// rejections counts rejected input by reason and logs each reason at most once a second.
+// reasonOf is the reason err was rejected for: ReasonJSON for an error that gives none.
+func reasonOf(err error) Reason {
+	var ie *inputError
+	if errors.As(err, &ie) {
+		return ie.reason
+	}
+	return ReasonJSON
+}
+
+// rejections counts rejected input by reason, and lets each reason be logged at most once a
+// second.
 type rejections struct {
-	counts  [len(reasons)]atomic.Uint64
-	lastLog [len(reasons)]atomic.Int64
+	counts [len(reasons)]atomic.Uint64
+	logs   [len(reasons)]rate.Sometimes
 }
 
 var reasonIndex = map[Reason]int{}
@@ -58,16 +69,20 @@ func init() {
 	}
 }
 
-// add counts err's reason; it reports whether this one should be logged.
-func (r *rejections) add(reason Reason) (log bool) {
-	i, ok := reasonIndex[reason]
-	if !ok {
-		i = reasonIndex[ReasonJSON]
+func newRejections() *rejections {
+	r := &rejections{}
+	for i := range r.logs {
+		r.logs[i].Interval = time.Second
 	}
+	return r
+}
+
+// add counts one rejection for reason and calls log unless it was called for that reason
+// less than a second ago.
+func (r *rejections) add(reason Reason, log func()) {
+	i := reasonIndex[reason]
 	r.counts[i].Add(1)
-	now := time.Now().UnixNano()
-	last := r.lastLog[i].Load()
-	return now-last >= int64(time.Second) && r.lastLog[i].CompareAndSwap(last, now)
+	r.logs[i].Do(log)
 }
 
 func (r *rejections) snapshot() map[Reason]uint64 {

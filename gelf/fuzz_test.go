@@ -1,4 +1,4 @@
-package gelf_test
+package gelf
 
 import (
 	"bytes"
@@ -6,24 +6,22 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/qnib/qwatch/gelf"
 )
 
 // FuzzDecode feeds arbitrary payloads to the decoder: it must never panic, must fail only with
-// a *gelf.Error, and what it accepts must be a JSON object that encoding/json accepts too.
+// a *inputError, and what it accepts must be a JSON object that encoding/json accepts too.
 // The seed corpus in testdata holds payloads Docker's GELF driver sent.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(dockerPayload))
 	f.Add([]byte(`{"short_message":"x","_a":{"b":[1,2,{"c":null}]},"level":"3","timestamp":"1.5"}`))
 	f.Add([]byte(`{"short_message":"\ud800\udc00\u00e9","_k":1e400}`))
-	var d gelf.Decoder
+	d := testDecoder()
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		m, err := d.Decode(payload, time.Unix(1, 0))
+		m, err := d.decode(payload, time.Unix(1, 0))
 		if err != nil {
-			var ge *gelf.Error
+			var ge *inputError
 			if !errors.As(err, &ge) {
-				t.Fatalf("error %v is not a *gelf.Error", err)
+				t.Fatalf("error %v is not a *inputError", err)
 			}
 			return
 		}
@@ -42,7 +40,7 @@ func FuzzDecode(f *testing.F) {
 func FuzzAssembler(f *testing.F) {
 	f.Add([]byte{0x1e, 0x0f, 1, 2, 3, 4, 5, 6, 7, 8, 0, 2, 'a'}, uint8(3))
 	f.Add([]byte{0x1e, 0x0f, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 'b'}, uint8(0))
-	a := gelf.NewAssembler(gelf.AssemblerConfig{MaxIncomplete: 16, MaxChunkBytes: 1 << 16, ChunkTimeout: time.Minute})
+	a := newTestAssembler(Config{MaxIncomplete: 16, MaxChunkBytes: 1 << 16, ChunkTimeout: time.Minute})
 	now := time.Unix(1000, 0)
 	f.Fuzz(func(t *testing.T, datagram []byte, split uint8) {
 		now = now.Add(time.Second)
@@ -56,11 +54,11 @@ func FuzzAssembler(f *testing.F) {
 			parts = [][]byte{datagram[:s], second}
 		}
 		for _, p := range parts {
-			out, err := a.Add(p, now)
+			out, err := a.add(p, now)
 			if err != nil {
-				var ge *gelf.Error
-				if !errors.As(err, &ge) || ge.Reason != gelf.ReasonBadChunk {
-					t.Fatalf("error %v is not a bad_chunk *gelf.Error", err)
+				var ge *inputError
+				if !errors.As(err, &ge) || ge.reason != ReasonBadChunk {
+					t.Fatalf("error %v is not a bad_chunk *inputError", err)
 				}
 				continue
 			}
@@ -68,7 +66,7 @@ func FuzzAssembler(f *testing.F) {
 				t.Fatalf("completed payload lacks the chunk that completed it")
 			}
 		}
-		if st := a.Stats(); st.Incomplete > 16 || st.Bytes > 1<<16 {
+		if st := a.stats(); st.Incomplete > 16 || st.IncompleteBytes > 1<<16 {
 			t.Fatalf("limits exceeded: %+v", st)
 		}
 	})

@@ -1,10 +1,10 @@
 package gelf_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +20,7 @@ func piece(container string, level int, ts, text string) string {
 }
 
 func TestJoinDockerLines(t *testing.T) {
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond}, nil)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -29,10 +29,9 @@ func TestJoinDockerLines(t *testing.T) {
 	full := strings.Repeat("a", gelf.DockerLineLimit)
 	long := full + strings.Repeat("b", gelf.DockerLineLimit) + "tail"
 	send := func(s string) {
-		if _, err := conn.Write(gzipped(t, []byte(s))); err != nil {
+		if _, err := conn.Write(gelf.Gzipped([]byte(s))); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond) // keep the order on the wire
 	}
 	send(piece("c1", 6, "1.000001", long[:gelf.DockerLineLimit]))
 	send(piece("c2", 6, "1.000001", "other container, in between"))
@@ -44,7 +43,7 @@ func TestJoinDockerLines(t *testing.T) {
 	send(piece("c1", 6, "2.6", "next"))
 	// A piece whose rest never comes goes out alone once the socket has been idle a while.
 	send(piece("c3", 6, "3", full))
-	got := c.wait(t, 6)
+	got := wait(t, c, 6)
 	var texts []string
 	for _, m := range got {
 		texts = append(texts, fmt.Sprintf("%s/%d:%d", m.Container.ID, m.Level, len(m.Text)))
@@ -66,14 +65,14 @@ func TestJoinDockerLines(t *testing.T) {
 func TestDockerGELFDriverJoinsLongLines(t *testing.T) {
 	image := dockertest.Image(t)
 	const n, maxSize = 300, 100 << 10
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", JoinDockerLines: true})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", JoinDockerLines: true}, nil)
 	seen := 0
 	for _, addr := range []string{"udp://" + src.UDPAddr().String(), "tcp://" + src.TCPAddr().String()} {
 		name := fmt.Sprintf("qwatch-join-%s-%d", addr[:3], time.Now().UnixNano())
 		dockertest.Docker(t, "run", "--rm", "--name", name, "--network", "none", "--log-driver", "gelf",
 			"--log-opt", "gelf-address="+addr, image, "/logger", "-id", name, "-n", fmt.Sprint(n),
 			"-min", "10", "-max", fmt.Sprint(maxSize), "-stream", "both", "-every", "200us")
-		all := c.wait(t, seen+n)
+		all := wait(t, c, seen+n)
 		got := map[string][]string{}
 		for _, m := range all[seen:] {
 			stream := map[int]string{6: "stdout", 3: "stderr"}[int(m.Level)]
@@ -96,21 +95,20 @@ func TestDockerGELFDriverJoinsLongLines(t *testing.T) {
 // TestJoinWaitsOutBackpressure: pieces wait for the rest of their line while the reader is
 // held up by a slow emit (full sinks), and go out alone only when the socket is idle.
 func TestJoinWaitsOutBackpressure(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: time.Second, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	emit := func(m message.Message) {
-		if m.Container.ID == "slow" {
-			time.Sleep(2500 * time.Millisecond) // longer than the joiner's idle wait
+	const joinWait = time.Second
+	var running atomic.Pointer[gelf.Source]
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: joinWait}, func(m message.Message) {
+		if m.Container.ID != "slow" {
+			return
 		}
-		c.emit(m)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- src.Run(ctx, emit) }()
-	defer func() { cancel(); <-done }()
+		// Held up until the rest of the line has been read, and for longer than the joiner's
+		// wait (at most ten seconds: past that the test fails on what it got).
+		held := time.Now()
+		for time.Since(held) < 10*time.Second && (running.Load().Stats().Datagrams < 3 || time.Since(held) < 2*joinWait) {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	running.Store(src)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +121,9 @@ func TestJoinWaitsOutBackpressure(t *testing.T) {
 		piece("c1", 6, "5.001", long[gelf.DockerLineLimit:]),
 	} {
 		conn.Write([]byte(p))
-		time.Sleep(5 * time.Millisecond)
 	}
-	got := c.wait(t, 2)
+	got := wait(t, c, 2)
 	if len(got) != 2 || got[1].Text != long {
-		t.Errorf("got %d messages; the split line was not joined across the slow emit", len(c.all()))
+		t.Errorf("got %d messages; the split line was not joined across the slow emit", len(c.Messages()))
 	}
 }

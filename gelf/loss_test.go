@@ -1,37 +1,16 @@
 package gelf_test
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
-
-// runSource runs src with emit until the returned stop is called; stop waits for Run.
-func runSource(t *testing.T, src *gelf.Source, emit func(message.Message)) (stop func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, emit) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
 
 // A healthy idle TCP connection is never closed by default: Docker's driver would lose the
 // next line it writes to it. With an idle timeout set, the same wait closes it, which shows
@@ -40,51 +19,56 @@ func TestIdleTCPConnectionKeptByDefault(t *testing.T) {
 	if gelf.DefaultIdleTimeout != 0 {
 		t.Fatalf("DefaultIdleTimeout = %v, want 0 (never)", gelf.DefaultIdleTimeout)
 	}
+	const idle = 300 * time.Millisecond
 	for _, tt := range []struct {
-		name     string
-		idle     time.Duration
-		wantLine bool
-	}{{"default", 0, true}, {"timeout 300ms", 300 * time.Millisecond, false}} {
-		t.Run(tt.name, func(t *testing.T) {
-			src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", IdleTimeout: tt.idle, Logger: quietLogger()})
-			if err != nil {
-				t.Fatal(err)
+		name  string
+		idle  time.Duration
+		quiet func(t *testing.T, conn net.Conn, c *qwatchtest.Collector)
+	}{
+		{"default", 0, func(t *testing.T, conn net.Conn, c *qwatchtest.Collector) {
+			// Quiet for five times as long as the idle timeout below takes to close one.
+			conn.SetReadDeadline(time.Now().Add(5 * idle))
+			if _, err := conn.Read(make([]byte, 1)); !isTimeout(err) {
+				t.Fatalf("the quiet connection was closed by the server: %v", err)
 			}
-			c := newCollector()
-			runSource(t, src, c.emit)
+			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"after a quiet spell"}`+"\x00")
+			if got := wait(t, c, 2); got[1].Text != "after a quiet spell" {
+				t.Errorf("got %q after a quiet spell", got[1].Text)
+			}
+		}},
+		{"timeout", idle, func(t *testing.T, conn net.Conn, _ *qwatchtest.Collector) {
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := conn.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+				t.Errorf("with an idle timeout of %v the quiet connection stayed open: %v", idle, err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, c, _ := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", IdleTimeout: tt.idle}, nil)
 			conn, err := net.Dial("tcp", src.TCPAddr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
 			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"first"}`+"\x00")
-			c.wait(t, 1)
-			time.Sleep(1500 * time.Millisecond) // quiet
-			fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"after a quiet spell"}`+"\x00")
-			time.Sleep(500 * time.Millisecond)
-			got := len(c.all())
-			if tt.wantLine && got != 2 {
-				t.Errorf("the line after a quiet spell was lost (%d messages)", got)
-			}
-			if !tt.wantLine && got != 1 {
-				t.Errorf("with an idle timeout the connection stayed open (%d messages)", got)
-			}
+			wait(t, c, 1)
+			tt.quiet(t, conn, c)
 		})
 	}
 }
 
 // Shutdown with a blocked emit: every frame whose write returned OK is either emitted or
-// counted as discarded; none vanishes.
+// counted as discarded; none vanishes. The sender stops before the shutdown, once the socket
+// buffers are full: what a sender writes after the last read of a closing connection is lost
+// with the connection, counted by no one.
 func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	var emitted atomic.Int64
-	stop := runSource(t, src, func(message.Message) {
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	src, c, stop := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond}, func(message.Message) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
 		<-release
-		emitted.Add(1)
 	})
 	conn, err := net.Dial("tcp", src.TCPAddr().String())
 	if err != nil {
@@ -93,47 +77,33 @@ func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
 	defer conn.Close()
 	const n = 20000
 	frame := `{"version":"1.1","host":"h","short_message":"` + strings.Repeat("x", 100) + `"}` + "\x00"
-	var written atomic.Int64
-	writer := make(chan struct{})
-	go func() {
-		defer close(writer)
-		for range n {
-			conn.SetWriteDeadline(time.Now().Add(time.Second))
-			if _, err := conn.Write([]byte(frame)); err != nil {
-				return
-			}
-			written.Add(1)
+	// Written until a write waits a while: emit holds the reader, so the buffers fill up.
+	written := 0
+	for ; written < n; written++ {
+		conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := conn.Write([]byte(frame)); err != nil {
+			break
 		}
-	}()
-	time.Sleep(500 * time.Millisecond) // the source reads one frame and blocks in emit
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		close(release) // the Hub gives up on its queues and lets emit return
-	}()
+	}
+	<-entered // the source has read a frame and is held in emit
+	// Partway through the drain the Hub gives up on its queues and lets emit return; the
+	// frames must add up whenever that is.
+	time.AfterFunc(200*time.Millisecond, func() { close(release) })
 	stop()
-	<-writer
 	st := src.Stats()
-	accounted := emitted.Load() + int64(st.Discarded["tcp_unread"])
-	if accounted != written.Load() {
-		t.Errorf("%d frames written, %d emitted + %d discarded = %d", written.Load(), emitted.Load(), st.Discarded["tcp_unread"], accounted)
+	emitted := c.Len()
+	if accounted := emitted + int(st.Discarded["tcp_unread"]); accounted != written {
+		t.Errorf("%d frames written, %d emitted + %d discarded = %d", written, emitted, st.Discarded["tcp_unread"], accounted)
 	}
 	if st.Discarded["tcp_unread"] == 0 {
-		t.Logf("all %d frames were read within the drain timeout", written.Load())
+		t.Logf("all %d frames were read within the drain timeout", written)
 	}
 }
 
 // Datagrams the kernel dropped because the reader was held up are counted.
 func TestKernelDropsAreCounted(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", ReadBuffer: 4096, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
-	var emitted atomic.Int64
-	runSource(t, src, func(message.Message) {
-		<-release
-		emitted.Add(1)
-	})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", ReadBuffer: 4096}, func(message.Message) { <-release })
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -144,27 +114,15 @@ func TestKernelDropsAreCounted(t *testing.T) {
 		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"datagram %d"}`, i)
 	}
 	close(release)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if st := src.Stats(); int64(st.KernelDrops)+emitted.Load() == sent {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	st := src.Stats()
-	if st.KernelDrops == 0 || int64(st.KernelDrops)+emitted.Load() != sent {
-		t.Errorf("sent %d: emitted %d, kernel drops %d; want drops counted and adding up", sent, emitted.Load(), st.KernelDrops)
+	waitUntil(t, "every datagram emitted or dropped by the kernel", func() bool { return int(src.Stats().KernelDrops)+c.Len() == sent })
+	if st := src.Stats(); st.KernelDrops == 0 {
+		t.Errorf("sent %d into a 4 KiB buffer with emit held: emitted %d, kernel drops %d; want drops counted", sent, c.Len(), st.KernelDrops)
 	}
 }
 
 // "localhost" listens on both loopback addresses, as Docker's driver may send to either.
 func TestLocalhostMeansBothLoopbacks(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "localhost:0", TCPAddr: "localhost:0", Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	runSource(t, src, c.emit)
+	src, c, _ := start(t, gelf.Config{UDPAddr: "localhost:0", TCPAddr: "localhost:0"}, nil)
 	var six []string
 	for _, a := range src.Addrs() {
 		if strings.HasPrefix(a.String(), "[::1]") {
@@ -185,18 +143,13 @@ func TestLocalhostMeansBothLoopbacks(t *testing.T) {
 		}
 		fmt.Fprint(conn, msg)
 		conn.Close()
-		c.wait(t, i+1)
+		wait(t, c, i+1)
 	}
 }
 
 // Sender-chosen timestamps far from now are replaced, the original kept.
 func TestImplausibleTimestampsClamped(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	runSource(t, src, c.emit)
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +159,7 @@ func TestImplausibleTimestampsClamped(t *testing.T) {
 	for _, ts := range []string{"999999999999", "1", fmt.Sprint(now.Unix())} { // the year 33658, 1970, now
 		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"ts %s","timestamp":%s}`, ts, ts)
 	}
-	got := c.wait(t, 3)
+	got := wait(t, c, 3)
 	for _, m := range got[:2] {
 		if d := m.Time.Sub(now); d < -time.Minute || d > time.Minute {
 			t.Errorf("%q: time %v not clamped to the receive time", m.Text, m.Time)
@@ -225,19 +178,14 @@ func TestImplausibleTimestampsClamped(t *testing.T) {
 
 // A TTY container's line ends in \r; it is stripped.
 func TestCarriageReturnStripped(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	runSource(t, src, c.emit)
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	fmt.Fprint(conn, `{"version":"1.1","host":"h","short_message":"Hello World\r"}`)
-	if got := c.wait(t, 1); got[0].Text != "Hello World" {
+	if got := wait(t, c, 1); got[0].Text != "Hello World" {
 		t.Errorf("Text = %q", got[0].Text)
 	}
 }
@@ -245,12 +193,7 @@ func TestCarriageReturnStripped(t *testing.T) {
 // Half-sent HTTP headers and trickled bodies are cut off after the timeout, while a good
 // request still goes through.
 func TestHTTPSlowClientsCutOff(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{HTTPAddr: "127.0.0.1:0", HTTPTimeout: 500 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	runSource(t, src, c.emit)
+	src, c, _ := start(t, gelf.Config{HTTPAddr: "127.0.0.1:0", HTTPTimeout: 500 * time.Millisecond}, nil)
 	addr := src.HTTPAddr().String()
 	var slow []net.Conn
 	for i := range 300 {
@@ -273,11 +216,13 @@ func TestHTTPSlowClientsCutOff(t *testing.T) {
 	defer good.Close()
 	body := `{"version":"1.1","host":"h","short_message":"good"}`
 	fmt.Fprintf(good, "POST /gelf HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-	c.wait(t, 1)
-	time.Sleep(1500 * time.Millisecond)
+	wait(t, c, 1)
+	// Each slow connection must be closed by the server: read until it is, or until a bound
+	// far past the timeout.
+	deadline := time.Now().Add(10 * time.Second)
 	closed := 0
 	for _, conn := range slow {
-		conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		conn.SetReadDeadline(deadline)
 		buf := make([]byte, 512)
 		for {
 			_, err := conn.Read(buf)
@@ -290,7 +235,7 @@ func TestHTTPSlowClientsCutOff(t *testing.T) {
 		}
 	}
 	if closed != len(slow) {
-		t.Errorf("%d of %d slow connections were closed after the timeout", closed, len(slow))
+		t.Errorf("%d of %d slow connections were closed by the server", closed, len(slow))
 	}
 }
 
@@ -303,13 +248,8 @@ func isTimeout(err error) bool {
 // holds no more than its budget and lets every piece go, counted, within JoinWait.
 func TestJoinerBoundedOnBusySocket(t *testing.T) {
 	const budget = 2 << 20
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond,
-		JoinBytes: budget, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCollector()
-	runSource(t, src, c.emit)
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, JoinWait: 500 * time.Millisecond,
+		JoinBytes: budget}, nil)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -320,13 +260,16 @@ func TestJoinerBoundedOnBusySocket(t *testing.T) {
 	for i := range pieces {
 		fmt.Fprint(conn, piece(fmt.Sprintf("c%05d", i), 6, "5.001", text))
 		fmt.Fprint(conn, piece("busy", 6, "6.0", "keeps the socket busy"))
-		if i%50 == 0 {
-			time.Sleep(2 * time.Millisecond) // stay within the socket's receive buffer
+		if i%4 == 3 {
+			// At most eight datagrams unread, some 130 KiB, so that even a socket buffer the
+			// kernel keeps small drops nothing.
+			sent := uint64(2 * (i + 1))
+			waitUntil(t, "the source to read what was sent", func() bool { return src.Stats().Datagrams+8 >= sent })
 		}
 	}
 	countSplit := func() int {
 		n := 0
-		for _, m := range c.all() {
+		for _, m := range c.Messages() {
 			if m.Container.ID != "busy" {
 				n++
 			}
@@ -348,16 +291,8 @@ func TestJoinerBoundedOnBusySocket(t *testing.T) {
 // Shutdown reads what the UDP socket holds: every datagram sent is emitted, counted as
 // discarded, or counted as dropped by the kernel.
 func TestShutdownAccountsForEveryDatagram(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	release := make(chan struct{})
-	var emitted atomic.Int64
-	stop := runSource(t, src, func(message.Message) {
-		<-release
-		emitted.Add(1)
-	})
+	src, c, stop := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond}, func(message.Message) { <-release })
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -367,13 +302,11 @@ func TestShutdownAccountsForEveryDatagram(t *testing.T) {
 	for i := range sent {
 		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"datagram %d"}`, i)
 	}
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		close(release)
-	}()
+	// Partway through the drain emit is let go; the datagrams must add up whenever that is.
+	time.AfterFunc(100*time.Millisecond, func() { close(release) })
 	stop()
 	st := src.Stats()
-	if got := emitted.Load() + int64(st.Discarded["udp_unread"]) + int64(st.KernelDrops); got != sent {
-		t.Errorf("sent %d: emitted %d + discarded %d + kernel drops %d = %d", sent, emitted.Load(), st.Discarded["udp_unread"], st.KernelDrops, got)
+	if got := c.Len() + int(st.Discarded["udp_unread"]) + int(st.KernelDrops); got != sent {
+		t.Errorf("sent %d: emitted %d + discarded %d + kernel drops %d = %d", sent, c.Len(), st.Discarded["udp_unread"], st.KernelDrops, got)
 	}
 }

@@ -37,7 +37,7 @@ func (p *parser) consume(c byte) bool {
 	return false
 }
 
-func (p *parser) syntaxError(want string) *Error {
+func (p *parser) syntaxError(want string) *inputError {
 	if p.pos >= len(p.data) {
 		return errorf(ReasonJSON, "invalid JSON: payload ends where %s was expected", want)
 	}
@@ -183,7 +183,7 @@ func (p *parser) hex4() (rune, bool) {
 }
 
 // readValue reads any JSON value.
-func (d *Decoder) readValue(p *parser) (value, error) {
+func (d *decoder) readValue(p *parser) (value, error) {
 	if p.pos >= len(p.data) {
 		return value{}, p.syntaxError("a value")
 	}
@@ -254,7 +254,7 @@ func (p *parser) readNumber() (value, error) {
 }
 
 // skipComposite skips an object or array, checking its grammar, to a bounded depth.
-func (d *Decoder) skipComposite(p *parser, depth int) error {
+func (d *decoder) skipComposite(p *parser, depth int) error {
 	if depth >= maxDepth {
 		return errorf(ReasonJSON, "invalid JSON: nested deeper than %d", maxDepth)
 	}

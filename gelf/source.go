@@ -17,23 +17,24 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/qnib/qwatch/internal/netlimit"
+	"golang.org/x/net/netutil"
+
 	"github.com/qnib/qwatch/message"
 )
 
 // Config sets up a Source. Each address is host:port; an empty one turns that transport off.
 // The host "localhost" means both loopback addresses, 127.0.0.1 and ::1: Docker's driver, a Go
 // program, resolves localhost to ::1 first on a usual host, so a GELF address of
-// udp://localhost:12201 reaches only a socket on ::1. Zero values of the limits mean the
-// documented defaults (see the Default constants).
+// udp://localhost:12201 reaches only a socket on ::1. A zero (or negative) limit means its
+// default, the Default constant of the same name.
 type Config struct {
 	UDPAddr  string // GELF datagrams: gzip, zlib or plain, chunked or not
 	TCPAddr  string // GELF messages each followed by a NUL byte
 	HTTPAddr string // GELF over HTTP: POST /gelf with one message, plain or gzip
 
 	// UDPWorkers is how many goroutines decode the datagrams one goroutine reads from each UDP
-	// socket (DefaultUDPWorkers: GOMAXPROCS, at most 8). A sender's messages always go to the
-	// same worker, so each container's lines keep their order.
+	// socket (zero: GOMAXPROCS, at most 8). A sender's messages always go to the same worker,
+	// so each container's lines keep their order.
 	UDPWorkers int
 	// ReadBuffer is the UDP socket's receive buffer in bytes (DefaultReadBuffer); the kernel
 	// may grant less. A larger buffer rides out bursts while the sinks are slow.
@@ -41,15 +42,15 @@ type Config struct {
 
 	MaxMessageSize int           // bytes of JSON in one message, after decompression (DefaultMaxMessageSize); also caps TCP frames and HTTP bodies
 	MaxFields      int           // members of one message's JSON object (DefaultMaxFields)
-	MaxChunks      int           // chunks of one message (DefaultMaxChunks)
+	MaxChunks      int           // chunks of one message (DefaultMaxChunks; above 255, which a chunk header cannot count, the default too)
 	ChunkTimeout   time.Duration // how long the chunks of a message may take (DefaultChunkTimeout)
 	MaxIncomplete  int           // messages held for reassembly (DefaultMaxIncomplete)
 	MaxChunkBytes  int           // bytes held for reassembly (DefaultMaxChunkBytes)
-	MaxConnections int           // concurrent TCP connections, and HTTP connections (DefaultMaxConnections)
+	MaxConnections int           // concurrent TCP connections of all TCP listeners together, and HTTP connections of each HTTP listener (DefaultMaxConnections)
 	MaxFrameBytes  int           // bytes of TCP frames begun and not yet ended, all connections together (DefaultMaxFrameBytes)
 	IdleTimeout    time.Duration // close a TCP connection that sends nothing this long; zero never does (DefaultIdleTimeout)
-	HTTPTimeout    time.Duration // to read one HTTP request (DefaultHTTPTimeout)
-	DrainTimeout   time.Duration // at shutdown, to read what the sockets already hold (DefaultDrainTimeout)
+	HTTPTimeout    time.Duration // to read one HTTP request, to write its answer, and for an idle HTTP connection (DefaultHTTPTimeout)
+	DrainTimeout   time.Duration // at shutdown, to read what the sockets already hold and finish the HTTP requests in flight (DefaultDrainTimeout)
 
 	// MaxFuture and MaxPast bound how far a message's timestamp may be from the time it was
 	// received (DefaultMaxFuture, DefaultMaxPast); one beyond is replaced by the receive time.
@@ -66,7 +67,8 @@ type Config struct {
 	// piece beyond it goes out as it is.
 	JoinBytes int
 
-	// Logger reports rejected input, at most once a second per reason (nil: slog.Default()).
+	// Logger reports rejected input, at most once a second per reason, and trouble with the
+	// sockets (nil: slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -77,6 +79,12 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.UDPWorkers, defaultUDPWorkers())
+	if c.MaxChunks > 255 {
+		c.MaxChunks = DefaultMaxChunks
+	}
+	def(&c.MaxChunks, DefaultMaxChunks)
+	def(&c.MaxIncomplete, DefaultMaxIncomplete)
+	def(&c.MaxChunkBytes, DefaultMaxChunkBytes)
 	def(&c.MaxFrameBytes, DefaultMaxFrameBytes)
 	def(&c.ReadBuffer, DefaultReadBuffer)
 	def(&c.MaxMessageSize, DefaultMaxMessageSize)
@@ -88,6 +96,7 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
+	defDur(&c.ChunkTimeout, DefaultChunkTimeout)
 	defDur(&c.IdleTimeout, DefaultIdleTimeout)
 	defDur(&c.HTTPTimeout, DefaultHTTPTimeout)
 	defDur(&c.DrainTimeout, DefaultDrainTimeout)
@@ -103,10 +112,10 @@ func (c *Config) setDefaults() {
 type Stats struct {
 	Datagrams       uint64 // UDP datagrams read
 	Chunks          uint64 // of which chunks
-	TCPFrames       uint64 // NUL-terminated TCP messages read
+	TCPFrames       uint64 // TCP messages read: NUL-terminated, or the last one before the sender closed
 	HTTPRequests    uint64 // POST /gelf requests
 	Bytes           uint64 // bytes read, before decompression
-	Messages        uint64 // messages decoded and emitted
+	Messages        uint64 // messages decoded (each piece of a split Docker line counts; JoinedPieces were merged)
 	TCPConnections  int    // open now
 	Incomplete      int    // chunked messages waiting for chunks now
 	IncompleteBytes int    // bytes those hold
@@ -124,7 +133,7 @@ type Stats struct {
 	// on: "tcp_unread" frames and "udp_unread" datagrams still buffered when DrainTimeout
 	// ran out, "incomplete" chunked messages.
 	Discarded map[string]uint64
-	Rejected  map[Reason]uint64
+	Rejected  map[Reason]uint64 // input rejected, by reason
 }
 
 // Source receives GELF messages on UDP, TCP and HTTP. Create it with Listen, which binds the
@@ -135,7 +144,7 @@ type Source struct {
 	udp         []*net.UDPConn
 	tcp         []net.Listener
 	httpLn      []net.Listener
-	asm         *Assembler
+	asm         *assembler
 	joined      atomic.Uint64 // pieces of split Docker lines joined
 	released    atomic.Uint64 // split lines let go unfinished
 	joinHeld    atomic.Int64  // bytes the joiners hold
@@ -153,7 +162,7 @@ type Source struct {
 	closeOnce sync.Once
 
 	datagrams, chunks, frames, requests, bytes, messages atomic.Uint64
-	rejected                                             rejections
+	rejected                                             *rejections
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -171,8 +180,8 @@ func Listen(cfg Config) (*Source, error) {
 		log:       cfg.Logger,
 		conns:     make(map[net.Conn]struct{}),
 		discarded: make(map[string]uint64),
-		asm: NewAssembler(AssemblerConfig{MaxChunks: cfg.MaxChunks, ChunkTimeout: cfg.ChunkTimeout,
-			MaxIncomplete: cfg.MaxIncomplete, MaxChunkBytes: cfg.MaxChunkBytes}),
+		asm:       newAssembler(cfg),
+		rejected:  newRejections(),
 	}
 	err := bindAll(cfg.UDPAddr, s.log, func(addr string) (net.Addr, error) {
 		ua, err := net.ResolveUDPAddr("udp", addr)
@@ -304,7 +313,8 @@ func (s *Source) Close() error {
 // readers take what the sockets already hold for up to Config.DrainTimeout (until each has
 // been quiet for a moment), counts in Stats.Discarded what is left, closes every socket,
 // waits for its goroutines and returns nil. emit is called from several goroutines at once
-// (one per UDP reader and TCP connection). Run may be called once.
+// (the UDP decoders, one per TCP connection, one per HTTP request). Run may be called once; a
+// second call returns an error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("gelf: Run called twice")
@@ -323,7 +333,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	for done := false; !done; {
 		select {
 		case now := <-ticker.C:
-			s.asm.Expire(now)
+			s.asm.expire(now)
 		case <-ctx.Done():
 			done = true
 		}
@@ -331,7 +341,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	s.drain(srv)
 	wg.Wait() // the readers stop by themselves at the drain deadline, or at end of stream
 	s.Close()
-	if n := s.asm.Stats().Incomplete; n > 0 {
+	if n := s.asm.stats().Incomplete; n > 0 {
 		s.discard("incomplete", n)
 	}
 	if d := s.Stats().Discarded; len(d) > 0 {
@@ -432,14 +442,15 @@ func (s *Source) discardLeft(conn net.Conn, cause string, count func([]byte) int
 	}
 }
 
-func (s *Source) decoder() *Decoder {
-	return &Decoder{MaxMessageSize: s.cfg.MaxMessageSize, MaxFields: s.cfg.MaxFields}
+// newDecoder returns a decoder with the Source's limits, for one reader.
+func (s *Source) newDecoder() *decoder {
+	return &decoder{maxMessageSize: s.cfg.MaxMessageSize, maxFields: s.cfg.MaxFields}
 }
 
-// handle decodes one whole payload and emits it, through j when it is not nil; it reports
-// whether the payload was good.
-func (s *Source) handle(dec *Decoder, j *joiner, payload []byte, now time.Time, transport string, emit func(message.Message)) error {
-	m, err := dec.Decode(payload, now)
+// handle decodes one whole payload and emits it, through j when it is not nil. It returns
+// the decoding error, if any, once it has counted and logged it.
+func (s *Source) handle(dec *decoder, j *joiner, payload []byte, now time.Time, transport string, emit func(message.Message)) error {
+	m, err := dec.decode(payload, now)
 	if err != nil {
 		s.reject(err, transport)
 		return err
@@ -485,16 +496,13 @@ func (s *Source) joiner() *joiner {
 		held: &s.joinHeld, joined: &s.joined, released: &s.released, pending: map[joinKey]*partialLine{}}
 }
 
+// reject counts rejected input by its reason and logs it, at most once a second per reason.
 func (s *Source) reject(err error, transport string) {
-	reason := ReasonJSON
-	var ge *Error
-	if errors.As(err, &ge) {
-		reason = ge.Reason
-	}
-	if s.rejected.add(reason) {
+	reason := reasonOf(err)
+	s.rejected.add(reason, func() {
 		s.log.Warn("gelf: rejected input (logged at most once a second per reason)",
 			"transport", transport, "reason", string(reason), "err", err)
-	}
+	})
 }
 
 func (s *Source) acceptTCP(ln net.Listener, wg *sync.WaitGroup, emit func(message.Message)) {
@@ -548,17 +556,17 @@ func (s *Source) untrack(conn net.Conn) {
 	conn.Close()
 }
 
-// readTCP reads NUL-terminated messages until the peer closes, goes quiet for the idle
-// timeout (if one is set), or the Source drains and closes. A frame over the size limit is
-// skipped up to its NUL.
 // tcpReadBuffer is each TCP connection's read buffer. Docker keeps a connection per container,
 // thousands on a big host, mostly idle: a frame longer than the buffer is gathered from
 // several reads, within the shared MaxFrameBytes.
 const tcpReadBuffer = 8 << 10
 
+// readTCP reads NUL-terminated messages until the peer closes, goes quiet for the idle
+// timeout (if one is set), or the Source drains and closes. A frame over the size limit is
+// skipped up to its NUL.
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	r := bufio.NewReaderSize(conn, tcpReadBuffer)
-	dec := s.decoder()
+	dec := s.newDecoder()
 	j := s.joiner()
 	defer j.flush(emit)
 	var frame []byte
@@ -678,7 +686,7 @@ func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http
 	}
 	for _, ln := range s.httpLn {
 		wg.Go(func() {
-			err := srv.Serve(netlimit.Listen(ln, s.cfg.MaxConnections))
+			err := srv.Serve(netutil.LimitListener(ln, s.cfg.MaxConnections))
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("gelf: serving http", "err", err)
 			}
@@ -701,10 +709,9 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 			}
 			return
 		}
-		dec := decoders.Get().(*Decoder)
-		dec.MaxMessageSize, dec.MaxFields = s.cfg.MaxMessageSize, s.cfg.MaxFields
+		dec := decoders.Get().(*decoder)
+		dec.maxMessageSize, dec.maxFields = s.cfg.MaxMessageSize, s.cfg.MaxFields
 		err = s.handle(dec, nil, body, time.Now(), "http", emit)
-		dec.MaxMessageSize, dec.MaxFields = 0, 0
 		decoders.Put(dec)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -717,30 +724,23 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
-	a := s.asm.Stats()
+	st := s.asm.stats() // the chunk counters
 	s.mu.Lock()
-	conns := len(s.conns)
+	st.TCPConnections = len(s.conns)
 	s.mu.Unlock()
-	return Stats{
-		Datagrams:       s.datagrams.Load(),
-		Chunks:          s.chunks.Load(),
-		TCPFrames:       s.frames.Load(),
-		HTTPRequests:    s.requests.Load(),
-		Bytes:           s.bytes.Load(),
-		Messages:        s.messages.Load(),
-		TCPConnections:  conns,
-		JoinedPieces:    s.joined.Load(),
-		JoinReleased:    s.released.Load(),
-		Clamped:         s.clamped.Load(),
-		KernelDrops:     s.currentDrops(),
-		Discarded:       s.discardedSnapshot(),
-		Incomplete:      a.Incomplete,
-		IncompleteBytes: a.Bytes,
-		Expired:         a.Expired,
-		Evicted:         a.Evicted,
-		DuplicateChunks: a.Duplicates,
-		Rejected:        s.rejected.snapshot(),
-	}
+	st.Datagrams = s.datagrams.Load()
+	st.Chunks = s.chunks.Load()
+	st.TCPFrames = s.frames.Load()
+	st.HTTPRequests = s.requests.Load()
+	st.Bytes = s.bytes.Load()
+	st.Messages = s.messages.Load()
+	st.JoinedPieces = s.joined.Load()
+	st.JoinReleased = s.released.Load()
+	st.Clamped = s.clamped.Load()
+	st.KernelDrops = s.currentDrops()
+	st.Discarded = s.discardedSnapshot()
+	st.Rejected = s.rejected.snapshot()
+	return st
 }
 
 func (s *Source) discardedSnapshot() map[string]uint64 {

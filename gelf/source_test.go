@@ -19,72 +19,58 @@ import (
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 var _ qwatch.Source = (*gelf.Source)(nil)
 
-// collector gathers what a Source emits.
-type collector struct {
-	mu   sync.Mutex
-	msgs []message.Message
-	more chan struct{}
-}
-
-func newCollector() *collector { return &collector{more: make(chan struct{}, 1)} }
-
-func (c *collector) emit(m message.Message) {
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-	select {
-	case c.more <- struct{}{}:
-	default:
-	}
-}
-
-func (c *collector) wait(t *testing.T, n int) []message.Message {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		c.mu.Lock()
-		if len(c.msgs) >= n {
-			out := append([]message.Message(nil), c.msgs...)
-			c.mu.Unlock()
-			return out
-		}
-		have := len(c.msgs)
-		c.mu.Unlock()
-		select {
-		case <-c.more:
-		case <-deadline:
-			t.Fatalf("got %d of %d messages", have, n)
-		}
-	}
-}
-
-func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// start listens on loopback ports and runs the source until the test ends.
-func start(t *testing.T, cfg gelf.Config) (*gelf.Source, *collector) {
+// start listens with cfg (logging nothing unless cfg.Logger is set) and runs the Source, with
+// a Collector as emit, until the test ends or stop is called; onEmit, when set, runs first in
+// every emit. stop returns once Run has, and fails the test unless Run returned nil.
+func start(t *testing.T, cfg gelf.Config, onEmit func(message.Message)) (src *gelf.Source, c *qwatchtest.Collector, stop func()) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = quietLogger()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	src, err := gelf.Listen(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
+	c = &qwatchtest.Collector{OnEmit: onEmit}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- src.Run(ctx, c.emit) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run = %v", err)
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, c.Emit) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run = %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return src, c, stop
+}
+
+// wait waits for the Source to have emitted at least n messages and returns them all.
+func wait(t *testing.T, c *qwatchtest.Collector, n int) []message.Message {
+	t.Helper()
+	msgs, err := c.WaitFor(n, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// waitUntil polls cond until it holds, and fails the test if it does not within 10 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
 		}
-	})
-	return src, c
+	}
 }
 
 // shortFor returns a short_message that makes the go-gelf JSON of m exactly size bytes.
@@ -102,7 +88,7 @@ func shortFor(t *testing.T, m gogelf.Message, size int) string {
 }
 
 func TestGoGelfWriterUDP(t *testing.T) {
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	base := gogelf.Message{Version: "1.1", Host: "h", TimeUnix: 1795472805.123, Level: 3,
 		Extra: map[string]any{"_container_name": "web-1", "_n": 7}}
 	var want []message.Message
@@ -135,7 +121,7 @@ func TestGoGelfWriterUDP(t *testing.T) {
 		// Random text does not compress: this one takes close to the 128 chunks allowed.
 		send(w, randomText(127*1408-400))
 		w.Close()
-		got := c.wait(t, len(want))
+		got := wait(t, c, len(want))
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("compression %d: (-sent +received):\n%s", ct, diff)
 		}
@@ -159,7 +145,7 @@ func randomText(n int) string {
 }
 
 func TestGoGelfWriterTCP(t *testing.T) {
-	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0"})
+	src, c, _ := start(t, gelf.Config{TCPAddr: "127.0.0.1:0"}, nil)
 	w, err := gogelf.NewTCPWriter(src.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +159,7 @@ func TestGoGelfWriterTCP(t *testing.T) {
 		}
 		want = append(want, short)
 	}
-	got := c.wait(t, len(want))
+	got := wait(t, c, len(want))
 	var texts []string
 	for _, m := range got {
 		texts = append(texts, m.Text)
@@ -184,7 +170,7 @@ func TestGoGelfWriterTCP(t *testing.T) {
 }
 
 func TestTCPLimits(t *testing.T) {
-	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxMessageSize: 1000, MaxConnections: 2, IdleTimeout: time.Second})
+	src, c, _ := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxMessageSize: 1000, MaxConnections: 2, IdleTimeout: time.Second}, nil)
 	addr := src.TCPAddr().String()
 	dial := func() net.Conn {
 		conn, err := net.Dial("tcp", addr)
@@ -198,12 +184,12 @@ func TestTCPLimits(t *testing.T) {
 	// An oversized frame is skipped up to its NUL; the next message on the connection still counts.
 	fmt.Fprintf(a, `{"short_message":"%s"}`+"\x00", strings.Repeat("x", 5000))
 	fmt.Fprint(a, `{"short_message":"after the big one"}`+"\x00")
-	if got := c.wait(t, 1); got[0].Text != "after the big one" {
+	if got := wait(t, c, 1); got[0].Text != "after the big one" {
 		t.Errorf("got %q", got[0].Text)
 	}
 	b := dial()
 	fmt.Fprint(b, `{"short_message":"second connection"}`+"\x00")
-	c.wait(t, 2)
+	wait(t, c, 2)
 	// A third connection is over the limit: closed at once.
 	third := dial()
 	third.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -224,7 +210,7 @@ func TestTCPLimits(t *testing.T) {
 }
 
 func TestShutdownClosesConnections(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", Logger: quietLogger()})
+	src, err := gelf.Listen(gelf.Config{TCPAddr: "127.0.0.1:0", UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +223,7 @@ func TestShutdownClosesConnections(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprint(conn, `{"short_message":"partial`) // a frame that never ends
-	time.Sleep(50 * time.Millisecond)
+	waitUntil(t, "the source to take the connection", func() bool { return src.Stats().TCPConnections == 1 })
 	cancel()
 	select {
 	case err := <-done:
@@ -253,7 +239,7 @@ func TestShutdownClosesConnections(t *testing.T) {
 }
 
 func TestHTTP(t *testing.T) {
-	src, c := start(t, gelf.Config{HTTPAddr: "127.0.0.1:0", MaxMessageSize: 10_000})
+	src, c, _ := start(t, gelf.Config{HTTPAddr: "127.0.0.1:0", MaxMessageSize: 10_000}, nil)
 	url := "http://" + src.HTTPAddr().String() + "/gelf"
 	post := func(body []byte, encoding string) int {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -271,7 +257,7 @@ func TestHTTP(t *testing.T) {
 	if code := post([]byte(`{"short_message":"plain over http","host":"h"}`), ""); code != http.StatusAccepted {
 		t.Errorf("plain: status %d", code)
 	}
-	if code := post(gzipped(t, []byte(`{"short_message":"gzip over http"}`)), "gzip"); code != http.StatusAccepted {
+	if code := post(gelf.Gzipped([]byte(`{"short_message":"gzip over http"}`)), "gzip"); code != http.StatusAccepted {
 		t.Errorf("gzip: status %d", code)
 	}
 	if code := post([]byte(`{"nope":1}`), ""); code != http.StatusBadRequest {
@@ -280,7 +266,7 @@ func TestHTTP(t *testing.T) {
 	if code := post(bytes.Repeat([]byte("x"), 20_000), ""); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("large body: status %d", code)
 	}
-	got := c.wait(t, 2)
+	got := wait(t, c, 2)
 	if got[0].Text != "plain over http" || got[1].Text != "gzip over http" {
 		t.Errorf("got %q, %q", got[0].Text, got[1].Text)
 	}
@@ -306,7 +292,7 @@ func TestListenErrors(t *testing.T) {
 }
 
 func TestUDPGarbageCountedNotFatal(t *testing.T) {
-	src, c := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"})
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"}, nil)
 	conn, err := net.Dial("udp", src.UDPAddr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +301,7 @@ func TestUDPGarbageCountedNotFatal(t *testing.T) {
 	for _, d := range [][]byte{[]byte("garbage"), {0x1e, 0x0f, 1}, {0x1f, 0x8b, 1, 2}, []byte(`{"short_message":"fine"}`)} {
 		conn.Write(d)
 	}
-	if got := c.wait(t, 1); got[0].Text != "fine" {
+	if got := wait(t, c, 1); got[0].Text != "fine" {
 		t.Errorf("got %q", got[0].Text)
 	}
 	st := src.Stats()
@@ -324,16 +310,10 @@ func TestUDPGarbageCountedNotFatal(t *testing.T) {
 	}
 }
 
-func (c *collector) all() []message.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]message.Message(nil), c.msgs...)
-}
-
 // Unfinished TCP frames of all connections share MaxFrameBytes: senders that trickle large
 // frames are refused, counted as overload, while a connection with whole frames goes on.
 func TestTCPFramesShareABudget(t *testing.T) {
-	src, c := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxFrameBytes: 64 << 10})
+	src, c, _ := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", MaxFrameBytes: 64 << 10}, nil)
 	var conns []net.Conn
 	for range 4 {
 		conn, err := net.Dial("tcp", src.TCPAddr().String())
@@ -345,33 +325,34 @@ func TestTCPFramesShareABudget(t *testing.T) {
 		// 40 KiB of a frame that does not end: two of these fill the budget.
 		conn.Write([]byte(`{"short_message":"` + strings.Repeat("x", 40<<10)))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for src.Stats().Rejected[gelf.ReasonOverload] < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no overload after 160 KiB of unfinished frames with a 64 KiB budget: %+v", src.Stats().Rejected)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "two overloads from 160 KiB of unfinished frames with a 64 KiB budget", func() bool {
+		return src.Stats().Rejected[gelf.ReasonOverload] >= 2
+	})
 	good, err := net.Dial("tcp", src.TCPAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer good.Close()
 	good.Write([]byte(`{"short_message":"still here"}` + "\x00"))
-	c.wait(t, 1)
+	wait(t, c, 1)
 	// The refused frames are skipped to their end; whole frames after them still work.
 	for _, conn := range conns {
 		conn.Write([]byte(`"}` + "\x00" + `{"short_message":"after"}` + "\x00"))
 	}
-	refused := int(src.Stats().Rejected[gelf.ReasonOverload])
-	msgs := c.wait(t, 1+4+4-refused)
-	after := 0
-	for _, m := range msgs {
-		if m.Text == "after" {
-			after++
+	// Each connection's "after" comes behind its large frame: once all four are in, every
+	// large frame has been refused or emitted, and no more refusals can come.
+	count := func(text string) int {
+		n := 0
+		for _, m := range c.Messages() {
+			if m.Text == text {
+				n++
+			}
 		}
+		return n
 	}
-	if after != 4 || len(msgs) != 1+4+4-refused {
-		t.Errorf("%d messages, %d after the refused frames; %d refused", len(msgs), after, refused)
+	waitUntil(t, "a whole frame after each large one", func() bool { return count("after") == 4 })
+	refused := int(src.Stats().Rejected[gelf.ReasonOverload])
+	if n := c.Len(); refused < 2 || n != 1+4+4-refused {
+		t.Errorf("%d messages with %d large frames refused, want 1 + 4 + the %d large frames not refused", n, refused, 4-refused)
 	}
 }

@@ -92,7 +92,7 @@ func senderSlot(from netip.AddrPort, n int) int {
 // Pieces of a split line wait for the rest only while no datagram comes, or JoinWait from
 // their arrival, never while emit blocks.
 func (s *Source) decodeUDP(in <-chan datagram, emit func(message.Message)) {
-	dec := s.decoder()
+	dec := s.newDecoder()
 	j := s.joiner()
 	defer j.flush(emit) // the socket is closed: nothing more can come
 	idle := time.NewTimer(time.Hour)
@@ -119,10 +119,10 @@ func (s *Source) decodeUDP(in <-chan datagram, emit func(message.Message)) {
 }
 
 // handleDatagram reassembles a chunk or decodes a whole datagram.
-func (s *Source) handleDatagram(dec *Decoder, j *joiner, payload []byte, now time.Time, emit func(message.Message)) {
-	if IsChunk(payload) {
+func (s *Source) handleDatagram(dec *decoder, j *joiner, payload []byte, now time.Time, emit func(message.Message)) {
+	if isChunk(payload) {
 		s.chunks.Add(1)
-		whole, err := s.asm.Add(payload, now)
+		whole, err := s.asm.add(payload, now)
 		if err != nil {
 			s.reject(err, "udp")
 			return

@@ -1,20 +1,22 @@
 package message
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/qnib/qwatch/internal/jsonw"
 )
 
 // AppendJSON appends the JSON document form of m to dst and returns the extended buffer. It
 // writes no newline. Map keys are written in sorted order, so equal messages encode to equal
-// bytes. Field values that are not strings, numbers or bools are encoded with encoding/json;
-// a value encoding/json cannot encode is written as its fmt %v string.
+// bytes. Strings that are not valid UTF-8 have each bad byte replaced by U+FFFD, as
+// encoding/json does. Field values that are not strings, numbers or bools are encoded with
+// encoding/json; a value encoding/json cannot encode is written as its fmt %v string, and so
+// are NaN and the infinities, which JSON has no number for.
 func (m Message) AppendJSON(dst []byte) []byte {
 	b := append(dst, '{')
 	o := object{}
@@ -24,16 +26,16 @@ func (m Message) AppendJSON(dst []byte) []byte {
 	}
 	if m.Text != "" {
 		b = o.key(b, "message")
-		b = appendString(b, m.Text)
+		b = jsonw.AppendString(b, m.Text)
 	}
 	b = o.key(b, "log")
 	b = append(b, `{"level":`...)
-	b = appendString(b, m.Level.String())
+	b = jsonw.AppendString(b, m.Level.String())
 	b = append(b, '}')
 	if m.Host != "" {
 		b = o.key(b, "host")
 		b = append(b, `{"name":`...)
-		b = appendString(b, m.Host)
+		b = jsonw.AppendString(b, m.Host)
 		b = append(b, '}')
 	}
 
@@ -46,13 +48,13 @@ func (m Message) AppendJSON(dst []byte) []byte {
 	if m.Container.Command != "" {
 		b = o.key(b, "process")
 		b = append(b, `{"command_line":`...)
-		b = appendString(b, m.Container.Command)
+		b = jsonw.AppendString(b, m.Container.Command)
 		b = append(b, '}')
 	}
 	if m.Container.Tag != "" {
 		b = o.key(b, "tags")
 		b = append(b, '[')
-		b = appendString(b, m.Container.Tag)
+		b = jsonw.AppendString(b, m.Container.Tag)
 		b = append(b, ']')
 	}
 	if m.Kind == KindEvent {
@@ -60,7 +62,7 @@ func (m Message) AppendJSON(dst []byte) []byte {
 		b = append(b, `{"kind":"event","module":"docker","dataset":"docker.events"`...)
 		if m.Event.Action != "" {
 			b = append(b, `,"action":`...)
-			b = appendString(b, m.Event.Action)
+			b = jsonw.AppendString(b, m.Event.Action)
 		}
 		b = append(b, '}')
 	}
@@ -80,17 +82,17 @@ func (m *Message) appendQwatch(b []byte) []byte {
 	b = append(b, '{')
 	if m.ID != "" {
 		b = o.key(b, "id")
-		b = appendString(b, m.ID)
+		b = jsonw.AppendString(b, m.ID)
 	}
 	b = o.key(b, "kind")
-	b = appendString(b, m.Kind.String())
+	b = jsonw.AppendString(b, m.Kind.String())
 	if m.Source != "" {
 		b = o.key(b, "source")
-		b = appendString(b, m.Source)
+		b = jsonw.AppendString(b, m.Source)
 	}
 	if m.FullText != "" {
 		b = o.key(b, "full_message")
-		b = appendString(b, m.FullText)
+		b = jsonw.AppendString(b, m.FullText)
 	}
 	return append(b, '}')
 }
@@ -100,11 +102,11 @@ func (c *Container) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	if c.ID != "" {
 		b = o.key(b, "id")
-		b = appendString(b, c.ID)
+		b = jsonw.AppendString(b, c.ID)
 	}
 	if c.Name != "" {
 		b = o.key(b, "name")
-		b = appendString(b, c.Name)
+		b = jsonw.AppendString(b, c.Name)
 	}
 	if c.ImageName != "" || c.ImageID != "" {
 		b = o.key(b, "image")
@@ -112,11 +114,11 @@ func (c *Container) appendJSON(b []byte) []byte {
 		b = append(b, '{')
 		if c.ImageName != "" {
 			b = io.key(b, "name")
-			b = appendString(b, c.ImageName)
+			b = jsonw.AppendString(b, c.ImageName)
 		}
 		if c.ImageID != "" {
 			b = io.key(b, "id")
-			b = appendString(b, c.ImageID)
+			b = jsonw.AppendString(b, c.ImageID)
 		}
 		b = append(b, '}')
 	}
@@ -136,7 +138,7 @@ func (m *Message) appendDocker(b []byte) []byte {
 		b = append(b, '{')
 		if e.Type != "" {
 			b = eo.key(b, "type")
-			b = appendString(b, e.Type)
+			b = jsonw.AppendString(b, e.Type)
 		}
 		if e.ActorID != "" || len(e.Attributes) > 0 {
 			b = eo.key(b, "actor")
@@ -144,7 +146,7 @@ func (m *Message) appendDocker(b []byte) []byte {
 			b = append(b, '{')
 			if e.ActorID != "" {
 				b = ao.key(b, "id")
-				b = appendString(b, e.ActorID)
+				b = jsonw.AppendString(b, e.ActorID)
 			}
 			if len(e.Attributes) > 0 {
 				b = ao.key(b, "attributes")
@@ -154,7 +156,7 @@ func (m *Message) appendDocker(b []byte) []byte {
 		}
 		if e.Scope != "" {
 			b = eo.key(b, "scope")
-			b = appendString(b, e.Scope)
+			b = jsonw.AppendString(b, e.Scope)
 		}
 		b = append(b, '}')
 	}
@@ -242,9 +244,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		b = jsonw.AppendString(b, m[k])
 	}
 	return append(b, '}')
 }
@@ -256,7 +258,7 @@ func appendFields(b []byte, m map[string]any) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
 		b = appendValue(b, m[k])
 	}
@@ -266,7 +268,7 @@ func appendFields(b []byte, m map[string]any) []byte {
 func appendValue(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case string:
-		return appendString(b, v)
+		return jsonw.AppendString(b, v)
 	case bool:
 		return strconv.AppendBool(b, v)
 	case float64:
@@ -286,7 +288,7 @@ func appendValue(b []byte, v any) []byte {
 	}
 	j, err := json.Marshal(v)
 	if err != nil {
-		return appendString(b, fmt.Sprint(v))
+		return jsonw.AppendString(b, fmt.Sprint(v))
 	}
 	return append(b, j...)
 }
@@ -295,7 +297,7 @@ func appendValue(b []byte, v any) []byte {
 // strings rather than an invalid document.
 func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return appendString(b, strconv.FormatFloat(f, 'g', -1, 64))
+		return jsonw.AppendString(b, strconv.FormatFloat(f, 'g', -1, 64))
 	}
 	abs := math.Abs(f)
 	format := byte('f')
@@ -303,74 +305,6 @@ func appendFloat(b []byte, f float64) []byte {
 		format = 'e'
 	}
 	return strconv.AppendFloat(b, f, format, -1, 64)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as in encoding/json,
-// and U+2028 and U+2029 are escaped so the output is also valid JavaScript.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	// Most text needs no escaping: skip it eight bytes at a time.
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if !plainWord(binary.LittleEndian.Uint64([]byte(s[i : i+8]))) {
-			break
-		}
-	}
-	start := 0
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// plainWord reports whether none of the eight bytes in w needs escaping or decoding: each is
-// printable ASCII other than '"' and '\\'.
-func plainWord(w uint64) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	hasLess := func(x uint64, n uint64) uint64 { return (x - lo*n) & ^x & hi }
-	hasZero := func(x uint64) uint64 { return (x - lo) & ^x & hi }
-	return (w&hi)|hasLess(w, 0x20)|hasZero(w^(lo*'"'))|hasZero(w^(lo*'\\')) == 0
 }
 
 // MarshalJSON returns the JSON document form; see AppendJSON.

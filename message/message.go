@@ -30,7 +30,8 @@ type Message struct {
 	Container Container
 	// Event holds the engine event; zero for a log line.
 	Event Event
-	// Fields holds additional fields; values are strings, float64 numbers or bools.
+	// Fields holds additional fields. The sources of qwatch put strings, float64 numbers and
+	// bools in it; AppendJSON writes whatever encoding/json can.
 	Fields map[string]any
 }
 

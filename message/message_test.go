@@ -215,12 +215,22 @@ func TestNewIDConcurrent(t *testing.T) {
 	}
 }
 
+// IDs sort by the instant they encode, whatever their other 64 bits: an ID of an earlier
+// nanosecond sorts first, also against one made by another process (a derived ID stands in
+// for it: its low bits are not this process's).
 func TestIDSortsByTime(t *testing.T) {
-	a := message.NewID()
-	time.Sleep(2 * time.Millisecond)
-	b := message.NewID()
-	if a >= b {
-		t.Errorf("earlier ID %q does not sort before later %q", a, b)
+	at := time.Date(2026, 11, 23, 22, 26, 45, 850_000_000, time.UTC)
+	for _, tt := range []struct{ name, earlier, later string }{
+		{"next nanosecond", message.DerivedID(at, "zzz"), message.DerivedID(at.Add(time.Nanosecond), "aaa")},
+		{"next second", message.DerivedID(at, "k"), message.DerivedID(at.Add(time.Second), "k")},
+		{"NewID after an earlier instant", message.DerivedID(time.Now().Add(-time.Millisecond), "k"), message.NewID()},
+		{"NewID before a later instant", message.NewID(), message.DerivedID(time.Now().Add(time.Second), "k")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.earlier >= tt.later {
+				t.Errorf("earlier ID %q does not sort before later %q", tt.earlier, tt.later)
+			}
+		})
 	}
 }
 

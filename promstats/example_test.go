@@ -9,6 +9,7 @@ import (
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/promstats"
+	"github.com/qnib/qwatch/promstats/gelfstats"
 	"github.com/qnib/qwatch/sink"
 )
 
@@ -25,7 +26,7 @@ func Example() {
 	hub.AddSink("stdout", &sink.Writer{})
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(promstats.Hub(hub), promstats.GELF(src))
+	reg.MustRegister(promstats.Hub(hub), gelfstats.Source(src))
 
 	families, err := reg.Gather()
 	if err != nil {

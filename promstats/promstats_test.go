@@ -1,62 +1,29 @@
 package promstats_test
 
 import (
-	"context"
-	"log/slog"
-	"net"
+	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/qnib/qwatch"
-	"github.com/qnib/qwatch/dockerevents"
-	"github.com/qnib/qwatch/dockerlogs"
-	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/promstats"
-	"github.com/qnib/qwatch/qwatchtest"
-	"github.com/qnib/qwatch/sink/elasticsearch"
+	"github.com/qnib/qwatch/promstats/internal/promtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// fixed is a Stater with set stats.
-type fixed[S any] struct{ st S }
-
-func (f fixed[S]) Stats() S { return f.st }
-
-// Every collector's metrics pass the Prometheus linter (names, _total, units, help).
-func TestCollectorsFollowConventions(t *testing.T) {
-	for name, c := range map[string]prometheus.Collector{
-		"hub": promstats.Hub(fixed[qwatch.Stats]{qwatch.Stats{
-			Sources: map[string]qwatch.SourceStats{"gelf": {}}, Sinks: map[string]qwatch.SinkStats{"es": {}}}}),
-		"gelf": promstats.GELF(fixed[gelf.Stats]{gelf.Stats{Rejected: map[gelf.Reason]uint64{gelf.ReasonJSON: 1},
-			Discarded: map[string]uint64{"udp_unread": 1}}}),
-		"dockerevents":  promstats.DockerEvents(fixed[dockerevents.Stats]{}),
-		"dockerlogs":    promstats.DockerLogs(fixed[dockerlogs.Stats]{dockerlogs.Stats{Skipped: map[string]uint64{"label": 1}}}),
-		"elasticsearch": promstats.Elasticsearch(fixed[elasticsearch.Stats]{}, "es"),
-	} {
-		t.Run(name, func(t *testing.T) {
-			problems, err := testutil.CollectAndLint(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, p := range problems {
-				t.Errorf("%s: %s", p.Metric, p.Text)
-			}
-			if n := testutil.CollectAndCount(c); n == 0 {
-				t.Error("no metrics")
-			}
-		})
-	}
+// The Hub's metrics pass the Prometheus linter (names, _total, units, help).
+func TestHubFollowsConventions(t *testing.T) {
+	promtest.Lint(t, promstats.Hub(promtest.Fixed[qwatch.Stats]{St: qwatch.Stats{
+		Sources: map[string]qwatch.SourceStats{"gelf": {}}, Sinks: map[string]qwatch.SinkStats{"es": {}}}}))
 }
 
 // The values are the stats', with their labels.
 func TestHubValues(t *testing.T) {
-	c := promstats.Hub(fixed[qwatch.Stats]{qwatch.Stats{
+	c := promstats.Hub(promtest.Fixed[qwatch.Stats]{St: qwatch.Stats{
 		Sources:   map[string]qwatch.SourceStats{"gelf": {Emitted: 7}},
 		Sinks:     map[string]qwatch.SinkStats{"es": {Offered: 7, Written: 5, Failed: 1, Dropped: 1, SpooledBytes: 512, SpoolMaxBytes: 1024, SpoolError: "disk full", Retrying: true}},
 		Published: 2,
@@ -90,67 +57,40 @@ qwatch_published_total 2
 	}
 }
 
-// A real Hub with a GELF source on a loopback socket and a spooled sink: a datagram sent
-// shows up in the registry's metrics, as the Hub and the source count it.
-func TestRealHubAndSource(t *testing.T) {
-	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+// A program links only the clients of what it collects the metrics of: promstats for the Hub
+// alone links neither the Docker nor the Elasticsearch client, and each collector package
+// only its own.
+func TestLinksOnlyWhatItUses(t *testing.T) {
+	goTool, err := exec.LookPath("go")
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("no go command to list dependencies with: %v", err)
 	}
-	hub := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
-	rec := &qwatchtest.Recorder{}
-	if err := hub.AddSink("rec", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir(), MaxBytes: 64 << 20})); err != nil {
-		t.Fatal(err)
-	}
-	if err := hub.AddSource("gelf", src); err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(promstats.Hub(hub), promstats.GELF(src))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hub.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	conn, err := net.Dial("udp", src.UDPAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.Write([]byte(`{"version":"1.1","host":"h","short_message":"counted"}`))
-	if _, err := rec.WaitFor(1, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	want := `
-# HELP qwatch_gelf_messages_total Messages decoded and emitted.
-# TYPE qwatch_gelf_messages_total counter
-qwatch_gelf_messages_total 1
-# HELP qwatch_source_emitted_total Messages a source emitted.
-# TYPE qwatch_source_emitted_total counter
-qwatch_source_emitted_total{source="gelf"} 1
-# HELP qwatch_sink_spool_max_bytes The bound on a sink's spool files; 0 without a spool.
-# TYPE qwatch_sink_spool_max_bytes gauge
-qwatch_sink_spool_max_bytes{sink="rec"} 6.7108864e+07
-# HELP qwatch_sink_written_total Messages a sink wrote.
-# TYPE qwatch_sink_written_total counter
-qwatch_sink_written_total{sink="rec"} 1
-`
-	// The Hub counts a message written once Write has returned, a moment after the recorder
-	// has it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := testutil.GatherAndCompare(reg, strings.NewReader(want), "qwatch_gelf_messages_total", "qwatch_source_emitted_total",
-			"qwatch_sink_spool_max_bytes", "qwatch_sink_written_total")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	const docker, olivere, gelf = "github.com/docker/docker/", "github.com/olivere/", "github.com/qnib/qwatch/gelf"
+	for _, tt := range []struct {
+		pkg     string
+		without []string
+	}{
+		{"github.com/qnib/qwatch/promstats", []string{docker, olivere, gelf}},
+		{"github.com/qnib/qwatch/promstats/gelfstats", []string{docker, olivere}},
+		{"github.com/qnib/qwatch/promstats/dockerstats", []string{olivere, gelf}},
+		{"github.com/qnib/qwatch/promstats/esstats", []string{docker, gelf}},
+	} {
+		t.Run(tt.pkg[strings.LastIndex(tt.pkg, "/")+1:], func(t *testing.T) {
+			out, err := exec.Command(goTool, "list", "-deps", tt.pkg).Output()
+			if err != nil {
+				t.Fatalf("go list -deps %s: %v", tt.pkg, err)
+			}
+			deps := strings.Fields(string(out))
+			if len(deps) < 10 {
+				t.Fatalf("go list -deps %s listed only %q", tt.pkg, deps)
+			}
+			for _, dep := range deps {
+				for _, w := range tt.without {
+					if strings.HasPrefix(dep, w) {
+						t.Errorf("%s links %s", tt.pkg, dep)
+					}
+				}
+			}
+		})
 	}
 }

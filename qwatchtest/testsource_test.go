@@ -118,7 +118,7 @@ func TestHarnessCatchesBrokenSources(t *testing.T) {
 		{"error-on-cancel", "", "want nil"},
 		{"leaks", "", "goroutines left behind after Run returned"},
 		{"ignores-cancel", "/CancelledBeforeRun", "did not return within"},
-		{"late-emit", "", "after Run returned"},
+		{"late-emit", "/NoEmitAfterReturn", "time(s) after Run returned"},
 		{"lossy", "", "while emit was blocked"},
 		{"no-constructor-error", "/InvalidSettings", "returned no error"},
 	}

@@ -24,9 +24,10 @@ var nameColors = []string{"\x1b[32m", "\x1b[34m", "\x1b[35m", "\x1b[36m", "\x1b[
 const prettyNameWidth = 16
 
 // AppendPretty appends the Pretty line of m (without the newline) to b: the local time of day
-// to the millisecond, the container name (or host) padded to line up, the level when it is
-// not info, and the text; engine events are marked with "▶ event". With color, the name gets a
-// colour of its own that stays the same for the same name, errors are red and warnings yellow.
+// to the millisecond, the container name (or host, or "-") padded to line up, the level when
+// it is not info, and the text, escaped as AppendText escapes it; engine events are marked
+// with "▶ event". With color, the name gets a colour of its own that stays the same for the
+// same name, err and more severe levels are red, warnings yellow and debug dim.
 func AppendPretty(b []byte, m *message.Message, color bool) []byte {
 	if color {
 		b = append(b, ansiDim...)

@@ -16,7 +16,8 @@ import (
 type Format int
 
 const (
-	// Text writes one line per message: time, level, container (or host) and text, as in
+	// Text writes one line per message: time, level, container (or host, or "event" for an
+	// engine event) and text; see [AppendText]. As in
 	//	2026-11-23T22:26:45.850Z info web-1 Hello World
 	//	2026-11-23T22:26:45.851Z info event container start web-1 (nginx:1.27)
 	Text Format = iota
@@ -89,7 +90,8 @@ type Writer struct {
 }
 
 // Write renders the batch and writes it. It returns Out's error, if any; a short write is an
-// error too (io.ErrShortWrite).
+// error too (io.ErrShortWrite). After Close it returns ErrClosed, and with ctx already done
+// the context's error; either way it writes nothing.
 func (w *Writer) Write(ctx context.Context, batch []message.Message) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -143,8 +145,9 @@ func (w *Writer) Close(context.Context) error {
 
 // AppendText appends the text line of m (without the newline) to b: the time in UTC to the
 // millisecond, the level, "event" for engine events or else the container name (the host when
-// there is no container), and the text, with control characters and invalid UTF-8 escaped so
-// that one message stays one line and cannot send terminal escapes.
+// there is no container, "-" when there is neither), and the text, with control characters
+// and invalid UTF-8 escaped so that one message stays one line and cannot send terminal
+// escapes.
 func AppendText(b []byte, m *message.Message) []byte {
 	b = m.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
 	b = append(b, ' ')

@@ -18,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +28,7 @@ import (
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/internal/gelfload"
+	"github.com/qnib/qwatch/internal/tmpfs"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -317,11 +317,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 // /healthz says why, what cannot be spooled is counted as dropped, and what was spooled is
 // delivered once Elasticsearch is back.
 func TestFaultFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).Run(); err != nil {
-		t.Fatalf("mounting a tmpfs (root needed): %v", err)
-	}
-	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	dir := tmpfs.Mount(t, 2<<20)
 	store, es := newBulkStore(t)
 	store.down.Store(true)
 	p := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",

@@ -33,9 +33,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/qnib/qwatch"
-	"github.com/qnib/qwatch/internal/netlimit"
 	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink"
 )
@@ -228,7 +228,7 @@ func (d *daemon) setupHTTP() error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(netlimit.Listen(ln, httpMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(netutil.LimitListener(ln, httpMaxConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http: serving metrics", "err", err)
 		}
 	}()

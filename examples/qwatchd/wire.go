@@ -15,7 +15,10 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
-	"github.com/qnib/qwatch/promstats"
+	"github.com/qnib/qwatch/internal/redact"
+	"github.com/qnib/qwatch/promstats/dockerstats"
+	"github.com/qnib/qwatch/promstats/esstats"
+	"github.com/qnib/qwatch/promstats/gelfstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
 
@@ -50,7 +53,7 @@ func (d *daemon) setupGELF() error {
 	if len(also) > 0 {
 		d.say("gelf: and on %s", strings.Join(also, ", "))
 	}
-	d.reg.MustRegister(promstats.GELF(src))
+	d.reg.MustRegister(gelfstats.Source(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
 		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d kernel_drops=%d discarded_at_shutdown=%d",
@@ -103,7 +106,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	if v, err := c.ServerVersion(pingCtx); err == nil {
 		version = "engine " + v.Version
 	} else {
-		d.log.Warn("docker: engine does not answer", "host", host, "err", err)
+		d.log.Warn("docker: engine does not answer", "host", redact.URL(host), "err", err)
 	}
 	stateFile, err := d.statePath("dockerevents.json")
 	if err != nil {
@@ -118,7 +121,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("docker: events from %s (%s)", host, version)
+	d.say("docker: events from %s (%s)", redact.URL(host), version)
 	if stateFile != "" {
 		d.say("docker: events position kept in %s", stateFile)
 	}
@@ -128,7 +131,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		}
 	}
 	d.hub.Use(src.Enrich)
-	d.reg.MustRegister(promstats.DockerEvents(src))
+	d.reg.MustRegister(dockerstats.Events(src))
 	return d.hub.AddSource("docker", src)
 }
 
@@ -164,8 +167,12 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 			return err
 		}
 	}
-	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(d.cfg.ESURLs, ", "))
-	d.reg.MustRegister(promstats.Elasticsearch(s, "elasticsearch"))
+	urls := make([]string, len(d.cfg.ESURLs))
+	for i, u := range d.cfg.ESURLs {
+		urls[i] = redact.URL(u)
+	}
+	d.say("elasticsearch: indexing into %s at %s", d.cfg.ESIndex, strings.Join(urls, ", "))
+	d.reg.MustRegister(esstats.Sink(s, "elasticsearch"))
 	// While Elasticsearch is down its queue fills; then the oldest queued documents give way
 	// to new ones (counted as dropped), so the other sinks and the sources never stall. With
 	// the spool the queue drains to disk instead, and only a full spool drops its oldest.
@@ -274,7 +281,7 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		return err
 	}
 	d.say("docker: following every container's logs (checkpoints in %s)", dir)
-	d.reg.MustRegister(promstats.DockerLogs(src))
+	d.reg.MustRegister(dockerstats.Logs(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
 		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/qnib/qwatch/internal/redact"
 )
 
 // Defaults of Config.
@@ -77,7 +79,8 @@ type Config struct {
 	// off by default: they do not work through proxies and load balancers.
 	Sniff, Healthcheck bool
 
-	// Logger reports retries and dead letters (nil: slog.Default()).
+	// Logger reports retries, dead letters and credentials sent over plain HTTP (nil:
+	// slog.Default()).
 	Logger *slog.Logger
 }
 
@@ -127,15 +130,15 @@ func (c *Config) validate() error {
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil:
-			errs = append(errs, fmt.Errorf("URL %q does not parse", redact(raw)))
+			errs = append(errs, fmt.Errorf("URL %q does not parse", redact.URL(raw)))
 		case u.Scheme != "http" && u.Scheme != "https":
-			errs = append(errs, fmt.Errorf("URL %s: scheme must be http or https", redact(raw)))
+			errs = append(errs, fmt.Errorf("URL %s: scheme must be http or https", redact.URL(raw)))
 		case u.Host == "":
-			errs = append(errs, fmt.Errorf("URL %s: no host", redact(raw)))
+			errs = append(errs, fmt.Errorf("URL %s: no host", redact.URL(raw)))
 		case u.User != nil:
-			errs = append(errs, fmt.Errorf("URL %s: put credentials in Username and Password, not the URL", redact(raw)))
+			errs = append(errs, fmt.Errorf("URL %s: put credentials in Username and Password, not the URL", redact.URL(raw)))
 		case u.RawQuery != "" || u.Fragment != "":
-			errs = append(errs, fmt.Errorf("URL %s: no query or fragment allowed", redact(raw)))
+			errs = append(errs, fmt.Errorf("URL %s: no query or fragment allowed", redact.URL(raw)))
 		}
 	}
 	if c.APIKey != "" && (c.Username != "" || c.Password != "") {
@@ -171,15 +174,6 @@ func (c *Config) validate() error {
 		return fmt.Errorf("elasticsearch: %w", err)
 	}
 	return nil
-}
-
-// redact hides any password in a URL for messages.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // httpClient builds the client for the TLS settings, or returns the one given.

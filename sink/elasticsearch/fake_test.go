@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 // bulkServer speaks the _bulk protocol: NDJSON in, per-item statuses out. It stores what it
@@ -95,6 +96,11 @@ func (b *bulkServer) serve(w http.ResponseWriter, r *http.Request) {
 			Index string `json:"_index"`
 			ID    string `json:"_id"`
 		}
+		// Stricter than encoding/json, as a real node is: a line must be valid UTF-8 too.
+		if !utf8.Valid(sc.Bytes()) {
+			http.Error(w, "action line is not valid UTF-8", 400)
+			return
+		}
 		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
 			http.Error(w, "bad action line: "+err.Error(), 400)
 			return
@@ -105,7 +111,7 @@ func (b *bulkServer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		doc := json.RawMessage(slices.Clone(sc.Bytes()))
-		if !json.Valid(doc) {
+		if !json.Valid(doc) || !utf8.Valid(doc) {
 			http.Error(w, "invalid document", 400)
 			return
 		}

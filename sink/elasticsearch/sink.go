@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/olivere/elastic/v7"
 
+	"github.com/qnib/qwatch/internal/jsonw"
+	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -29,10 +30,10 @@ var ErrClosed = errors.New("elasticsearch: sink closed")
 type Stats struct {
 	Indexed        uint64 // created (200, 201)
 	AlreadyPresent uint64 // 409 on create: an earlier attempt had landed
-	Retried        uint64 // document sends repeated after 429, 5xx or a transport error
+	Retried        uint64 // document sends repeated after 429, 5xx, a whole request refused as an outage (401, 403, 408, 429) or a transport error
 	DeadLettered   uint64 // refused for good and written to the dead-letter index
 	Failed         uint64 // neither indexed nor dead-lettered when Write gave up
-	BulkRequests   uint64
+	BulkRequests   uint64 // bulk requests sent, retries and halves of refused ones included
 	Bytes          uint64 // request bodies, before compression
 	// Healthy is false from a request that failed as a whole (the cluster unreachable,
 	// refusing the credentials, overloaded or timing out) until one succeeds.
@@ -85,7 +86,8 @@ type Sink struct {
 	names indexNames
 }
 
-// New checks cfg and returns a Sink. It does not contact the cluster; see Ping and Install.
+// New checks cfg and returns a Sink. Unless Sniff or Healthcheck is set (the client then
+// looks for the nodes at once) it does not contact the cluster; see Ping and Install.
 func New(cfg Config) (*Sink, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -98,7 +100,7 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Password != "" || cfg.APIKey != "" || cfg.Headers.Get("Authorization") != "" {
 		for _, u := range cfg.URLs {
 			if strings.HasPrefix(strings.ToLower(u), "http://") {
-				cfg.Logger.Warn("elasticsearch: credentials are sent over plain HTTP; anyone on the way can read them (use https)", "url", redactURL(u))
+				cfg.Logger.Warn("elasticsearch: credentials are sent over plain HTTP; anyone on the way can read them (use https)", "url", redact.URL(u))
 			}
 		}
 	}
@@ -141,7 +143,7 @@ func New(cfg Config) (*Sink, error) {
 func (s *Sink) Ping(ctx context.Context) error {
 	_, err := s.client.PerformRequest(ctx, elastic.PerformRequestOptions{Method: "GET", Path: "/"})
 	if err != nil {
-		return fmt.Errorf("elasticsearch: no answer from %s: %w", redact(s.cfg.URLs[0]), err)
+		return fmt.Errorf("elasticsearch: no answer from %s: %w", redact.URL(s.cfg.URLs[0]), err)
 	}
 	return nil
 }
@@ -173,7 +175,8 @@ func (s *Sink) health(err error) {
 	}
 }
 
-// Close makes later writes fail and releases idle connections. It is quick and idempotent.
+// Close makes later writes fail and releases the idle connections of the HTTP client the Sink
+// made (not those of a Config.HTTPClient). It is quick and idempotent.
 func (s *Sink) Close(context.Context) error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
@@ -204,9 +207,9 @@ func (d *doc) size() int { return len(d.line) }
 func appendEntry(b []byte, index, id string, encode func([]byte) []byte) (out []byte, start, src, end int) {
 	start = len(b)
 	b = append(b, `{"create":{"_index":`...)
-	b = appendQuoted(b, index)
+	b = jsonw.AppendString(b, index)
 	b = append(b, `,"_id":`...)
-	b = appendQuoted(b, id)
+	b = jsonw.AppendString(b, id)
 	b = append(b, "}}\n"...)
 	src = len(b)
 	b = encode(b)
@@ -241,20 +244,9 @@ func body(docs []*doc) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-// appendQuoted writes s as a JSON string. Index names and IDs are plain (checked index
-// names, IDs from message.NewID), but a program may set IDs of its own.
-func appendQuoted(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, s)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // Write indexes the batch; see the package documentation for what happens to each document.
+// After Close it returns ErrClosed, and with ctx already done the context's error; either way
+// it sends nothing.
 func (s *Sink) Write(ctx context.Context, batch []message.Message) error {
 	if s.closed.Load() {
 		return ErrClosed
@@ -541,13 +533,4 @@ func describe(e *elastic.ErrorDetails) string {
 		return e.Type
 	}
 	return e.Type + ": " + e.Reason
-}
-
-// redactURL drops the password a URL may carry, for logs.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -181,6 +181,42 @@ func TestConflictMeansAlreadyIndexed(t *testing.T) {
 	}
 }
 
+// IDs a program sets and index names may hold control characters, quotes or invalid UTF-8:
+// each bulk line must still be valid JSON and valid UTF-8, or the node refuses the whole
+// request and every document in it with it.
+func TestOddIDsAndIndexKeepTheRequestValid(t *testing.T) {
+	for _, tt := range []struct{ name, id, wantID string }{
+		{"control character", "id\x01\x1f", "id\x01\x1f"},
+		{"invalid UTF-8", "id\xff\xc3", "id\ufffd\ufffd"},
+		{"quote and backslash", `id"\`, `id"\`},
+		{"line separator", "id\u2028", "id\u2028"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newBulkServer(t)
+			s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, Index: "odd-\x01\xff-{2006.01.02}"})
+			msgs := qwatchtest.SampleMessages(3)
+			msgs[1].ID = tt.id
+			if err := s.Write(context.Background(), msgs); err != nil {
+				t.Fatalf("Write = %v", err)
+			}
+			var ids []string
+			for _, d := range srv.stored() {
+				if d.Index != "odd-\x01\ufffd-2026.11.23" {
+					t.Errorf("stored in index %q", d.Index)
+				}
+				ids = append(ids, d.ID)
+			}
+			if want := []string{msgs[0].ID, tt.wantID, msgs[2].ID}; !cmp.Equal(ids, want) {
+				t.Errorf("stored IDs %q, want %q", ids, want)
+			}
+			messages(t, srv.stored()) // each document's qwatch.id is its _id
+			if st := s.Stats(); st.Indexed != 3 || st.DeadLettered != 0 || st.Failed != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
 func TestWholeRequest503IsRetried(t *testing.T) {
 	srv := newBulkServer(t)
 	srv.onRequest = func(n int, w http.ResponseWriter, _ *http.Request) bool {
@@ -225,7 +261,13 @@ func TestServerDownThenBack(t *testing.T) {
 	msgs := qwatchtest.SampleMessages(50)
 	done := make(chan error)
 	go func() { done <- s.Write(context.Background(), slices.Clone(msgs)) }()
-	time.Sleep(10 * time.Second)
+	// Down until three attempts have failed (Retried counts each failed attempt's documents,
+	// before the wait that follows it).
+	for deadline := time.Now().Add(30 * time.Second); s.Stats().Retried < 3*50; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: fewer than three attempts failed against the downed server in 30s", s.Stats())
+		}
+	}
 	back, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("cannot take the address back: %v", err)
@@ -259,17 +301,37 @@ func TestLargeBatchIsSplit(t *testing.T) {
 	}
 }
 
+// A server that refuses requests over 8 KiB with 413: the sink halves them until they fit,
+// and every document lands once.
 func TestTooLargeRequestIsHalved(t *testing.T) {
 	srv := newBulkServer(t)
+	var mu sync.Mutex
+	var refused, accepted []int64 // body sizes
 	srv.onRequest = func(_ int, w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
 		if r.ContentLength > 8<<10 {
+			refused = append(refused, r.ContentLength)
 			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 			return true
 		}
+		accepted = append(accepted, r.ContentLength)
 		return false
 	}
 	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}})
 	writeAndCheck(t, s, srv, qwatchtest.SampleMessages(100), false)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) == 0 || refused[0] <= 8<<10 {
+		t.Fatalf("no request was refused with 413 (refused %v, accepted %v): the test did not test halving", refused, accepted)
+	}
+	// Each refused request comes back as two halves: one more accepted request than refused.
+	if len(accepted) != len(refused)+1 {
+		t.Errorf("%d requests refused, %d accepted; halving makes one more accepted than refused", len(refused), len(accepted))
+	}
+	if st := s.Stats(); st.Indexed != 100 || st.DeadLettered != 0 || st.BulkRequests != uint64(len(refused)+len(accepted)) {
+		t.Errorf("stats %+v", st)
+	}
 }
 
 func TestRetryBudgetRunsOut(t *testing.T) {
@@ -530,14 +592,33 @@ func TestTLSWithCAFile(t *testing.T) {
 	writeAndCheck(t, s, srv, msgs, false)
 
 	// A name the certificate does not carry is refused, CA or not.
-	wrongName := newSink(t, elasticsearch.Config{URLs: []string{strings.Replace(tlsSrv.URL, "127.0.0.1", "localhost", 1)}, CAFile: ca, RetryBudget: 300 * time.Millisecond})
-	if err := wrongName.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Write to a server under a name its certificate lacks = %v, want a certificate error", err)
-	}
+	wrongName := newSink(t, elasticsearch.Config{URLs: []string{strings.Replace(tlsSrv.URL, "127.0.0.1", "localhost", 1)}, CAFile: ca})
+	refusedForCertificate(t, wrongName)
 
 	// Without the CA the server's certificate is not trusted: nothing is sent.
-	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}, RetryBudget: 300 * time.Millisecond})
-	if err := untrusted.Write(context.Background(), qwatchtest.SampleMessages(1)); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Write to an untrusted server = %v, want a certificate error", err)
+	untrusted := newSink(t, elasticsearch.Config{URLs: []string{tlsSrv.URL}})
+	refusedForCertificate(t, untrusted)
+	if got := len(srv.stored()); got != len(msgs) {
+		t.Errorf("the server stored %d documents, want only the %d sent with the CA", got, len(msgs))
+	}
+}
+
+// refusedForCertificate writes to s, whose server's certificate it must refuse: the sink
+// retries, as after any transport error, so once it reports a certificate error the write is
+// cancelled, and its error must name the certificate too.
+func refusedForCertificate(t *testing.T, s *elasticsearch.Sink) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Write(ctx, qwatchtest.SampleMessages(1)) }()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(s.Stats().LastError, "certificate"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("no certificate error within 30s; last error %q", s.Stats().LastError)
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Write = %v, want a certificate error", err)
 	}
 }

@@ -113,3 +113,38 @@ func TestVictoriaLogs(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// A real server of the protocol takes a request whose IDs hold control characters and
+// invalid UTF-8: every document of it is stored. VictoriaLogs reads action lines leniently
+// (it took Go's \x escapes too); the strict check of each line is the fake bulk server's, in
+// TestOddIDsAndIndexKeepTheRequestValid.
+func TestVictoriaLogsOddIDs(t *testing.T) {
+	base := victoriaLogs(t)
+	s := newSink(t, vlConfig(base))
+	run := fmt.Sprintf("vl-odd-%d", time.Now().UnixNano())
+	msgs := qwatchtest.SampleMessages(4)
+	for i, id := range []string{"ctl\x01\x1f", "bad\xff\xc3", `quote"back\`, msgs[3].ID} {
+		msgs[i].ID, msgs[i].Source, msgs[i].Time = id, run, time.Now()
+	}
+	if err := s.Write(context.Background(), msgs); err != nil {
+		t.Fatalf("Write = %v", err)
+	}
+	var rows []map[string]string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if rows = queryVL(t, base, `qwatch.source:"`+run+`"`); len(rows) >= len(msgs) {
+			break
+		}
+	}
+	got := map[string]bool{}
+	for _, r := range rows {
+		got[r["qwatch.id"]] = true
+	}
+	for _, want := range []string{"ctl\x01\x1f", "bad\ufffd\ufffd", `quote"back\`, msgs[3].ID} {
+		if !got[want] {
+			t.Errorf("no document with qwatch.id %q; stored %v", want, got)
+		}
+	}
+	if st := s.Stats(); st.Indexed != uint64(len(msgs)) || st.Failed != 0 || st.DeadLettered != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -18,6 +18,9 @@ import (
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/promstats"
+	"github.com/qnib/qwatch/promstats/dockerstats"
+	"github.com/qnib/qwatch/promstats/esstats"
+	"github.com/qnib/qwatch/promstats/gelfstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
 
@@ -30,10 +33,10 @@ func exposed(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		promstats.Hub(fixed[qwatch.Stats]{qwatch.Stats{Sources: map[string]qwatch.SourceStats{"s": {}}, Sinks: map[string]qwatch.SinkStats{"s": {}}}}),
-		promstats.GELF(fixed[gelf.Stats]{gelf.Stats{Rejected: map[gelf.Reason]uint64{gelf.ReasonJSON: 0}, Discarded: map[string]uint64{"x": 0}}}),
-		promstats.DockerEvents(fixed[dockerevents.Stats]{}),
-		promstats.DockerLogs(fixed[dockerlogs.Stats]{dockerlogs.Stats{Skipped: map[string]uint64{"x": 0}}}),
-		promstats.Elasticsearch(fixed[elasticsearch.Stats]{}, "s"),
+		gelfstats.Source(fixed[gelf.Stats]{gelf.Stats{Rejected: map[gelf.Reason]uint64{gelf.ReasonJSON: 0}, Discarded: map[string]uint64{"x": 0}}}),
+		dockerstats.Events(fixed[dockerevents.Stats]{}),
+		dockerstats.Logs(fixed[dockerlogs.Stats]{dockerlogs.Stats{Skipped: map[string]uint64{"x": 0}}}),
+		esstats.Sink(fixed[elasticsearch.Stats]{}, "s"),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	families, err := reg.Gather()
 	if err != nil {

@@ -136,6 +136,7 @@ type daemon struct {
 	reg     *prometheus.Registry
 	final   []func() string // lines for the summary at exit
 	closers []func()
+	checks  []func() []string // problems of the parts the Hub does not see, for /healthz
 }
 
 func (d *daemon) closeAll() {
@@ -187,9 +188,13 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 }
 
 // health lists what is wrong now: a spool that refuses messages (a full disk, say), a sink
-// whose writes are being retried.
+// whose writes are being retried, and what the checks of the parts report (an index template
+// not installed).
 func (d *daemon) health() []string {
 	var problems []string
+	for _, check := range d.checks {
+		problems = append(problems, check()...)
+	}
 	st := d.hub.Stats()
 	for _, name := range slices.Sorted(maps.Keys(st.Sinks)) {
 		s := st.Sinks[name]

@@ -122,6 +122,34 @@ func (n Node) Search(t testing.TB, index string, query map[string]any) []map[str
 	return out
 }
 
+// Messages refreshes the indices matching index and returns the message field of every
+// document they hold, read with the scroll API.
+func (n Node) Messages(t testing.TB, index string) []string {
+	t.Helper()
+	n.Call(t, "POST", "/"+index+"/_refresh", nil, nil)
+	type page struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []struct {
+				Source struct{ Message string } `json:"_source"`
+			}
+		}
+	}
+	var p page
+	n.Call(t, "POST", "/"+index+"/_search?scroll=1m", map[string]any{"size": 10000, "_source": []string{"message"}, "sort": []string{"_doc"}}, &p)
+	var out []string
+	for len(p.Hits.Hits) > 0 {
+		for _, h := range p.Hits.Hits {
+			out = append(out, h.Source.Message)
+		}
+		id := p.ScrollID
+		p = page{}
+		n.Call(t, "POST", "/_search/scroll", map[string]any{"scroll": "1m", "scroll_id": id}, &p)
+	}
+	n.Remove("/_search/scroll/_all")
+	return out
+}
+
 // MappingType returns the mapped type of a field (a dotted path) in the indices that match
 // index: "object" for an object without a type, "" when the field is not mapped. It fails the
 // test when no index matches, or when they map the field differently.

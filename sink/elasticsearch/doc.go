@@ -1,5 +1,5 @@
 // Package elasticsearch is a qwatch sink that indexes messages into Elasticsearch (7.x and
-// 8.x), OpenSearch (1.x and 2.x), or any server of their _bulk protocol, with the bulk API of
+// 8.x), OpenSearch, or any server of their _bulk protocol, with the bulk API of
 // github.com/olivere/elastic/v7, neither losing nor duplicating a document.
 //
 // Every document is sent with op type create and _id set to the message's ID, so a retry after

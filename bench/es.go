@@ -133,12 +133,7 @@ func bulkIndexer(url string, msgs []message.Message) error {
 	if err != nil {
 		return err
 	}
-	// Flushed at about 500 documents: the size of the first 500, encoded.
-	flush := 0
-	for _, m := range msgs[:min(bulkBatch, len(msgs))] {
-		flush += len(m.AppendJSON(nil)) + 80
-	}
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: client, NumWorkers: 1, FlushBytes: flush, FlushInterval: time.Minute})
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{Client: client, NumWorkers: 1, FlushBytes: flushBytes(msgs), FlushInterval: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -156,4 +151,14 @@ func bulkIndexer(url string, msgs []message.Message) error {
 		return fmt.Errorf("indexer stats %+v", st)
 	}
 	return nil
+}
+
+// flushBytes is the flush size, in bytes, of the peers' bulk indexers that matches the sink's
+// 500 documents a request: the size of the first 500, encoded, with their actions.
+func flushBytes(msgs []message.Message) int {
+	flush := 0
+	for _, m := range msgs[:min(bulkBatch, len(msgs))] {
+		flush += len(m.AppendJSON(nil)) + 80
+	}
+	return flush
 }

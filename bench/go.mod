@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/Graylog2/go-gelf v0.0.0-20191017102106-1550ee647df0
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
+	github.com/opensearch-project/opensearch-go/v4 v4.8.1
 	github.com/qnib/qwatch v0.0.0
 )
 
@@ -24,6 +25,7 @@ require (
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.uber.org/goleak v1.3.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
 

@@ -136,6 +136,7 @@ type daemon struct {
 	reg     *prometheus.Registry
 	final   []func() string // lines for the summary at exit
 	closers []func()
+	checks  []func() []string // problems of the parts the Hub does not see, for /healthz
 }
 
 func (d *daemon) closeAll() {
@@ -186,9 +187,13 @@ func wantColor(out io.Writer, getenv func(string) string) bool {
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
-// health lists what is wrong now with each sink, as qwatch.SinkStats.Problems says.
+// health lists what is wrong now: what each sink's SinkStats.Problems says, and what the
+// checks of the parts report (an index template not installed).
 func (d *daemon) health() []string {
 	var problems []string
+	for _, check := range d.checks {
+		problems = append(problems, check()...)
+	}
 	st := d.hub.Stats()
 	for _, name := range slices.Sorted(maps.Keys(st.Sinks)) {
 		for _, p := range st.Sinks[name].Problems() {

@@ -152,6 +152,14 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Until Install puts the template (the engine refused it, or has not answered yet with
+	// -es-wait), /healthz says why.
+	d.checks = append(d.checks, func() []string {
+		if e := s.Stats().TemplateError; e != "" {
+			return []string{"sink elasticsearch: index template not installed: " + e}
+		}
+		return nil
+	})
 	if d.cfg.ESWait {
 		// Start at once; the template goes in as soon as the cluster answers.
 		if d.cfg.ESTemplate {
@@ -165,6 +173,9 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 		}
 		if err := s.Install(pingCtx); err != nil {
 			return err
+		}
+		if d.cfg.ESTemplate {
+			d.say("elasticsearch: index template installed for %v", s.Stats().Engine)
 		}
 	}
 	urls := make([]string, len(d.cfg.ESURLs))
@@ -214,7 +225,7 @@ func (d *daemon) installLater(ctx context.Context, s *elasticsearch.Sink) {
 			}
 			stop()
 			if err == nil {
-				d.say("elasticsearch: index template installed")
+				d.say("elasticsearch: index template installed for %v", s.Stats().Engine)
 				return
 			}
 			d.log.Warn("elasticsearch: template not installed yet; retrying", "err", err, "in", wait)

@@ -75,6 +75,9 @@ type Config struct {
 
 	// InstallTemplate makes Install put the index template; see Sink.Install.
 	InstallTemplate bool
+	// TemplateName is the name of the index template (TemplateName). Programs that write to
+	// different indices of one cluster each need a template of their own.
+	TemplateName string
 	// Sniff and Healthcheck turn on the client's node discovery and health checks, which are
 	// off by default: they do not work through proxies and load balancers.
 	Sniff, Healthcheck bool
@@ -93,6 +96,9 @@ func (c *Config) setDefaults() {
 		if c.DataStream {
 			c.Index = DefaultDataStream
 		}
+	}
+	if c.TemplateName == "" {
+		c.TemplateName = TemplateName
 	}
 	if c.DeadLetterIndex == "" {
 		c.DeadLetterIndex = DefaultDeadLetterIndex

@@ -1,6 +1,6 @@
 // Package elasticsearch is a qwatch sink that indexes messages into Elasticsearch (7.x and
-// 8.x, or any server of its _bulk protocol) with the bulk API of github.com/olivere/elastic/v7,
-// neither losing nor duplicating a document.
+// 8.x), OpenSearch, or any server of their _bulk protocol, with the bulk API of
+// github.com/olivere/elastic/v7, neither losing nor duplicating a document.
 //
 // Every document is sent with op type create and _id set to the message's ID, so a retry after
 // an ambiguous failure cannot index it twice. Per item of a bulk response:
@@ -28,6 +28,9 @@
 // and behind a spool only those are retried.
 //
 // Documents use the JSON form of package message (Elastic Common Schema names). The optional
-// index template maps fields, container.labels and docker.event.actor.attributes as
-// flattened, so arbitrary names sent by containers cannot explode or conflict in the mapping.
+// index template (see [Sink.Install]) is made for the engine the node runs, as its answer to
+// GET / names it: it maps fields, container.labels and docker.event.actor.attributes as
+// flattened on Elasticsearch and flat_object on OpenSearch 2.7 and later, so arbitrary names
+// sent by containers cannot explode or conflict in the mapping. A template the engine
+// refuses is an error of Install, with the engine's reason, and stays in Stats.TemplateError.
 package elasticsearch

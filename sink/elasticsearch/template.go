@@ -18,7 +18,7 @@ func object(props map[string]any) map[string]any { return map[string]any{"proper
 
 // Template returns the composable index template (ES 7.8 and later) for the Sink's indices:
 // Elastic Common Schema types for the document form, @timestamp as a date, names and IDs as
-// keywords, and the fields that hold arbitrary names from containers (fields,
+// keywords (service.name and service.namespace among them), and the fields that hold arbitrary names from containers (fields,
 // container.labels, docker.event.actor.attributes) as flattened.
 func (s *Sink) Template() map[string]any {
 	mappings := map[string]any{
@@ -28,6 +28,7 @@ func (s *Sink) Template() map[string]any {
 			"message":    map[string]any{"type": "text"},
 			"log":        object(map[string]any{"level": keyword()}),
 			"host":       object(map[string]any{"name": keyword()}),
+			"service":    object(map[string]any{"name": keyword(), "namespace": keyword()}),
 			"qwatch": object(map[string]any{
 				"id": keyword(), "kind": keyword(), "source": keyword(), "index": keyword(),
 				"full_message": map[string]any{"type": "text"},

@@ -17,9 +17,10 @@ func keyword() map[string]any { return map[string]any{"type": "keyword", "ignore
 func object(props map[string]any) map[string]any { return map[string]any{"properties": props} }
 
 // Template returns the composable index template (ES 7.8 and later) for the Sink's indices:
-// Elastic Common Schema types for the document form, @timestamp as a date, names and IDs as
-// keywords (service.name and service.namespace among them), and the fields that hold arbitrary names from containers (fields,
-// container.labels, docker.event.actor.attributes) as flattened.
+// Elastic Common Schema types for the document form, @timestamp as a date, names and IDs
+// (service.name and service.namespace among them) as keywords, and the fields that hold
+// arbitrary names from containers (fields, container.labels, docker.event.actor.attributes)
+// as flattened, so that keys parsed from JSON and logfmt lines never conflict in the mapping.
 func (s *Sink) Template() map[string]any {
 	mappings := map[string]any{
 		"dynamic": true,

@@ -19,7 +19,8 @@ const (
 
 // field is one parsed field, kept unboxed until the line is known to be valid.
 type field struct {
-	name string
+	name string // empty for a dotted name, until the collector's names are made a string
+	at   [2]int // where a dotted name is in the collector's names
 	kind valueKind
 	str  string
 	num  float64
@@ -52,6 +53,7 @@ type collector struct {
 	hasEvent bool
 
 	path    []byte // the dotted name of the object being read, with a trailing dot
+	names   []byte // the dotted names of the line, one after another: one string in the end
 	scratch []byte // strings with escapes are decoded here
 	stack   []byte // brackets open while a value is skipped over
 }
@@ -67,7 +69,7 @@ func getCollector(lim limits) *collector {
 // putCollector clears c, so that the pool keeps no line alive, and returns it to the pool.
 func putCollector(c *collector) {
 	clear(c.fields)
-	*c = collector{fields: c.fields[:0], path: c.path[:0], scratch: c.scratch[:0], stack: c.stack[:0]}
+	*c = collector{fields: c.fields[:0], path: c.path[:0], names: c.names[:0], scratch: c.scratch[:0], stack: c.stack[:0]}
 	collectors.Put(c)
 }
 
@@ -78,7 +80,7 @@ func (c *collector) top(key, v string) bool {
 	case !c.hasText && v != "" && isMessageKey(key):
 		c.text, c.hasText = v, true
 		return true
-	case !c.hasEvent && strings.EqualFold(key, "event"):
+	case !c.hasEvent && isEventKey(key):
 		c.eventKey, c.event, c.hasEvent = key, v, true
 		return true
 	case !c.hasLevel && isLevelKey(key):
@@ -95,16 +97,16 @@ func (c *collector) top(key, v string) bool {
 }
 
 // finish settles what only the end of the line tells: structlog's "event" is the message
-// when no msg or message key came, and a field otherwise.
+// when no msg or message key came, and a field otherwise; and it names the fields.
 func (c *collector) finish() {
-	if !c.hasEvent {
-		return
+	if c.hasEvent {
+		if !c.hasText && c.event != "" {
+			c.text, c.hasText = c.event, true
+		} else {
+			c.addString(c.eventKey, c.event)
+		}
 	}
-	if !c.hasText && c.event != "" {
-		c.text, c.hasText = c.event, true
-		return
-	}
-	c.addString(c.eventKey, c.event)
+	c.nameFields()
 }
 
 // topNumber takes a number as the level when key names one that is not taken yet.
@@ -120,14 +122,31 @@ func (c *collector) topNumber(key string, f float64) bool {
 }
 
 func isMessageKey(k string) bool {
-	return strings.EqualFold(k, "msg") || strings.EqualFold(k, "message")
+	switch len(k) {
+	case len("msg"):
+		return strings.EqualFold(k, "msg")
+	case len("message"):
+		return strings.EqualFold(k, "message")
+	}
+	return false
 }
+
+func isEventKey(k string) bool { return len(k) == len("event") && strings.EqualFold(k, "event") }
 
 // isLevelKey reports whether k names the level: level, lvl, severity, or levelname (Python's
 // logging attribute, which python-json-logger writes by that name).
 func isLevelKey(k string) bool {
-	return strings.EqualFold(k, "level") || strings.EqualFold(k, "lvl") ||
-		strings.EqualFold(k, "severity") || strings.EqualFold(k, "levelname")
+	switch len(k) {
+	case len("lvl"):
+		return strings.EqualFold(k, "lvl")
+	case len("level"):
+		return strings.EqualFold(k, "level")
+	case len("severity"):
+		return strings.EqualFold(k, "severity")
+	case len("levelname"):
+		return strings.EqualFold(k, "levelname")
+	}
+	return false
 }
 
 // room reports whether one more field may be kept, counting it as cut when not.
@@ -139,12 +158,28 @@ func (c *collector) room() bool {
 	return true
 }
 
-// name returns the full dotted name of key in the object being read.
-func (c *collector) name(key string) string {
+// field returns a field for key in the object being read. A dotted name is put in c.names;
+// nameFields gives it its string.
+func (c *collector) field(key string, kind valueKind) field {
 	if len(c.path) == 0 {
-		return key
+		return field{name: key, kind: kind}
 	}
-	return string(append(c.path, key...))
+	start := len(c.names)
+	c.names = append(append(c.names, c.path...), key...)
+	return field{at: [2]int{start, len(c.names)}, kind: kind}
+}
+
+// nameFields gives the fields with dotted names their names, all made from one string.
+func (c *collector) nameFields() {
+	if len(c.names) == 0 {
+		return
+	}
+	names := string(c.names)
+	for i := range c.fields {
+		if f := &c.fields[i]; f.at[1] > 0 {
+			f.name = names[f.at[0]:f.at[1]]
+		}
+	}
 }
 
 // addString keeps a string field, shortened to the value bound.
@@ -162,18 +197,24 @@ func (c *collector) addString(key, v string) {
 	if short {
 		c.cut++
 	}
-	c.fields = append(c.fields, field{name: c.name(key), kind: kindString, str: v})
+	f := c.field(key, kindString)
+	f.str = v
+	c.fields = append(c.fields, f)
 }
 
 func (c *collector) addNumber(key string, f float64) {
 	if c.room() && c.charge(len(key)+8) {
-		c.fields = append(c.fields, field{name: c.name(key), kind: kindNumber, num: f})
+		fl := c.field(key, kindNumber)
+		fl.num = f
+		c.fields = append(c.fields, fl)
 	}
 }
 
 func (c *collector) addBool(key string, b bool) {
 	if c.room() && c.charge(len(key)+8) {
-		c.fields = append(c.fields, field{name: c.name(key), kind: kindBool, b: b})
+		f := c.field(key, kindBool)
+		f.b = b
+		c.fields = append(c.fields, f)
 	}
 }
 

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 
@@ -239,11 +240,7 @@ func (s *Stage) apply(c *collector, m *message.Message, rest string) {
 	}
 	cut := c.cut
 	if len(c.fields) > 0 || cut > 0 {
-		// A new map: the source's map may be shared, and this one is sized once.
-		f := make(map[string]any, len(m.Fields)+len(c.fields)+1)
-		for k, v := range m.Fields {
-			f[k] = v
-		}
+		f := newFields(m.Fields, len(c.fields)+1)
 		for i := range c.fields {
 			fl := &c.fields[i]
 			name := fl.name
@@ -262,6 +259,22 @@ func (s *Stage) apply(c *collector, m *message.Message, rest string) {
 		}
 		m.Fields = f
 	}
+}
+
+// smallMap is how many entries a Go map holds before it outgrows its first group of slots.
+const smallMap = 8
+
+// newFields returns a new map holding the entries of old and room for more: the source's
+// map is never written to, as it may be shared with other messages.
+func newFields(old map[string]any, more int) map[string]any {
+	if len(old) > 0 && len(old)+more <= smallMap {
+		return maps.Clone(old) // one copy of the map's memory, no entry hashed again
+	}
+	f := make(map[string]any, len(old)+more)
+	for k, v := range old {
+		f[k] = v
+	}
+	return f
 }
 
 // startsJSON reports whether text's first non-blank byte opens an object.

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/bits"
 	"strconv"
 	"unicode"
 	"unicode/utf16"
@@ -138,8 +139,8 @@ func (p *jsonScanner) member(depth int, key string) bool {
 	if !p.number() {
 		return false
 	}
-	f, err := strconv.ParseFloat(p.s[start:p.i], 64)
-	if err != nil {
+	f, ok := parseNumber(p.s[start:p.i])
+	if !ok {
 		return false // out of float64's range, which encoding/json refuses too
 	}
 	if depth > 0 || !c.topNumber(key, f) {
@@ -201,6 +202,33 @@ func (p *jsonScanner) number() bool {
 	}
 	p.i = i
 	return true
+}
+
+// parseNumber converts a number in JSON's grammar as strconv.ParseFloat does, and reports
+// whether it is within float64's range. An integer of up to 15 digits, exact in a float64,
+// is converted without it.
+func parseNumber(s string) (float64, bool) {
+	digits := s
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) <= 15 {
+		var n uint64
+		for i := 0; i < len(digits); i++ {
+			c := digits[i]
+			if c < '0' || c > '9' {
+				f, err := strconv.ParseFloat(s, 64)
+				return f, err == nil
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		if s[0] == '-' {
+			return -float64(n), true
+		}
+		return float64(n), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }
 
 func digits(s string, i int) int {
@@ -359,35 +387,40 @@ func hex4(s string, i int) rune {
 func (p *jsonScanner) str() (string, bool) {
 	s := p.s
 	start, i := p.i, p.i
-	ascii := true
+	var high uint64 // the high bits of the bytes passed: non-zero when any is not ASCII
 	for {
-		for i+8 <= len(s) {
+		if i+8 <= len(s) {
 			x := load64(s, i)
-			if special(x) {
-				break
+			m := specialMask(x)
+			if m == 0 {
+				high |= x & hiBits
+				i += 8
+				continue
 			}
-			ascii = ascii && x&hiBits == 0
-			i += 8
+			n := bits.TrailingZeros64(m) / 8 // the first special byte
+			high |= x & hiBits & (1<<(8*n) - 1)
+			i += n
+		} else {
+			for i < len(s) && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\' {
+				high |= uint64(s[i] & 0x80)
+				i++
+			}
+			if i >= len(s) {
+				return "", false
+			}
 		}
-		if i >= len(s) {
-			return "", false
-		}
-		switch c := s[i]; {
-		case c == '"':
+		switch s[i] {
+		case '"':
 			v := s[start:i]
-			if !ascii && !utf8.ValidString(v) {
+			if high != 0 && !utf8.ValidString(v) {
 				return p.strSlow(start)
 			}
 			p.i = i + 1
 			return v, true
-		case c == '\\':
+		case '\\':
 			return p.strSlow(start)
-		case c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			ascii = false
 		}
-		i++
+		return "", false // a control character
 	}
 }
 
@@ -398,6 +431,21 @@ func (p *jsonScanner) strSlow(start int) (string, bool) {
 	b := p.c.scratch[:0]
 	defer func() { p.c.scratch = b[:0] }()
 	for i := start; i < len(s); {
+		// Copy a run of plain ASCII at once, eight bytes at a time where it is long.
+		j := i
+		for j+8 <= len(s) {
+			if x := load64(s, j); specialMask(x)|x&hiBits != 0 {
+				break
+			}
+			j += 8
+		}
+		for j < len(s) && s[j] >= 0x20 && s[j] < utf8.RuneSelf && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if i = j; i >= len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '"':
@@ -442,9 +490,6 @@ func (p *jsonScanner) strSlow(start int) (string, bool) {
 			i += 2
 		case c < 0x20:
 			return "", false
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
 		default:
 			r, size := utf8.DecodeRuneInString(s[i:])
 			b = utf8.AppendRune(b, r) // utf8.RuneError for an invalid byte, as encoding/json writes
@@ -466,10 +511,12 @@ func load64(s string, i int) uint64 {
 		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
 }
 
-// special reports whether any byte of x may end a string, start an escape or be a control
-// character. Bytes of 0x80 and above are not special.
-func special(x uint64) bool {
+// specialMask has the high bit set of the first byte of x (the lowest) that ends a string,
+// starts an escape or is a control character, and is 0 when there is none. Bits above the
+// first may be set wrongly (a borrow carries up), never below it. Bytes of 0x80 and above
+// are not special.
+func specialMask(x uint64) uint64 {
 	hasZero := func(v uint64) uint64 { return (v - loBits) & ^v & hiBits }
 	less20 := (x - loBits*0x20) & ^x & hiBits
-	return less20|hasZero(x^(loBits*'"'))|hasZero(x^(loBits*'\\')) != 0
+	return less20 | hasZero(x^(loBits*'"')) | hasZero(x^(loBits*'\\'))
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"math/bits"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -96,7 +99,7 @@ func hasDuplicateKeys(s string) bool {
 // message or the level rather than as a field.
 func specialTop(m map[string]any) bool {
 	for k := range m {
-		if isMessageKey(k) || isLevelKey(k) || strings.EqualFold(k, "event") {
+		if isMessageKey(k) || isLevelKey(k) || isEventKey(k) {
 			return true
 		}
 	}
@@ -154,6 +157,17 @@ func FuzzJSON(f *testing.F) {
 	})
 }
 
+func TestParseNumber(t *testing.T) {
+	for _, s := range []string{"0", "-0", "7", "-42", "512", "999999999999999", "-999999999999999",
+		"9999999999999999", "12345678901234567890", "0.5", "-1.5e-3", "1e308", "1E2", "1e400", "-1e400", "1e-400"} {
+		want, err := strconv.ParseFloat(s, 64)
+		got, ok := parseNumber(s)
+		if ok != (err == nil) || math.Float64bits(got) != math.Float64bits(want) && err == nil {
+			t.Errorf("parseNumber(%q) = %v, %v; strconv says %v, %v", s, got, ok, want, err)
+		}
+	}
+}
+
 func TestJSONNestingLimit(t *testing.T) {
 	for _, n := range []int{maxNesting - 1, maxNesting, maxNesting + 1} {
 		for _, inner := range []string{"[", `{"k":`} {
@@ -209,20 +223,34 @@ func TestJSONBounds(t *testing.T) {
 	}
 }
 
-func TestSpecialBytes(t *testing.T) {
-	// special must flag every word holding a quote, a backslash or a control byte, wherever
-	// it stands, and no word of plain text (high bytes included).
+func TestSpecialMask(t *testing.T) {
+	// specialMask must find the first byte that is a quote, a backslash or a control byte,
+	// wherever it stands and whatever follows it, and nothing in plain text (high bytes
+	// included).
+	interesting := []byte{0, 0x1f, 0x20, '"', '\\', 'a', 0x7f, 0x80, 0xff}
 	for pos := 0; pos < 8; pos++ {
 		for c := 0; c < 256; c++ {
-			w := []byte("abcdefgh")
-			w[pos] = byte(c)
-			want := c == '"' || c == '\\' || c < 0x20
-			if got := special(load64(string(w), 0)); got != want {
-				t.Fatalf("special(%q) = %v, want %v", w, got, want)
+			for _, after := range interesting {
+				w := bytes.Repeat([]byte{'a'}, 8)
+				w[pos] = byte(c)
+				for j := pos + 1; j < 8; j++ {
+					w[j] = after
+				}
+				want := -1
+				for j, b := range w {
+					if b == '"' || b == '\\' || b < 0x20 {
+						want = j
+						break
+					}
+				}
+				got := -1
+				if m := specialMask(load64(string(w), 0)); m != 0 {
+					got = bits.TrailingZeros64(m) / 8
+				}
+				if got != want {
+					t.Fatalf("first special byte of %q at %d, want %d", w, got, want)
+				}
 			}
 		}
-	}
-	if special(load64(string(bytes.Repeat([]byte{0xff}, 8)), 0)) {
-		t.Error("high bytes flagged as special")
 	}
 }

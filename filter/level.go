@@ -1,7 +1,7 @@
 package filter
 
 import (
-	"strings"
+	"math/bits"
 
 	"github.com/qnib/qwatch/message"
 )
@@ -13,13 +13,37 @@ const (
 	levelScanWords = 4
 )
 
-// levelOfName maps the level names loggers write, in any case, to syslog severities: the
-// names message.ParseLevel accepts, and trace, dbug and trce (.NET), eror (log15), fail
-// (.NET), severe (java.util.logging), information and verbose (Serilog). It does not
-// allocate.
+// levelNames are the level names loggers write, lower case: the names message.ParseLevel
+// accepts, and trace, dbug and trce (.NET), eror (log15), fail (.NET), severe
+// (java.util.logging), information and verbose (Serilog).
+var levelNames = map[string]message.Level{
+	"emerg": message.LevelEmerg, "emergency": message.LevelEmerg, "panic": message.LevelEmerg,
+	"alert": message.LevelAlert,
+	"crit":  message.LevelCrit, "critical": message.LevelCrit, "fatal": message.LevelCrit,
+	"err": message.LevelErr, "error": message.LevelErr, "eror": message.LevelErr, "fail": message.LevelErr, "severe": message.LevelErr,
+	"warn": message.LevelWarning, "warning": message.LevelWarning,
+	"notice": message.LevelNotice,
+	"info":   message.LevelInfo, "information": message.LevelInfo, "informational": message.LevelInfo,
+	"debug": message.LevelDebug, "dbug": message.LevelDebug, "trace": message.LevelDebug, "trce": message.LevelDebug, "verbose": message.LevelDebug,
+}
+
+// nameShapes has, for each first letter, bit n set when a level name of n letters starts
+// with it: most words are told not to be level names by it alone.
+var nameShapes = func() (t [26]uint16) {
+	for name := range levelNames {
+		t[name[0]-'a'] |= 1 << len(name)
+	}
+	return t
+}()
+
+// levelOfName maps a level name in any case (see levelNames) to its syslog severity. It does
+// not allocate.
 func levelOfName(s string) (message.Level, bool) {
 	var buf [len("informational")]byte
 	if len(s) < 3 || len(s) > len(buf) {
+		return 0, false
+	}
+	if c := s[0] | 0x20; c < 'a' || c > 'z' || nameShapes[c-'a']&(1<<len(s)) == 0 {
 		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
@@ -29,25 +53,8 @@ func levelOfName(s string) (message.Level, bool) {
 		}
 		buf[i] = c
 	}
-	switch string(buf[:len(s)]) {
-	case "emerg", "emergency", "panic":
-		return message.LevelEmerg, true
-	case "alert":
-		return message.LevelAlert, true
-	case "crit", "critical", "fatal":
-		return message.LevelCrit, true
-	case "err", "error", "eror", "fail", "severe":
-		return message.LevelErr, true
-	case "warn", "warning":
-		return message.LevelWarning, true
-	case "notice":
-		return message.LevelNotice, true
-	case "info", "information", "informational":
-		return message.LevelInfo, true
-	case "debug", "dbug", "trace", "trce", "verbose":
-		return message.LevelDebug, true
-	}
-	return 0, false
+	l, ok := levelNames[string(buf[:len(s)])]
+	return l, ok
 }
 
 // plainLevel finds the level a plain line names near its start, in its first line only:
@@ -58,15 +65,14 @@ func levelOfName(s string) (message.Level, bool) {
 //     in brackets in any case ("[error]", "[Warning]", Apache's "[core:error]"), or, as the
 //     first word, a level name in any case before ':' ("error:", .NET's "warn:").
 //
-// Words that start with a digit (dates, times, process IDs) and words without letters ("-",
-// "|") are passed over without counting. A lower-case level word elsewhere is prose.
+// Words are separated by blanks and control characters; the colour codes of a terminal
+// ("\x1b[31m") are passed over. Words that start with a digit (dates, times, process IDs) and
+// words without letters ("-", "|") are passed over without counting. A lower-case level word
+// elsewhere is prose.
 func plainLevel(text string) (message.Level, bool) {
 	s, cut := text, false
 	if len(s) > levelScanBytes {
 		s, cut = s[:levelScanBytes], true
-	}
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s, cut = s[:i], false
 	}
 	if l, ok := priLevel(s); ok {
 		return l, true
@@ -74,17 +80,24 @@ func plainLevel(text string) (message.Level, bool) {
 	if l, ok := glogLevel(s); ok {
 		return l, true
 	}
-	words := 0
-	for i := 0; i < len(s) && words < levelScanWords; {
-		for i < len(s) && isBlank(s[i]) {
+	for i, words := 0, 0; words < levelScanWords; {
+		for i < len(s) && s[i] <= ' ' && s[i] != '\n' {
 			i++
+			if s[i-1] == '\x1b' {
+				i = skipColour(s, i)
+			}
 		}
 		start := i
-		for i < len(s) && !isBlank(s[i]) {
-			i++
-		}
+		i = wordEnd(s, i)
 		if start == i || (cut && i == len(s)) {
-			break // the end of the line, or a word the scan limit split
+			return 0, false // the end of the first line, or a word the scan limit split
+		}
+		switch c := s[start]; {
+		case isDigit(c):
+			continue // a date, a time, a number: not a word
+		case c >= 'a' && c <= 'z' && words > 0:
+			words++ // prose, the most common word, and never a level
+			continue
 		}
 		l, found, word := wordLevel(s[start:i], words == 0)
 		if found {
@@ -97,10 +110,48 @@ func plainLevel(text string) (message.Level, bool) {
 	return 0, false
 }
 
+// wordEnd returns the index of the first blank or control character in s from i on, or
+// len(s); eight bytes at a time, as words such as timestamps and paths are long.
+func wordEnd(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		x := load64(s, i)
+		if m := (x - loBits*0x21) & ^x & hiBits; m != 0 {
+			return i + bits.TrailingZeros64(m)/8 // the first byte below 0x21, exactly
+		}
+	}
+	for i < len(s) && s[i] > ' ' {
+		i++
+	}
+	return i
+}
+
+// skipColour passes over the rest of a terminal's colour code whose escape byte is s[i-1]:
+// "[", digits and semicolons, and the final "m".
+func skipColour(s string, i int) int {
+	if i >= len(s) || s[i] != '[' {
+		return i
+	}
+	j := i + 1
+	for j < len(s) && (isDigit(s[j]) || s[j] == ';') {
+		j++
+	}
+	if j < len(s) && s[j] == 'm' {
+		return j + 1
+	}
+	return i
+}
+
+// opening marks the bytes that may stand before a number that is not a word: "[1]", "(12)",
+// "+0100", "-5".
+var opening = [256]bool{'[': true, '(': true, '<': true, '+': true, '-': true}
+
 // wordLevel returns the level one word names; word reports whether it counts as a word.
 func wordLevel(w string, first bool) (l message.Level, found, word bool) {
-	lead := strings.TrimLeft(w, "[(<+-")
-	if lead == "" || isDigit(lead[0]) {
+	j := 0
+	for j < len(w) && opening[w[j]] {
+		j++
+	}
+	if j == len(w) || isDigit(w[j]) {
 		return 0, false, false
 	}
 	if w[0] == '[' {

@@ -23,7 +23,11 @@ func keyStart(c byte) bool {
 	return keyBytes[c] && !(c >= '0' && c <= '9') && c != '.' && c != '-' && c != '/'
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+// blanks marks the bytes that separate words: space, tab, and the carriage return a line
+// from Windows ends in.
+var blanks = [256]bool{' ': true, '\t': true, '\r': true}
+
+func isBlank(c byte) bool { return blanks[c] }
 
 // startsLogfmt reports whether text begins with a key and '=': a cheap test that keeps
 // plain lines away from the parser.

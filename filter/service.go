@@ -17,8 +17,8 @@ const (
 // Service names the service of a message's container from its labels, where m.Service does
 // not name it already: Service.Name from com.docker.compose.service, else from
 // com.docker.swarm.service.name less its stack's "namespace_" prefix (Swarm names a stack's
-// services "shop_web"); Service.Namespace from com.docker.compose.project, else from
-// com.docker.stack.namespace. It reads only m.Container.Labels, so for GELF messages, whose
+// services "shop_web"); then, when the service has a name, Service.Namespace from
+// com.docker.compose.project, else from com.docker.stack.namespace. It reads only m.Container.Labels, so for GELF messages, whose
 // labels the inventory fills in, it must run after that enrichment. It works on logs and
 // events alike, never drops a message (it returns true), and is safe for concurrent use: use
 // it as a qwatch.Processor.
@@ -26,9 +26,6 @@ func Service(m *message.Message) bool {
 	labels := m.Container.Labels
 	if len(labels) == 0 {
 		return true
-	}
-	if m.Service.Namespace == "" {
-		m.Service.Namespace = first(labels, labelComposeProject, labelStackNamespace)
 	}
 	if m.Service.Name == "" {
 		if name := labels[labelComposeService]; name != "" {
@@ -41,6 +38,9 @@ func Service(m *message.Message) bool {
 			}
 			m.Service.Name = name
 		}
+	}
+	if m.Service.Name != "" && m.Service.Namespace == "" {
+		m.Service.Namespace = first(labels, labelComposeProject, labelStackNamespace)
 	}
 	return true
 }

@@ -66,11 +66,22 @@ func getCollector(lim limits) *collector {
 	return c
 }
 
+// keepBytes bounds a pooled collector's buffers: one huge line does not keep its memory.
+const keepBytes = 64 << 10
+
 // putCollector clears c, so that the pool keeps no line alive, and returns it to the pool.
 func putCollector(c *collector) {
 	clear(c.fields)
-	*c = collector{fields: c.fields[:0], path: c.path[:0], names: c.names[:0], scratch: c.scratch[:0], stack: c.stack[:0]}
+	*c = collector{fields: c.fields[:0], path: keep(c.path), names: keep(c.names), scratch: keep(c.scratch), stack: keep(c.stack)}
 	collectors.Put(c)
+}
+
+// keep returns b emptied, or nil when it is larger than a pooled collector keeps.
+func keep(b []byte) []byte {
+	if cap(b) > keepBytes {
+		return nil
+	}
+	return b[:0]
 }
 
 // top takes a top-level key's string value as the message or the level when key names one

@@ -24,6 +24,10 @@
 //	stage := filter.New(filter.Config{})
 //	hub.Use(events.Enrich, stage.Process) // labels first: both steps read them
 //
+//	for _, p := range stage.Processors() { // the same, step by step
+//		hub.Use(p)
+//	}
+//
 // The order matters: the steps read the container's labels (the parse mode and the service
 // names), and a GELF message carries none until dockerevents' Enrich has filled them in
 // from the inventory. The logs source sets them itself.
@@ -48,9 +52,10 @@
 //   - every other key becomes a field in Fields, nested objects by dotted names
 //     ({"disk":{"free_mb":512}} gives Fields["disk.free_mb"] = 512.0). JSON values are kept as
 //     string, float64 or bool; an array, and an object nested deeper than Config.MaxDepth
-//     names, as its JSON text; null as nothing. logfmt values are strings. Time keys (time,
-//     ts, timestamp, @timestamp) are fields like any other: the message's Time stays the
-//     source's, which its ID and the logs source's checkpoints rest on.
+//     names, as its JSON text; null and an empty object as nothing. logfmt values are
+//     strings. Time keys (time, ts, timestamp, @timestamp) are fields like any other: the
+//     message's Time stays the source's, which its ID and the logs source's checkpoints
+//     rest on.
 //
 // A field never overwrites one the message has already (such as the logs source's "stream"):
 // a parsed key that names an existing field is stored as "parsed." + key instead. Fields are

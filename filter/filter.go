@@ -152,12 +152,13 @@ func (s *Stage) Process(m *message.Message) bool {
 }
 
 // Parse reads what a log line says about itself. A structured line (a JSON object, or
-// logfmt, as the container's [Mode] allows) becomes fields, its message key ("msg" or
-// "message") becomes Text and its level key ("level", "lvl" or "severity") the Level. Any
-// other line keeps its text, and its Level is set when the line names one near its start;
-// otherwise it keeps the level its source gave it (on the logs paths, info for stdout and err
-// for stderr). Only the first line of a multi-line Text is examined. Events are left alone.
-// Parse never drops a message: it returns true.
+// logfmt, as the container's [Mode] allows) becomes fields, its message key (such as "msg")
+// becomes Text and its level key (such as "level") the Level; the package documentation
+// lists the keys, the values and the bounds. Any other line keeps its text, and its Level is
+// set when the line names one near its start ("ERROR", "[warn]", "INFO:root:", glog's
+// "E1129 …", a syslog "<3>"); otherwise it keeps the level its source gave it (on the logs
+// paths, info for stdout and err for stderr). Only the first line of a multi-line Text is
+// examined. Events are left alone. Parse never drops a message: it returns true.
 func (s *Stage) Parse(m *message.Message) bool {
 	if m.Kind != message.KindLog {
 		return true

@@ -72,7 +72,7 @@ func sample() message.Message {
 		Event: message.Event{Type: "container", Action: "die", ActorID: "1a7d", Scope: "local",
 			Attributes: map[string]string{"exitCode": "137", "name": "web-1", "image": "nginx:1.27"}},
 		Service: message.Service{Name: "web", Namespace: "shop"},
-		Fields: map[string]any{"any": "additional field", "n": 42.5, "ok": true},
+		Fields:  map[string]any{"any": "additional field", "n": 42.5, "ok": true},
 	}
 }
 

@@ -99,7 +99,13 @@ func plainLevel(text string) (message.Level, bool) {
 			words++ // prose, the most common word, and never a level
 			continue
 		}
-		l, found, word := wordLevel(s[start:i], words == 0)
+		var after byte // what follows the word past a colour code, as in "\x1b[32minfo\x1b[39m:"
+		if i < len(s) && s[i] == '\x1b' {
+			if j := skipColour(s, i+1); j < len(s) && s[j] > ' ' {
+				after = s[j]
+			}
+		}
+		l, found, word := wordLevel(s[start:i], words == 0, after)
 		if found {
 			return l, true
 		}
@@ -146,7 +152,8 @@ func skipColour(s string, i int) int {
 var opening = [256]bool{'[': true, '(': true, '<': true, '+': true, '-': true}
 
 // wordLevel returns the level one word names; word reports whether it counts as a word.
-func wordLevel(w string, first bool) (l message.Level, found, word bool) {
+// after is the byte that follows the word when a colour code ends it, or 0.
+func wordLevel(w string, first bool, after byte) (l message.Level, found, word bool) {
 	j := 0
 	for j < len(w) && opening[w[j]] {
 		j++
@@ -162,7 +169,7 @@ func wordLevel(w string, first bool) (l message.Level, found, word bool) {
 		return 0, false, hasLetter(w)
 	}
 	name := w[:n]
-	var next byte // 0 at the end of the word
+	next := after // 0 at the end of the word
 	if n < len(w) {
 		next = w[n]
 	}

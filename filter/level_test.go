@@ -72,6 +72,11 @@ func TestPlainLevel(t *testing.T) {
 		{"   ", none},
 		{"{\"level\":\"error\"}", none},
 		{"GET /healthz 200 - ERROR", message.LevelErr}, // upper case within the first words counts
+		// Terminal colours.
+		{"\x1b[31mERROR\x1b[0m request failed", message.LevelErr},
+		{"2026-11-29 19:38:15 \x1b[0m \x1b[1;33mWARN\x1b[0m: slow", message.LevelWarning},
+		{"\x1b[2m19:38:15\x1b[0m \x1b[32minfo\x1b[39m: listening", message.LevelInfo},
+		{"\x1b[31mno error found", none},
 		// Only the first line of a multi-line event.
 		{"Traceback (most recent call last):\n  File \"x\", line 1\nERROR: x", none},
 		{"ERROR: first\nINFO: second", message.LevelErr},

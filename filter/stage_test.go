@@ -342,3 +342,28 @@ func withLabels(m message.Message, labels map[string]string) message.Message {
 	m.Container.Labels = labels
 	return m
 }
+
+// TestPlainLineAllocations holds the promise that a plain line costs no allocation, whatever
+// the stage reads from it.
+func TestPlainLineAllocations(t *testing.T) {
+	stage := filter.New(filter.Config{})
+	labels := map[string]string{"com.docker.compose.service": "web", "com.docker.compose.project": "shop", "maintainer": "ops"}
+	for _, line := range []string{
+		"2026-11-29 19:38:15.587 handled GET /api/v1/orders?page=2 in 3.2 ms (200, 1532 bytes)",
+		"2026-11-29 19:38:15,587 - app - ERROR - request failed",
+		"\x1b[31mERROR\x1b[0m x",
+		"E1129 19:38:15.768238 1 main.go:39] request failed",
+		"a=b in prose",
+		"{ not JSON",
+		"Traceback (most recent call last):\n  File \"x.py\", line 1",
+	} {
+		in := stderr(line)
+		in.Container.Labels = labels
+		if n := testing.AllocsPerRun(100, func() {
+			m := in
+			stage.Process(&m)
+		}); n != 0 {
+			t.Errorf("%q: %v allocations", line, n)
+		}
+	}
+}

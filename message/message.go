@@ -41,7 +41,7 @@ type Message struct {
 // bounds its queues by it; it is cheap and does not allocate.
 func (m *Message) Size() int {
 	const (
-		fixed    = 320 // the struct itself, with its times and headers
+		fixed    = 352 // the struct itself, with its times and headers
 		perEntry = 48  // a map entry's share of buckets and headers
 	)
 	n := fixed + len(m.ID) + len(m.Source) + len(m.Host) + len(m.Text) + len(m.FullText) +

@@ -9,7 +9,8 @@
 // Schema names, so Kibana's Discover and Logs views work without any field mapping:
 //
 //	{"@timestamp":"2026-11-23T22:26:45.850Z","message":"Hello World","log":{"level":"info"},
-//	 "host":{"name":"vm"},"qwatch":{"id":"…","kind":"log","source":"gelf"},
+//	 "host":{"name":"vm"},"service":{"name":"web","namespace":"shop"},
+//	 "qwatch":{"id":"…","kind":"log","source":"gelf"},
 //	 "container":{"id":"1a7d…","name":"web-1","image":{"name":"hello:latest","id":"sha256:…"}},
 //	 "process":{"command_line":"/hello"},"tags":["demo"],"fields":{"any":"additional field"}}
 //

@@ -16,10 +16,11 @@ func ExampleMessage_AppendJSON() {
 		Level:     message.LevelInfo,
 		Text:      "Hello World",
 		Container: message.Container{Name: "web-1", ImageName: "hello:latest", Labels: map[string]string{"com.docker.compose.service": "web"}},
+		Service:   message.Service{Name: "web"},
 	}
 	fmt.Println(string(m.AppendJSON(nil)))
 	// Output:
-	// {"@timestamp":"2026-11-23T22:26:45.850Z","message":"Hello World","log":{"level":"info"},"host":{"name":"vm"},"qwatch":{"id":"0otb9econc323poqark87t8ahm","kind":"log","source":"gelf"},"container":{"name":"web-1","image":{"name":"hello:latest"},"labels":{"com.docker.compose.service":"web"}}}
+	// {"@timestamp":"2026-11-23T22:26:45.850Z","message":"Hello World","log":{"level":"info"},"host":{"name":"vm"},"service":{"name":"web"},"qwatch":{"id":"0otb9econc323poqark87t8ahm","kind":"log","source":"gelf"},"container":{"name":"web-1","image":{"name":"hello:latest"},"labels":{"com.docker.compose.service":"web"}}}
 }
 
 func ExampleParseLevel() {

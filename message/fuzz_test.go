@@ -16,6 +16,7 @@ import (
 // text that is valid UTF-8 (invalid bytes are replaced, as in encoding/json).
 func FuzzJSONRoundTrip(f *testing.F) {
 	f.Add("Hello World", "web-1", "com.docker.compose.service", "web", int64(1795472805850000000), uint8(6), 42.5, true)
+	f.Add("disk almost full", "shop", "com.docker.compose.project", "", int64(1795472805850000001), uint8(4), -1.5, false)
 	f.Add("\x00\"\\\u2028</script>", "", "a.b", "", int64(0), uint8(0), math.Copysign(0, -1), false)
 	f.Fuzz(func(t *testing.T, text, name, key, value string, nanos int64, level uint8, num float64, event bool) {
 		if !utf8.ValidString(text) || !utf8.ValidString(name) || !utf8.ValidString(key) || !utf8.ValidString(value) {
@@ -27,6 +28,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 			Level:     message.Level(level % 8),
 			Text:      text,
 			Container: message.Container{Name: name, Labels: map[string]string{key: value}},
+			Service:   message.Service{Name: value, Namespace: name},
 			Fields:    map[string]any{key: value, "n": num},
 		}
 		if event {
@@ -57,6 +59,7 @@ func nanDiff(n float64) bool {
 func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte(`{"@timestamp":"2026-11-23T22:26:45.850Z","message":"x","log":{"level":"info"}}`))
 	f.Add([]byte(`{"fields":{"a":[1,{"b":null}]},"tags":[]}`))
+	f.Add([]byte(`{"service":{"name":"web","namespace":["shop"]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var m message.Message
 		_ = json.Unmarshal(data, &m)

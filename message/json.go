@@ -38,6 +38,10 @@ func (m Message) AppendJSON(dst []byte) []byte {
 		b = jsonw.AppendString(b, m.Host)
 		b = append(b, '}')
 	}
+	if m.Service != (Service{}) {
+		b = o.key(b, "service")
+		b = m.Service.appendJSON(b)
+	}
 
 	b = o.key(b, "qwatch")
 	b = m.appendQwatch(b)
@@ -93,6 +97,20 @@ func (m *Message) appendQwatch(b []byte) []byte {
 	if m.FullText != "" {
 		b = o.key(b, "full_message")
 		b = jsonw.AppendString(b, m.FullText)
+	}
+	return append(b, '}')
+}
+
+func (s *Service) appendJSON(b []byte) []byte {
+	o := object{}
+	b = append(b, '{')
+	if s.Name != "" {
+		b = o.key(b, "name")
+		b = jsonw.AppendString(b, s.Name)
+	}
+	if s.Namespace != "" {
+		b = o.key(b, "namespace")
+		b = jsonw.AppendString(b, s.Namespace)
 	}
 	return append(b, '}')
 }
@@ -322,6 +340,10 @@ type document struct {
 	Host struct {
 		Name string `json:"name"`
 	} `json:"host"`
+	Service struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"service"`
 	Qwatch struct {
 		ID          string `json:"id"`
 		Kind        string `json:"kind"`
@@ -413,7 +435,8 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 			Scope:      d.Docker.Event.Scope,
 			Attributes: d.Docker.Event.Actor.Attributes,
 		},
-		Fields: d.Fields,
+		Service: Service{Name: d.Service.Name, Namespace: d.Service.Namespace},
+		Fields:  d.Fields,
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ type Message struct {
 	Container Container
 	// Event holds the engine event; zero for a log line.
 	Event Event
+	// Service names the service the container belongs to, such as a Compose service or a
+	// Swarm service; zero when it is not known.
+	Service Service
 	// Fields holds additional fields. The sources of qwatch put strings, float64 numbers and
 	// bools in it; AppendJSON writes whatever encoding/json can.
 	Fields map[string]any
@@ -39,13 +42,14 @@ type Message struct {
 // bounds its queues by it; it is cheap and does not allocate.
 func (m *Message) Size() int {
 	const (
-		fixed    = 320 // the struct itself, with its times and headers
+		fixed    = 352 // the struct itself, with its times and headers
 		perEntry = 48  // a map entry's share of buckets and headers
 	)
 	n := fixed + len(m.ID) + len(m.Source) + len(m.Host) + len(m.Text) + len(m.FullText) +
 		len(m.Container.ID) + len(m.Container.Name) + len(m.Container.ImageID) +
 		len(m.Container.ImageName) + len(m.Container.Command) + len(m.Container.Tag) +
-		len(m.Event.Type) + len(m.Event.Action) + len(m.Event.ActorID) + len(m.Event.Scope)
+		len(m.Event.Type) + len(m.Event.Action) + len(m.Event.ActorID) + len(m.Event.Scope) +
+		len(m.Service.Name) + len(m.Service.Namespace)
 	for k, v := range m.Container.Labels {
 		n += perEntry + len(k) + len(v)
 	}
@@ -82,6 +86,14 @@ type Event struct {
 	ActorID    string
 	Scope      string // local or swarm
 	Attributes map[string]string
+}
+
+// Service names a service, as Elastic Common Schema's service.name and service.namespace do:
+// Name is what dashboards group by (a Compose or Swarm service), Namespace the group of
+// services it belongs to (a Compose project or a Swarm stack).
+type Service struct {
+	Name      string
+	Namespace string
 }
 
 // Kind tells log lines from events.

@@ -71,7 +71,8 @@ func sample() message.Message {
 		},
 		Event: message.Event{Type: "container", Action: "die", ActorID: "1a7d", Scope: "local",
 			Attributes: map[string]string{"exitCode": "137", "name": "web-1", "image": "nginx:1.27"}},
-		Fields: map[string]any{"any": "additional field", "n": 42.5, "ok": true},
+		Service: message.Service{Name: "web", Namespace: "shop"},
+		Fields:  map[string]any{"any": "additional field", "n": 42.5, "ok": true},
 	}
 }
 
@@ -115,6 +116,8 @@ func TestJSONRoundTrip(t *testing.T) {
 	msgs := []message.Message{
 		sample(),
 		{Level: message.LevelDebug, Text: "only text"},
+		{Text: "a service without a namespace", Service: message.Service{Name: "api"}},
+		{Text: "a namespace alone", Service: message.Service{Namespace: "shop"}},
 		{Time: time.Date(2030, 1, 2, 3, 4, 5, 123_456_789, time.UTC), Text: "nanoseconds"},
 		{Text: "controls \x00\x1f \" \\ \u2028 \u2029 \t\n ✓", Fields: map[string]any{"k\"ey": "v\n"}},
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // codecVersion leads each record, so that the binary form (see the package documentation) can
-// change.
-const codecVersion = 1
+// change. Version 2 added the service's name and namespace after the fields; records of
+// version 1, spooled by an earlier release, still decode.
+const codecVersion = 2
 
 // appendMessage appends the binary form of m to b.
 func appendMessage(b []byte, m *message.Message) []byte {
@@ -46,7 +47,8 @@ func appendMessage(b []byte, m *message.Message) []byte {
 			b = appendString(append(b, 's'), fmt.Sprint(v))
 		}
 	}
-	return b
+	b = appendString(b, m.Service.Name)
+	return appendString(b, m.Service.Namespace)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -140,7 +142,8 @@ func (d *decoder) stringMap() map[string]string {
 func decodeMessage(b []byte) (message.Message, error) {
 	d := &decoder{b: b}
 	var m message.Message
-	if d.byte() != codecVersion {
+	version := d.byte()
+	if version != 1 && version != codecVersion {
 		return m, errCodec
 	}
 	m.Kind, m.Level = message.Kind(d.byte()), message.Level(d.byte())
@@ -174,6 +177,9 @@ func decodeMessage(b []byte) (message.Message, error) {
 				d.err = errCodec
 			}
 		}
+	}
+	if version >= 2 {
+		m.Service.Name, m.Service.Namespace = d.string(), d.string()
 	}
 	if d.err != nil {
 		return message.Message{}, d.err

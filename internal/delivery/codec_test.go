@@ -21,6 +21,22 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// A record spooled by a release before the service was kept (version 1) still decodes.
+func TestCodecReadsVersion1(t *testing.T) {
+	m := sampleForCodec()[1]
+	b := appendMessage(nil, &m)
+	v1 := append([]byte{1}, b[1:len(b)-len("\x03web\x04shop")]...)
+	want := m
+	want.Service = message.Service{}
+	got, err := decodeMessage(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func FuzzDecodeMessage(f *testing.F) {
 	for _, m := range sampleForCodec() {
 		f.Add(appendMessage(nil, &m))
@@ -43,7 +59,8 @@ func sampleForCodec() []message.Message {
 			Text: "ünïcödé \x00 line", FullText: "stack\ntrace",
 			Container: message.Container{ID: "1a7d", Name: "web-1", ImageID: "sha256:68e3", ImageName: "hello:latest",
 				Command: "/hello", Tag: "demo", Created: at.Add(-time.Minute), Labels: map[string]string{"a": "b", "": "empty key"}},
-			Fields: map[string]any{"s": "v", "f": 3.25, "t": true, "n": false, "neg": -1e300}},
+			Service: message.Service{Name: "web", Namespace: "shop"},
+			Fields:  map[string]any{"s": "v", "f": 3.25, "t": true, "n": false, "neg": -1e300}},
 		{Kind: message.KindEvent, Time: at, Level: message.LevelWarning, Text: "container die",
 			Event: message.Event{Type: "container", Action: "die", ActorID: "c0ffee", Scope: "local",
 				Attributes: map[string]string{"exitCode": "1"}}},

@@ -21,14 +21,15 @@ func keyword() map[string]any { return map[string]any{"type": "keyword", "ignore
 func object(props map[string]any) map[string]any { return map[string]any{"properties": props} }
 
 // Template returns the composable index template for the Sink's indices on the engine e:
-// Elastic Common Schema types for the document form, @timestamp as a date, names and IDs as
-// keywords, and the fields that hold arbitrary names from containers (fields,
-// container.labels, docker.event.actor.attributes) as one field each: flattened on
-// Elasticsearch, flat_object on OpenSearch 2.7 and later, and, on an engine with neither
-// (an oss build of Elasticsearch before 7.13, OpenSearch before 2.7), an object kept in
-// _source but not indexed. The error says why the engine can take no template of ours:
-// Elasticsearch before 7.8 has no composable templates, and data streams need Elasticsearch
-// 7.9 with x-pack, or OpenSearch.
+// Elastic Common Schema types for the document form, @timestamp as a date, names and IDs
+// (service.name and service.namespace among them) as keywords, and the fields that hold
+// arbitrary names from containers (fields, container.labels, docker.event.actor.attributes)
+// as one field each, so that keys parsed from JSON and logfmt lines never conflict in the
+// mapping: flattened on Elasticsearch, flat_object on OpenSearch 2.7 and later, and, on an
+// engine with neither (an oss build of Elasticsearch before 7.13, OpenSearch before 2.7), an
+// object kept in _source but not indexed. The error says why the engine can take no template
+// of ours: Elasticsearch before 7.8 has no composable templates, and data streams need
+// Elasticsearch 7.9 with x-pack, or OpenSearch.
 func (s *Sink) Template(e Engine) (map[string]any, error) {
 	f, err := featuresOf(e)
 	if err != nil {
@@ -44,6 +45,7 @@ func (s *Sink) Template(e Engine) (map[string]any, error) {
 			"message":    map[string]any{"type": "text"},
 			"log":        object(map[string]any{"level": keyword()}),
 			"host":       object(map[string]any{"name": keyword()}),
+			"service":    object(map[string]any{"name": keyword(), "namespace": keyword()}),
 			"qwatch": object(map[string]any{
 				"id": keyword(), "kind": keyword(), "source": keyword(), "index": keyword(),
 				"full_message": map[string]any{"type": "text"},

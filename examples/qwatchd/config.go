@@ -15,6 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/filter"
+	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
 
@@ -45,6 +47,9 @@ type config struct {
 	SpoolMaxBytes   int64
 	ShutdownTimeout time.Duration
 	Healthcheck     bool
+	Multiline       string
+	MultilineStart  string
+	Parse           string
 }
 
 func defaultConfig() config {
@@ -59,6 +64,8 @@ func defaultConfig() config {
 		DockerLogs:      true,
 		Spool:           true,
 		SpoolMaxBytes:   qwatch.DefaultSpoolMaxBytes,
+		Multiline:       "auto",
+		Parse:           "auto",
 	}
 }
 
@@ -123,6 +130,9 @@ var settings = []setting{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
+	stringSetting("multiline", "which stack traces and other multi-line events to join into one message, for containers without the label qwatch.multiline: auto (every built-in `RULE`), off, or names among java, python, go, node, dotnet, ruby, php (comma-separated)", func(c *config) *string { return &c.Multiline }),
+	stringSetting("multiline-start", "a `REGEXP` for the first line of a multi-line event, every other line joining the one before; replaces -multiline for containers without the label qwatch.multiline.start", func(c *config) *string { return &c.MultilineStart }),
+	stringSetting("parse", "how to read structured lines into fields, for containers without the label qwatch.parse: auto (JSON and logfmt), json, logfmt or off (`MODE`)", func(c *config) *string { return &c.Parse }),
 	stringSetting("state-dir", "`DIR` for what must outlive the process: the Elasticsearch spool, the Docker events position and the Docker logs checkpoints (default $STATE_DIRECTORY, else /var/lib/qwatch as root, else ~/.local/state/qwatch; none: keep nothing)", func(c *config) *string { return &c.StateDir }),
 	{name: "shutdown-timeout", usage: "how long to flush the sinks at shutdown (`DURATION`)", set: func(c *config, v string) error {
 		d, err := time.ParseDuration(v)
@@ -286,7 +296,30 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-es-header %q: want NAME: VALUE", h))
 		}
 	}
+	if _, err := c.multilineRule(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := filter.ParseMode(c.Parse); err != nil {
+		errs = append(errs, fmt.Errorf("-parse: %w", err))
+	}
 	return errors.Join(errs...)
+}
+
+// multilineRule is the grouping rule for containers that name none in their labels:
+// -multiline-start's pattern when it is set, else -multiline's rule.
+func (c *config) multilineRule() (multiline.Rule, error) {
+	if c.MultilineStart != "" {
+		r, err := multiline.ParseStart(c.MultilineStart)
+		if err != nil {
+			return r, fmt.Errorf("-multiline-start: %w", err)
+		}
+		return r, nil
+	}
+	r, err := multiline.RuleByName(c.Multiline)
+	if err != nil {
+		return r, fmt.Errorf("-multiline: %w", err)
+	}
+	return r, nil
 }
 
 // isLoopback reports whether a listen host can only be reached from this host: localhost, or

@@ -106,11 +106,19 @@ func TestConfigErrors(t *testing.T) {
 		{nil, map[string]string{"QWATCH_ES_TEMPLATE": "maybe"}, "QWATCH_ES_TEMPLATE: want true or false"},
 		{[]string{"-no-such-flag"}, nil, "flag provided but not defined"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		{[]string{"-multiline", "cobol"}, nil, "-multiline: "},
+		{nil, map[string]string{"QWATCH_MULTILINE_START": "(unclosed"}, "-multiline-start: "},
+		{[]string{"-parse", "xml"}, nil, "-parse: "},
 	}
 	for _, tt := range tests {
 		_, err := loadConfig(tt.args, env(tt.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("loadConfig(%q, %v) = %v, want an error containing %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+	for _, args := range [][]string{{"-multiline", "java,python"}, {"-multiline", "off"}, {"-multiline-start", `^\d{4}-`}, {"-parse", "logfmt"}} {
+		if _, err := loadConfig(args, env(nil), &bytes.Buffer{}); err != nil {
+			t.Errorf("loadConfig(%q) = %v, want it taken", args, err)
 		}
 	}
 	if _, err := loadConfig([]string{"-gelf-udp", ":12201", "-listen-all"}, env(nil), &bytes.Buffer{}); err != nil {

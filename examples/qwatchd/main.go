@@ -156,6 +156,7 @@ func (d *daemon) setup(ctx context.Context, stdout io.Writer) error {
 	if err := d.setupDocker(ctx); err != nil {
 		return err
 	}
+	d.setupFilter()
 	if err := d.setupStdout(stdout); err != nil {
 		return err
 	}

@@ -14,11 +14,13 @@ import (
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
+	"github.com/qnib/qwatch/filter"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/promstats/dockerstats"
 	"github.com/qnib/qwatch/promstats/esstats"
+	"github.com/qnib/qwatch/promstats/filterstats"
 	"github.com/qnib/qwatch/promstats/gelfstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
@@ -326,4 +328,23 @@ func containerIDIn(mountinfo, cgroup string) string {
 
 func isContainerID(s string) bool {
 	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
+// setupFilter runs the filter stage's processors on every message: after the events
+// source's Enrich, which gives GELF messages the labels the stage reads.
+func (d *daemon) setupFilter() {
+	mode, _ := filter.ParseMode(d.cfg.Parse) // checked with the rest of the settings
+	stage := filter.New(filter.Config{Parse: mode})
+	d.hub.Use(stage.Process)
+	d.reg.MustRegister(filterstats.Stage(stage))
+	d.say("filter: structured lines parsed (%s), levels read from the lines, service names from Compose and Swarm labels", d.cfg.Parse)
+	d.final = append(d.final, func() string {
+		st := stage.Stats()
+		var levels uint64
+		for _, n := range st.Levels {
+			levels += n
+		}
+		return fmt.Sprintf("filter json=%d logfmt=%d parse_failures=%d fields_cut=%d levels_read=%d",
+			st.JSON, st.Logfmt, st.ParseFailures, st.FieldsCut, levels)
+	})
 }

@@ -308,6 +308,12 @@ func TestIgnoreActionsAndEnrich(t *testing.T) {
 	if fresh.Container.Name != "web-1" || fresh.Container.ImageName != "nginx:1.27" || fresh.Container.Labels["app"] != "web" {
 		t.Errorf("enriched from events: %+v", fresh.Container)
 	}
+	// Labels that are empty, though not nil, are filled too.
+	empty := message.Message{Container: message.Container{ID: created.Actor.ID, Labels: map[string]string{}}}
+	src.Enrich(&empty)
+	if empty.Container.Labels["app"] != "web" {
+		t.Errorf("empty labels not enriched: %+v", empty.Container)
+	}
 	// Names the log already has are kept; events are not touched.
 	named := message.Message{Container: message.Container{ID: created.Actor.ID, Name: "given"}}
 	src.Enrich(&named)

@@ -270,18 +270,90 @@ func baseMessage(info container.InspectResponse, host string) message.Message {
 	return m
 }
 
-// copyRaw reads a TTY container's stream, which comes without stdcopy frames, line by line.
+// copyRaw reads a TTY container's stream, which comes without stdcopy frames. With time
+// stamps the entries follow one another with nothing between them: an entry is
+// "TIMESTAMP TEXT", its TEXT ending in a newline, or, for a piece of a longer line, exactly
+// pieceSize bytes long. Only the local driver ends the last piece of a cut line with no
+// newline; the next entry's time stamp follows the terminal's carriage return at once, and
+// that is where the piece ends. What an attachment read (w.stampAt) has no time stamps and
+// is read line by line.
 func copyRaw(w *lineWriter, br *bufio.Reader) error {
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			w.Write(line)
+	if !w.stampAt.IsZero() {
+		for {
+			line, err := br.ReadSlice('\n')
+			if len(line) > 0 {
+				w.Write(line)
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return err
+			}
 		}
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-		case err != nil:
+	}
+	entry := make([]byte, 0, 64+pieceSize)
+	for {
+		ts, err := br.ReadSlice(' ')
+		entry = append(entry[:0], ts...)
+		if err == nil {
+			entry, err = readRawText(br, entry, len(entry)+pieceSize, w.partial != nil)
+		}
+		if len(entry) > 0 {
+			w.entry(entry)
+		}
+		if err != nil {
 			return err
 		}
+	}
+}
+
+// stamp is the form of the engine's time stamps, d for a digit, with the space after them.
+const stamp = "dddd-dd-ddTdd:dd:dd.dddddddddZ "
+
+// readRawText appends to entry the TEXT of a raw entry: through its newline, or up to limit
+// bytes. In a line cut into pieces (cont), a carriage return that a time stamp follows ends
+// the TEXT too.
+func readRawText(br *bufio.Reader, entry []byte, limit int, cont bool) ([]byte, error) {
+	ends := "\n"
+	if cont {
+		ends = "\r\n"
+	}
+	for len(entry) < limit {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return entry, err
+			}
+		}
+		buf, _ := br.Peek(min(br.Buffered(), limit-len(entry)))
+		i := bytes.IndexAny(buf, ends)
+		if i < 0 {
+			entry = append(entry, buf...)
+			br.Discard(len(buf))
+			continue
+		}
+		entry = append(entry, buf[:i+1]...)
+		br.Discard(i + 1)
+		if buf[i] == '\n' || stampFollows(br) {
+			return entry, nil
+		}
+	}
+	return entry, nil
+}
+
+// stampFollows reports whether the next bytes are a time stamp. It waits for more bytes only
+// while those at hand begin like one: then they are the next entry, which the engine writes
+// whole.
+func stampFollows(br *bufio.Reader) bool {
+	n := max(1, min(br.Buffered(), len(stamp)))
+	for {
+		next, err := br.Peek(n)
+		for i, c := range next {
+			if want := stamp[i]; (want == 'd' && (c < '0' || c > '9')) || (want != 'd' && c != want) {
+				return false
+			}
+		}
+		if err != nil || len(next) == len(stamp) {
+			return err == nil
+		}
+		n = len(next) + 1
 	}
 }
 
@@ -313,7 +385,7 @@ type lineWriter struct {
 }
 
 // Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
-// frames), except in a TTY stream read in 64 KiB slices.
+// frames), except in what an attachment read of a TTY container, taken in 64 KiB slices.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
@@ -337,7 +409,7 @@ func (w *lineWriter) entry(e []byte) {
 		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
 			at, text = t, rest
 		} else {
-			at = w.partialAt // a continuation of a TTY slice: no timestamp of its own
+			at = w.partialAt // no time stamp, which the engine always sends: part of the line before
 		}
 	} else {
 		at = w.partialAt

@@ -15,6 +15,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink/elasticsearch"
 )
@@ -92,7 +93,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		d.say("docker: %s", why)
 		return nil
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
+	c, err := dockerclient.New(host)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)
 	}
@@ -267,7 +268,6 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		Client:   c,
 		StateDir: dir,
 		Flush:    d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
-		SelfID:   selfContainerID(),
 		Logger:   d.log,
 	})
 	if err != nil {
@@ -280,33 +280,4 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)
 	})
 	return d.hub.AddSource("docker-logs", src)
-}
-
-// selfContainerID is the ID of the container qwatchd runs in, or "" outside one.
-func selfContainerID() string {
-	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
-	cgroup, _ := os.ReadFile("/proc/self/cgroup")
-	return containerIDIn(string(mountinfo), string(cgroup))
-}
-
-// containerIDIn finds the ID of the container a process runs in: in the mounts of the files the
-// engine keeps for it (.../containers/ID/hostname, with cgroup v1 and v2 alike), else in its
-// cgroup path (cgroup v1: /docker/ID).
-func containerIDIn(mountinfo, cgroup string) string {
-	for line := range strings.Lines(mountinfo) {
-		_, rest, ok := strings.Cut(line, "/containers/")
-		if id, _, ok2 := strings.Cut(rest, "/"); ok && ok2 && isContainerID(id) {
-			return id
-		}
-	}
-	for _, field := range strings.FieldsFunc(cgroup, func(r rune) bool { return r == '/' || r == '\n' || r == '-' || r == '.' }) {
-		if isContainerID(field) {
-			return field
-		}
-	}
-	return ""
-}
-
-func isContainerID(s string) bool {
-	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }

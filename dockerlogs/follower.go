@@ -20,9 +20,10 @@ import (
 // follower reads one container's logs until the stream ends (the container stopped) or ctx is
 // done.
 type follower struct {
-	src  *Source
-	id   string
-	base message.Message // the container's fields, copied into each line
+	src       *Source
+	id        string
+	base      message.Message // the container's fields, copied into each line
+	destroyed bool            // the container was destroyed while followed (Source.mu)
 }
 
 // run follows the container; it returns why the container is skipped, or "". A container
@@ -309,11 +310,14 @@ func copyRaw(w *lineWriter, br *bufio.Reader) error {
 const stamp = "dddd-dd-ddTdd:dd:dd.dddddddddZ "
 
 // readRawText appends to entry the TEXT of a raw entry: through its newline, or up to limit
-// bytes. In a line cut into pieces (cont), a carriage return that a time stamp follows ends
-// the TEXT too.
+// bytes. In a line cut into pieces (cont), a time stamp ends the TEXT too, right after a
+// carriage return or at once: the local driver's last piece may be empty.
 func readRawText(br *bufio.Reader, entry []byte, limit int, cont bool) ([]byte, error) {
 	ends := "\n"
 	if cont {
+		if stampFollows(br) {
+			return entry, nil
+		}
 		ends = "\r\n"
 	}
 	for len(entry) < limit {
@@ -438,13 +442,20 @@ func (w *lineWriter) entry(e []byte) {
 			return
 		}
 		at, text = w.partialAt, w.partial
+	}
+	w.end(at, text)
+}
+
+// end emits a whole line and starts the next. Only a line emitted counts as joined or
+// truncated: one skipped by a checkpoint was counted when it was emitted.
+func (w *lineWriter) end(at time.Time, text []byte) {
+	if w.line(at, text) {
 		if w.pieces > 1 {
 			w.f.src.joined.Add(1)
 		}
-	}
-	w.line(at, text)
-	if w.cut {
-		w.f.src.truncated.Add(1)
+		if w.cut {
+			w.f.src.truncated.Add(1)
+		}
 	}
 	w.partial, w.pieces, w.cut = nil, 0, false
 }
@@ -462,19 +473,13 @@ func (w *lineWriter) rewind(p *position) {
 // another line.
 func (w *lineWriter) finish() {
 	if w.partial != nil {
-		if w.pieces > 1 {
-			w.f.src.joined.Add(1)
-		}
-		w.line(w.partialAt, w.partial)
-		if w.cut {
-			w.f.src.truncated.Add(1)
-		}
-		w.partial, w.pieces, w.cut = nil, 0, false
+		w.end(w.partialAt, w.partial)
 	}
 }
 
-// line emits one whole line, unless the checkpoint shows it taken before.
-func (w *lineWriter) line(at time.Time, text []byte) {
+// line emits one whole line, unless the checkpoint shows it taken before; it reports whether
+// it did.
+func (w *lineWriter) line(at time.Time, text []byte) bool {
 	if at.Equal(w.last) {
 		w.ord++
 	} else {
@@ -486,7 +491,7 @@ func (w *lineWriter) line(at time.Time, text []byte) {
 	if w.resuming {
 		if at.Before(w.ck.Time) || (at.Equal(w.ck.Time) && w.ord < w.ck.Count) {
 			w.f.src.resumed.Add(1)
-			return
+			return false
 		}
 		w.resuming = false // past the checkpoint: from here no line is dropped for its time
 	}
@@ -499,6 +504,7 @@ func (w *lineWriter) line(at time.Time, text []byte) {
 	w.f.src.lines.Add(1)
 	w.f.src.bytes.Add(uint64(len(text)))
 	w.f.src.advance(w.f.id, w.stream, at, w.ord+1)
+	return true
 }
 
 // countMissed counts a --rm container whose output could not be read.

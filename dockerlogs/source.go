@@ -274,11 +274,7 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 			case events.ActionStart:
 				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
 			case events.ActionDestroy:
-				s.dropEarly(ev.Actor.ID)
-				s.mu.Lock()
-				delete(s.decided, ev.Actor.ID)
-				s.mu.Unlock()
-				s.forget(ev.Actor.ID)
+				s.destroy(ev.Actor.ID)
 			}
 		case <-relist.C:
 			if err := s.relist(ctx, followCtx, wg, emit, false); err != nil {
@@ -330,15 +326,36 @@ func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fres
 	wg.Go(func() {
 		reason := f.run(ctx, fresh, attrs, emit)
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		delete(s.following, id)
 		if reason == "" {
 			delete(s.passed, id) // a rename, say, changed the decision
-			return
+		} else {
+			s.skipped[reason]++
+			s.passed[id] = true
 		}
-		s.skipped[reason]++
-		s.passed[id] = true
+		destroyed := f.destroyed
+		s.mu.Unlock()
+		if destroyed {
+			s.destroy(id)
+		}
 	})
+}
+
+// destroy forgets a destroyed container: what its attachment read, why it is skipped, its
+// checkpoint. A quick --rm container is destroyed moments after its start, often before its
+// follower has taken what the attachment read: while a follower works on the container, the
+// follower forgets it when it ends.
+func (s *Source) destroy(id string) {
+	s.mu.Lock()
+	if f, ok := s.following[id]; ok {
+		f.destroyed = true
+		s.mu.Unlock()
+		return
+	}
+	delete(s.decided, id)
+	s.mu.Unlock()
+	s.dropEarly(id)
+	s.forget(id)
 }
 
 // skipByAttributes decides what it can from a start event's attributes (name and labels),

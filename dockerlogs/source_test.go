@@ -25,23 +25,27 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var _ qwatch.Source = (*dockerlogs.Source)(nil)
 
-// running is a Source running against the real engine until stopped.
+// running is a Source running until stopped or the test ends.
 type running struct {
 	src  *dockerlogs.Source
 	c    *qwatchtest.Collector
 	stop func()
 }
 
+// start starts a Source on cfg.Client, or on the real engine when that is nil, and waits
+// until it follows the engine's events.
 func start(t *testing.T, cfg dockerlogs.Config) *running {
 	t.Helper()
 	return startGated(t, cfg, nil)
 }
 
-// startGated starts a Source whose emit waits, while gate is open (not closed), as a Hub's does
-// behind a full Block queue.
+// startGated is start with an emit that waits, while gate is open (not closed), as a Hub's
+// does behind a full Block queue.
 func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *running {
 	t.Helper()
-	dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
+	if cfg.Client == nil {
+		dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
+	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if os.Getenv("DLDEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -54,16 +58,12 @@ func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *runnin
 		t.Fatal(err)
 	}
 	r := &running{src: src, c: &qwatchtest.Collector{}}
+	if gate != nil {
+		r.c.OnEmit = func(message.Message) { <-gate }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	emit := r.c.Emit
-	if gate != nil {
-		emit = func(m message.Message) {
-			<-gate
-			r.c.Emit(m)
-		}
-	}
-	go func() { done <- src.Run(ctx, emit) }()
+	go func() { done <- src.Run(ctx, r.c.Emit) }()
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -74,14 +74,18 @@ func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *runnin
 		})
 	}
 	t.Cleanup(r.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for !src.Stats().Connected {
-		if time.Now().After(deadline) {
-			t.Fatal("the source did not subscribe to the engine's events")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, "subscription to the engine's events", func() bool { return src.Stats().Connected })
 	return r
+}
+
+// waitUntil waits until cond holds, for a minute at most.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within a minute", what)
+		}
+	}
 }
 
 // of returns the messages of the container named name.
@@ -98,16 +102,21 @@ func of(msgs []message.Message, name string) []message.Message {
 // waitLines waits until the container's lines number n.
 func (r *running) waitLines(t *testing.T, name string, n int) []message.Message {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if got := of(r.c.Messages(), name); len(got) >= n {
-			return got
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	got := of(r.c.Messages(), name)
-	t.Fatalf("%s: %d of %d lines arrived", name, len(got), n)
-	return nil
+	var got []message.Message
+	waitUntil(t, fmt.Sprintf("%d lines of %s", n, name), func() bool {
+		got = of(r.c.Messages(), name)
+		return len(got) >= n
+	})
+	return got
+}
+
+// waitDone waits until the container (stopped) has n lines and no follower: every line it
+// will get has come. It returns them.
+func (r *running) waitDone(t *testing.T, id, name string, n int) []message.Message {
+	t.Helper()
+	r.waitLines(t, name, n)
+	waitUntil(t, "the end of the follower of "+name, func() bool { return !dockerlogs.Following(r.src, id) })
+	return of(r.c.Messages(), name)
 }
 
 func uniqueName(kind string) string {

@@ -52,17 +52,18 @@ type Fake struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu          sync.Mutex
-	engineID    string
-	down        bool
-	clock       int64 // nanoseconds of the last event
-	buffer      []events.Message
-	subs        map[chan events.Message]struct{}
-	cut         chan struct{} // closed to cut every open stream
-	containers  map[string]*fakeContainer
-	filters     string
-	logRequests map[string][]url.Values
-	requests    map[string]int
+	mu            sync.Mutex
+	engineID      string
+	down          bool
+	clock         int64 // nanoseconds of the last event
+	buffer        []events.Message
+	subs          map[chan events.Message]struct{}
+	subscriptions int
+	cut           chan struct{} // closed to cut every open stream
+	containers    map[string]*fakeContainer
+	filters       string
+	logRequests   map[string][]url.Values
+	requests      map[string]int
 
 	hijacked sync.WaitGroup
 	conns    map[net.Conn]struct{}
@@ -124,6 +125,7 @@ type fakeContainer struct {
 	finishedAt time.Time
 	exitCode   int
 	removed    bool
+	stops      int // stops and removals so far
 	log        []Line
 	changed    chan struct{} // closed and replaced when a line is logged or the state changes
 	faults     Faults
@@ -270,7 +272,7 @@ func (f *Fake) Start(id string) {
 // Stop stops a container with exit code 0 and sends its die event: follow streams send what
 // is logged and end.
 func (f *Fake) Stop(id string) {
-	f.change(id, func(c *fakeContainer) { c.running, c.finishedAt, c.exitCode = false, time.Now(), 0 })
+	f.change(id, func(c *fakeContainer) { c.running, c.finishedAt, c.exitCode, c.stops = false, time.Now(), 0, c.stops+1 })
 	f.containerEvent(id, events.ActionDie, map[string]string{"exitCode": "0"})
 }
 
@@ -284,7 +286,7 @@ func (f *Fake) Remove(id string) {
 		f.t.Fatalf("fake engine: no container %s to remove", id)
 	}
 	f.mu.Lock()
-	c.running, c.removed = false, true
+	c.running, c.removed, c.stops = false, true, c.stops+1
 	c.notifyLocked()
 	f.mu.Unlock()
 	f.event(events.ActionDestroy, c.Container, nil, 0, true)
@@ -415,6 +417,15 @@ func (f *Fake) Clock() int64 {
 	return f.clock
 }
 
+// Subscriptions returns how many events streams have been opened so far. An event sent
+// before a client's stream is open reaches it only by replay, which a request without since
+// does not ask for.
+func (f *Fake) Subscriptions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.subscriptions
+}
+
 // EventFilters returns the filters query of the last events request.
 func (f *Fake) EventFilters() string {
 	f.mu.Lock()
@@ -501,6 +512,7 @@ func (f *Fake) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.subs[ch] = struct{}{}
+	f.subscriptions++
 	cut := f.cut
 	f.mu.Unlock()
 	defer func() {
@@ -608,6 +620,10 @@ type logOptions struct {
 	since, until                       time.Time
 	from                               int // the first line to send
 	short, breakAfter                  int // Faults.ShortFollow and BreakAfter
+	// attach follows until the container stops after stops (an attachment to a container
+	// not started yet waits for it), rather than only while it runs.
+	attach bool
+	stops  int
 }
 
 func (f *Fake) serveLogs(w http.ResponseWriter, r *http.Request) {
@@ -667,7 +683,11 @@ func (f *Fake) writeLog(w io.Writer, flush func(), c *fakeContainer, o logOption
 		end := max(next, len(c.log)-o.short)
 		lines := c.log[next:end]
 		next = end
-		running, changed, cut, closed := c.running, c.changed, f.cut, f.closed
+		ended := !c.running
+		if o.attach {
+			ended = c.stops > o.stops
+		}
+		changed, cut, closed := c.changed, f.cut, f.closed
 		f.mu.Unlock()
 		for _, l := range lines {
 			if !o.until.IsZero() && l.Time.After(o.until) {
@@ -696,7 +716,7 @@ func (f *Fake) writeLog(w io.Writer, flush func(), c *fakeContainer, o logOption
 			}
 		}
 		flush()
-		if !o.follow || !running {
+		if !o.follow || ended {
 			return true
 		}
 		select {
@@ -730,7 +750,8 @@ func pieces(text, driver string, tty bool) []string {
 }
 
 // serveAttach hijacks the connection, as the engine does, and sends what the container
-// prints (with logs=1, what it printed before too) without time stamps, until it stops.
+// prints (with logs=1, what it printed before too) without time stamps, until it stops: an
+// attachment to a container not started yet waits for its start and then its stop.
 func (f *Fake) serveAttach(w http.ResponseWriter, r *http.Request) {
 	c := f.lookup(r.PathValue("id"))
 	if c == nil {
@@ -740,7 +761,7 @@ func (f *Fake) serveAttach(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f.mu.Lock()
 	faults := c.faults
-	from := len(c.log)
+	from, stops := len(c.log), c.stops
 	f.mu.Unlock()
 	if faults.AttachStatus != 0 {
 		writeError(w, faults.AttachStatus, faults.Message)
@@ -790,7 +811,7 @@ func (f *Fake) serveAttach(w http.ResponseWriter, r *http.Request) {
 	}()
 	out := bufio.NewWriter(conn)
 	f.writeLog(out, func() { out.Flush() }, c, logOptions{stdout: q.Get("stdout") == "1", stderr: q.Get("stderr") == "1",
-		follow: q.Get("stream") == "1", from: from}, gone)
+		follow: q.Get("stream") == "1", from: from, attach: true, stops: stops}, gone)
 	conn.Close()
 	<-gone
 }

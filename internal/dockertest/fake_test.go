@@ -99,6 +99,10 @@ func TestFakeLikeEngine(t *testing.T) {
 		{"local", "local", false, 3, 10, 40000, "both"},
 		{"local one piece exactly", "local", false, 1, dockertest.PieceSize, dockertest.PieceSize, "stdout"},
 		{"tty", "json-file", true, 3, 10, 40000, "stdout"},
+		{"tty local", "local", true, 3, 10, 40000, "stdout"},
+		// With the terminal's carriage return the line fills a piece exactly.
+		{"tty one piece exactly", "json-file", true, 1, dockertest.PieceSize - 1, dockertest.PieceSize - 1, "stdout"},
+		{"tty local one piece exactly", "local", true, 1, dockertest.PieceSize - 1, dockertest.PieceSize - 1, "stdout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			name := fmt.Sprintf("qwatch-fake-%d", time.Now().UnixNano())

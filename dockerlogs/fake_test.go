@@ -22,8 +22,7 @@ import (
 // The tests in this file run the Source on a fake engine: no engine needed, and every time
 // stamp, piece and fault chosen by the test.
 
-// startFake starts a Source on the fake engine and waits until the engine sends it events;
-// SelfID is "none" unless cfg sets it.
+// startFake starts a Source on the fake engine; SelfID is "none" unless cfg sets it.
 func startFake(t *testing.T, f *dockertest.Fake, cfg dockerlogs.Config) *running {
 	t.Helper()
 	return startFakeGated(t, f, cfg, nil)
@@ -35,10 +34,7 @@ func startFakeGated(t *testing.T, f *dockertest.Fake, cfg dockerlogs.Config, gat
 	if cfg.SelfID == "" {
 		cfg.SelfID = "none"
 	}
-	subscribed := f.Subscriptions()
-	r := startGated(t, cfg, gate)
-	waitUntil(t, "the events stream", func() bool { return f.Subscriptions() > subscribed })
-	return r
+	return startGated(t, cfg, gate)
 }
 
 // asLines returns what the messages say as the fake's lines, to compare with those fed.

@@ -417,15 +417,6 @@ func (f *Fake) Clock() int64 {
 	return f.clock
 }
 
-// Subscriptions returns how many events streams have been opened so far. An event sent
-// before a client's stream is open reaches it only by replay, which a request without since
-// does not ask for.
-func (f *Fake) Subscriptions() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.subscriptions
-}
-
 // EventFilters returns the filters query of the last events request.
 func (f *Fake) EventFilters() string {
 	f.mu.Lock()
@@ -511,8 +502,9 @@ func (f *Fake) serveEvents(w http.ResponseWriter, r *http.Request) {
 			replay = append(replay, ev)
 		}
 	}
+	// Subscribed before the answer's header, as the engine does: the client's Events
+	// returns once it is.
 	f.subs[ch] = struct{}{}
-	f.subscriptions++
 	cut := f.cut
 	f.mu.Unlock()
 	defer func() {

@@ -52,18 +52,17 @@ type Fake struct {
 	t   testing.TB
 	srv *httptest.Server
 
-	mu            sync.Mutex
-	engineID      string
-	down          bool
-	clock         int64 // nanoseconds of the last event
-	buffer        []events.Message
-	subs          map[chan events.Message]struct{}
-	subscriptions int
-	cut           chan struct{} // closed to cut every open stream
-	containers    map[string]*fakeContainer
-	filters       string
-	logRequests   map[string][]url.Values
-	requests      map[string]int
+	mu          sync.Mutex
+	engineID    string
+	down        bool
+	clock       int64 // nanoseconds of the last event
+	buffer      []events.Message
+	subs        map[chan events.Message]struct{}
+	cut         chan struct{} // closed to cut every open stream
+	containers  map[string]*fakeContainer
+	filters     string
+	logRequests map[string][]url.Values
+	requests    map[string]int
 
 	hijacked sync.WaitGroup
 	conns    map[net.Conn]struct{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,9 +15,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 // The tests in this file run the Source on a fake engine: no engine needed, and every time
@@ -545,4 +548,35 @@ func TestFakeRunWaitsForTheEngine(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
 	}
+}
+
+// The Source keeps the Source contract on the fake engine, found from DOCKER_HOST; each
+// check's Source makes and closes its own client.
+func TestFakeSourceConformance(t *testing.T) {
+	f := dockertest.NewFake(t)
+	t.Setenv("DOCKER_HOST", f.Host())
+	var latest *dockerlogs.Source
+	made := 0
+	qwatchtest.TestSource(t, qwatchtest.SourceKit{
+		New: func(t *testing.T) qwatch.Source {
+			src, err := dockerlogs.NewSource(dockerlogs.Config{SelfID: "none", Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			latest = src
+			return src
+		},
+		Feed: func(t *testing.T, n int) {
+			waitUntil(t, "the subscription", func() bool { return latest.Stats().Connected })
+			made++
+			id := f.Run(dockertest.Container{Name: fmt.Sprint("conformance-", made)})
+			for i := range n {
+				f.Log(id, dockertest.Line{Time: time.Now(), Stream: "stdout", Text: fmt.Sprint("line ", i)})
+			}
+		},
+		NewInvalid: func(t *testing.T) error {
+			_, err := dockerlogs.NewSource(dockerlogs.Config{ExcludeNames: []string{"[bad"}})
+			return err
+		},
+	})
 }

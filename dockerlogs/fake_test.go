@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/message"
@@ -407,20 +406,18 @@ func TestFakeCheckpointsExpire(t *testing.T) {
 // Failures to inspect a container or read its logs are counted; after a stream broke the
 // container is read on from where it got to, and every line comes once.
 func TestFakeAttachErrors(t *testing.T) {
-	t.Run("inspect", func(t *testing.T) {
-		f := dockertest.NewFake(t)
-		id := f.Add(dockertest.Container{Name: "x", Started: time.Now()})
-		f.SetFaults(id, dockertest.Faults{InspectStatus: 500, Message: "boom"})
-		r := startFake(t, f, dockerlogs.Config{})
-		waitUntil(t, "an attach error", func() bool { return r.src.Stats().AttachErrors == 1 })
-	})
-	t.Run("logs", func(t *testing.T) {
-		f := dockertest.NewFake(t)
-		id := f.Add(dockertest.Container{Name: "x", Started: time.Now()})
-		f.SetFaults(id, dockertest.Faults{LogsStatus: 500, Message: "boom"})
-		r := startFake(t, f, dockerlogs.Config{})
-		waitUntil(t, "an attach error", func() bool { return r.src.Stats().AttachErrors == 1 })
-	})
+	for name, faults := range map[string]dockertest.Faults{
+		"inspect": {InspectStatus: 500, Message: "boom"},
+		"logs":    {LogsStatus: 500, Message: "boom"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := dockertest.NewFake(t)
+			id := f.Add(dockertest.Container{Name: "x", Started: time.Now()})
+			f.SetFaults(id, faults)
+			r := startFake(t, f, dockerlogs.Config{})
+			waitUntil(t, "an attach error", func() bool { return r.src.Stats().AttachErrors == 1 })
+		})
+	}
 	t.Run("broken streams", func(t *testing.T) {
 		f := dockertest.NewFake(t)
 		// Running for long, so that listings follow it again after each break.
@@ -555,28 +552,12 @@ func TestFakeRunWaitsForTheEngine(t *testing.T) {
 func TestFakeSourceConformance(t *testing.T) {
 	f := dockertest.NewFake(t)
 	t.Setenv("DOCKER_HOST", f.Host())
-	var latest *dockerlogs.Source
 	made := 0
-	qwatchtest.TestSource(t, qwatchtest.SourceKit{
-		New: func(t *testing.T) qwatch.Source {
-			src, err := dockerlogs.NewSource(dockerlogs.Config{SelfID: "none", Logger: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			latest = src
-			return src
-		},
-		Feed: func(t *testing.T, n int) {
-			waitUntil(t, "the subscription", func() bool { return latest.Stats().Connected })
-			made++
-			id := f.Run(dockertest.Container{Name: fmt.Sprint("conformance-", made)})
-			for i := range n {
-				f.Log(id, dockertest.Line{Time: time.Now(), Stream: "stdout", Text: fmt.Sprint("line ", i)})
-			}
-		},
-		NewInvalid: func(t *testing.T) error {
-			_, err := dockerlogs.NewSource(dockerlogs.Config{ExcludeNames: []string{"[bad"}})
-			return err
-		},
-	})
+	qwatchtest.TestSource(t, conformanceKit(func(t *testing.T, n int) {
+		made++
+		id := f.Run(dockertest.Container{Name: fmt.Sprint("conformance-", made)})
+		for i := range n {
+			f.Log(id, dockertest.Line{Time: time.Now(), Stream: "stdout", Text: fmt.Sprint("line ", i)})
+		}
+	}))
 }

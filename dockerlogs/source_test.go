@@ -291,8 +291,18 @@ func TestGELFDriverContainerSkipped(t *testing.T) {
 
 func TestSourceConformance(t *testing.T) {
 	image := dockertest.Image(t)
+	qwatchtest.TestSource(t, conformanceKit(func(t *testing.T, n int) {
+		name := uniqueName("conformance")
+		dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", image, "/logger", "-n", fmt.Sprint(n), "-every", "2ms")
+		t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+	}))
+}
+
+// conformanceKit checks Sources of the engine from the environment; start makes a container
+// print n lines, once the Source follows the engine's events.
+func conformanceKit(start func(t *testing.T, n int)) qwatchtest.SourceKit {
 	var latest *dockerlogs.Source
-	qwatchtest.TestSource(t, qwatchtest.SourceKit{
+	return qwatchtest.SourceKit{
 		New: func(t *testing.T) qwatch.Source {
 			src, err := dockerlogs.NewSource(dockerlogs.Config{Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
@@ -303,16 +313,14 @@ func TestSourceConformance(t *testing.T) {
 		},
 		Feed: func(t *testing.T, n int) {
 			waitUntil(t, "the subscription", func() bool { return latest.Stats().Connected })
-			name := uniqueName("conformance")
-			dockertest.Docker(t, "run", "-d", "--name", name, "--network", "none", image, "/logger", "-n", fmt.Sprint(n), "-every", "2ms")
-			t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+			start(t, n)
 		},
 		NewInvalid: func(t *testing.T) error {
 			_, err := dockerlogs.NewSource(dockerlogs.Config{ExcludeNames: []string{"[bad"}})
 			return err
 		},
 		Wait: 30 * time.Second,
-	})
+	}
 }
 
 // The quickstart: --rm containers that print a line and exit at once, on a quiet engine. The

@@ -362,6 +362,15 @@ func (f *Fake) lookup(ref string) *fakeContainer {
 	return found
 }
 
+// container finds the container a request names, or answers 404 as the engine does.
+func (f *Fake) container(w http.ResponseWriter, r *http.Request) *fakeContainer {
+	c := f.lookup(r.PathValue("id"))
+	if c == nil {
+		writeError(w, http.StatusNotFound, "No such container: "+r.PathValue("id"))
+	}
+	return c
+}
+
 // Event sends an event about c with the action to every open events stream, stamped with the
 // next step of the fake's clock, and keeps it for replay. The container need not be added.
 func (f *Fake) Event(action string, c Container) events.Message {
@@ -571,9 +580,8 @@ func (f *Fake) serveList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Fake) serveInspect(w http.ResponseWriter, r *http.Request) {
-	c := f.lookup(r.PathValue("id"))
+	c := f.container(w, r)
 	if c == nil {
-		writeError(w, http.StatusNotFound, "No such container: "+r.PathValue("id"))
 		return
 	}
 	f.mu.Lock()
@@ -618,9 +626,8 @@ type logOptions struct {
 }
 
 func (f *Fake) serveLogs(w http.ResponseWriter, r *http.Request) {
-	c := f.lookup(r.PathValue("id"))
+	c := f.container(w, r)
 	if c == nil {
-		writeError(w, http.StatusNotFound, "No such container: "+r.PathValue("id"))
 		return
 	}
 	q := r.URL.Query()
@@ -744,9 +751,8 @@ func pieces(text, driver string, tty bool) []string {
 // prints (with logs=1, what it printed before too) without time stamps, until it stops: an
 // attachment to a container not started yet waits for its start and then its stop.
 func (f *Fake) serveAttach(w http.ResponseWriter, r *http.Request) {
-	c := f.lookup(r.PathValue("id"))
+	c := f.container(w, r)
 	if c == nil {
-		writeError(w, http.StatusNotFound, "No such container: "+r.PathValue("id"))
 		return
 	}
 	q := r.URL.Query()

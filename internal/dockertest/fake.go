@@ -122,8 +122,6 @@ type fakeContainer struct {
 	running    bool
 	startedAt  time.Time
 	finishedAt time.Time
-	exitCode   int
-	removed    bool
 	stops      int // stops and removals so far
 	log        []Line
 	changed    chan struct{} // closed and replaced when a line is logged or the state changes
@@ -271,23 +269,24 @@ func (f *Fake) Start(id string) {
 // Stop stops a container with exit code 0 and sends its die event: follow streams send what
 // is logged and end.
 func (f *Fake) Stop(id string) {
-	f.change(id, func(c *fakeContainer) { c.running, c.finishedAt, c.exitCode, c.stops = false, time.Now(), 0, c.stops+1 })
+	f.change(id, func(c *fakeContainer) { c.running, c.finishedAt, c.stops = false, time.Now(), c.stops+1 })
 	f.containerEvent(id, events.ActionDie, map[string]string{"exitCode": "0"})
 }
 
-// Remove removes a stopped container, its log with it, and sends its destroy event.
+// Remove removes a container, as docker rm -f does, its log with it, and sends its destroy
+// event.
 func (f *Fake) Remove(id string) {
 	f.mu.Lock()
 	c := f.containers[id]
-	delete(f.containers, id)
+	if c != nil {
+		delete(f.containers, id)
+		c.running, c.stops = false, c.stops+1
+		c.notifyLocked()
+	}
 	f.mu.Unlock()
 	if c == nil {
 		f.t.Fatalf("fake engine: no container %s to remove", id)
 	}
-	f.mu.Lock()
-	c.running, c.removed, c.stops = false, true, c.stops+1
-	c.notifyLocked()
-	f.mu.Unlock()
 	f.event(events.ActionDestroy, c.Container, nil, 0, true)
 }
 
@@ -590,7 +589,7 @@ func (f *Fake) serveInspect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, c.faults.InspectStatus, c.faults.Message)
 		return
 	}
-	state := &container.State{Status: container.StateCreated, Running: c.running, ExitCode: c.exitCode,
+	state := &container.State{Status: container.StateCreated, Running: c.running,
 		StartedAt: "0001-01-01T00:00:00Z", FinishedAt: "0001-01-01T00:00:00Z"}
 	if !c.startedAt.IsZero() {
 		state.Status, state.StartedAt = container.StateExited, c.startedAt.UTC().Format(time.RFC3339Nano)

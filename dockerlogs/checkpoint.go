@@ -3,6 +3,8 @@ package dockerlogs
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,11 +59,14 @@ func (s *Source) loadCheckpoint(id string) *checkpoint {
 		return nil
 	}
 	data, err := os.ReadFile(s.checkpointPath(id))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	var c checkpoint
-	if err := json.Unmarshal(data, &c); err != nil || len(c.Streams) == 0 {
+	if err == nil {
+		err = json.Unmarshal(data, &c)
+	}
+	if err != nil || len(c.Streams) == 0 {
 		s.checkpointErrors.Add(1)
 		s.log.Warn("dockerlogs: unreadable checkpoint; following from now", "id", short(id), "err", err)
 		return nil

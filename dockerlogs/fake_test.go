@@ -561,3 +561,20 @@ func TestFakeSourceConformance(t *testing.T) {
 		}
 	}))
 }
+
+// A checkpoint that cannot be read is counted, and the container followed from then on.
+func TestFakeCorruptCheckpoint(t *testing.T) {
+	f := dockertest.NewFake(t)
+	state := t.TempDir()
+	id := f.Add(dockertest.Container{Name: "corrupt", Started: time.Now().Add(-time.Hour)})
+	if err := os.WriteFile(filepath.Join(state, id+".json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.Log(id, dockertest.Line{Time: time.Now().Add(-time.Minute), Stream: "stdout", Text: "before"})
+	r := startFake(t, f, dockerlogs.Config{StateDir: state})
+	waitUntil(t, "a checkpoint error", func() bool { return r.src.Stats().CheckpointErrors == 1 })
+	now := dockertest.Line{Time: time.Now(), Stream: "stdout", Text: "after"}
+	f.Log(id, now)
+	f.Stop(id)
+	checkLines(t, r.waitDone(t, id, "corrupt", 1), []dockertest.Line{now})
+}

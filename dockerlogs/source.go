@@ -51,7 +51,8 @@ type Config struct {
 	// message emitted so far is safe (written, or in a spool). qwatchd passes Hub.Sync, so a
 	// checkpoint never runs ahead of what a crash would keep.
 	Flush func(ctx context.Context) error
-	// IncludeGELF follows containers that log with the GELF driver too; by default they are
+	// IncludeGELF lets containers that log with the GELF driver be followed too, which the
+	// engine reads back only from its dual-logging cache (DualLogging); by default they are
 	// skipped, as the GELF source receives their lines.
 	IncludeGELF bool
 	// DualLogging follows containers whose driver the engine cannot read back (syslog,
@@ -79,7 +80,8 @@ type Config struct {
 	// RelistInterval is how often the running containers are listed again, to catch a start
 	// whose event was missed (DefaultRelistInterval).
 	RelistInterval time.Duration
-	// Logger reports containers followed and errors (nil: slog.Default()).
+	// Logger reports what goes wrong: the engine out of reach, a container or checkpoint
+	// that cannot be read or written, output lost (nil: slog.Default()).
 	Logger *slog.Logger
 }
 

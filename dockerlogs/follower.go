@@ -27,9 +27,8 @@ type follower struct {
 }
 
 // run follows the container; it returns why the container is skipped, or "". A container
-// just started (fresh) is attached before anything else, because a --rm container that prints
-// and exits at once may be gone by the time it could be inspected; an open log stream still
-// reads to its end.
+// just started (fresh) that is gone already, or exited with --rm, is not asked for its logs:
+// what the attachment made at its creation read (attachEarly) is emitted instead.
 func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func(message.Message)) string {
 	s := f.src
 	if reason := s.skipByAttributes(f.id, attrs); reason != "" {

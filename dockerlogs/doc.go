@@ -25,16 +25,17 @@
 // that the lines they cover are safe (qwatchd passes Hub.Sync: written, or in the spool). They
 // are kept through a container's stop and start, deleted when it is destroyed, and deleted
 // each time the Source connects to the engine for containers that no longer exist. After a
-// restart, clean or kill -9, each running container resumes at its checkpoint: no line is lost
+// restart, clean or kill -9, each container resumes at its checkpoint: no line is lost
 // while the engine still has it, and a line is repeated only if it was emitted after the last
 // checkpoint was written (at most about a second of lines). A repeat carries the same ID,
 // derived from (container, stream, timestamp, ordinal), so the Elasticsearch sink, which
 // creates documents by ID, stores it once.
 //
-// Containers found running when Run starts with no checkpoint (all of them on a first start;
-// later, those that had printed nothing) are followed from then on; containers started while
-// the Source runs are read from their first line. A container that stopped while the program
-// was not running is not read again: what it wrote after its checkpoint is not emitted.
+// A container that stopped while the program was not running is read from its checkpoint to
+// its end when the Source connects to the engine, and only once for each run. Containers
+// without a checkpoint (all of them on a first start; later, those that had printed nothing)
+// are followed from when Run starts if they are running, and not read if they are not;
+// containers started while the Source runs are read from their first line.
 //
 // # Selection
 //

@@ -578,3 +578,39 @@ func TestFakeCorruptCheckpoint(t *testing.T) {
 	f.Stop(id)
 	checkLines(t, r.waitDone(t, id, "corrupt", 1), []dockertest.Line{now})
 }
+
+// A container that printed on and stopped while no Source ran is read to its end by the next
+// Source, once: the Source after that does not ask for its logs again, unless it ran again.
+func TestFakeStoppedWhileNoSourceRan(t *testing.T) {
+	f := dockertest.NewFake(t)
+	state := t.TempDir()
+	r1 := startFake(t, f, dockerlogs.Config{StateDir: state})
+	id := f.Run(dockertest.Container{Name: "job"})
+	t0 := at()
+	line := func(i int) dockertest.Line {
+		return dockertest.Line{Time: t0.Add(ms(i)), Stream: "stdout", Text: fmt.Sprint("line ", i)}
+	}
+	f.Log(id, line(0), line(1))
+	r1.waitLines(t, "job", 2)
+	r1.stop()
+	f.Log(id, line(2), line(3))
+	f.Stop(id)
+
+	r2 := startFake(t, f, dockerlogs.Config{StateDir: state})
+	checkLines(t, r2.waitDone(t, id, "job", 2), []dockertest.Line{line(2), line(3)})
+	r2.stop()
+
+	requests := len(f.LogRequests(id))
+	r3 := startFake(t, f, dockerlogs.Config{StateDir: state})
+	r3.stop() // its followers have ended
+	if n := len(f.LogRequests(id)); n != requests {
+		t.Errorf("%d more logs requests for a container read to its end", n-requests)
+	}
+
+	// It runs again, and stops, while no Source runs: the next one reads that run.
+	f.Start(id)
+	f.Log(id, line(4))
+	f.Stop(id)
+	r4 := startFake(t, f, dockerlogs.Config{StateDir: state})
+	checkLines(t, r4.waitDone(t, id, "job", 1), []dockertest.Line{line(4)})
+}

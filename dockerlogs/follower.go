@@ -69,6 +69,9 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	}
 	f.base = baseMessage(info, s.host)
 	ck := s.loadCheckpoint(f.id)
+	if !fresh && ck != nil && info.State != nil && !info.State.Running && ck.Read == info.State.StartedAt {
+		return "" // stopped, and read to its end before
+	}
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 	var started time.Time
 	if info.State != nil {
@@ -121,6 +124,12 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		// engine wrote; read once more from the last position, skipping what was taken. (Not
 		// for a --rm container: asking now would race the engine's removal.)
 		f.drain(ctx, opts, out, errw)
+		out.finish()
+		errw.finish()
+		if info, err := s.client.ContainerInspect(ctx, f.id); err == nil && info.State != nil && !info.State.Running {
+			s.readToEnd(f.id, info.State.StartedAt)
+		}
+		return ""
 	}
 	out.finish()
 	errw.finish()

@@ -286,8 +286,10 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 	}
 }
 
-// relist follows every running container not followed yet; at the first listing it also
-// removes the checkpoints of containers that no longer exist.
+// relist follows every running container not followed yet. At the first listing of a
+// connection it also removes the checkpoints of containers that no longer exist, and reads
+// the stopped containers with a checkpoint to their end: they may have written lines after
+// it while not followed.
 func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message), first bool) error {
 	list, err := s.client.ContainerList(ctx, container.ListOptions{All: first})
 	if err != nil {
@@ -305,7 +307,10 @@ func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit
 		// A container created moments ago is left to its events, which may still be on
 		// their way: following it from here would miss the attachment made at its creation.
 		// One skipped already is looked at again when it starts again.
-		if c.State == "running" && !passed && (first || time.Since(time.Unix(c.Created, 0)) > 5*time.Second) {
+		switch {
+		case c.State == "running" && !passed && (first || time.Since(time.Unix(c.Created, 0)) > 5*time.Second):
+			s.follow(followCtx, wg, c.ID, false, nil, emit)
+		case first && c.State == "exited" && s.loadCheckpoint(c.ID) != nil:
 			s.follow(followCtx, wg, c.ID, false, nil, emit)
 		}
 	}

@@ -532,19 +532,28 @@ func (f *Fake) serveEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case ev := <-ch:
+			select {
+			case <-cut: // sent after the cut: it goes no further
+				cutEvents(w)
+			default:
+			}
 			if matchEvent(args, ev) {
 				enc.Encode(ev)
 				w.(http.Flusher).Flush()
 			}
 		case <-cut:
-			// Half an event, then the connection goes: a stream cut mid-way.
-			w.Write([]byte(`{"Type":"container","Act`))
-			w.(http.Flusher).Flush()
-			panic(http.ErrAbortHandler)
+			cutEvents(w)
 		case <-r.Context().Done():
 			return
 		}
 	}
+}
+
+// cutEvents sends half an event, and the connection goes: a stream cut mid-way.
+func cutEvents(w http.ResponseWriter) {
+	w.Write([]byte(`{"Type":"container","Act`))
+	w.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
 }
 
 // matchEvent applies the filters the fake knows, as the engine does; others match all.
@@ -675,6 +684,9 @@ func (f *Fake) writeLog(w io.Writer, flush func(), c *fakeContainer, o logOption
 		stdout, stderr = w, w // a terminal has one stream, without frames
 	}
 	next, entries := o.from, 0
+	f.mu.Lock()
+	cut, closed := f.cut, f.closed // a cut after the stream opened ends it
+	f.mu.Unlock()
 	for {
 		f.mu.Lock()
 		end := max(next, len(c.log)-o.short)
@@ -684,8 +696,13 @@ func (f *Fake) writeLog(w io.Writer, flush func(), c *fakeContainer, o logOption
 		if o.attach {
 			ended = c.stops > o.stops
 		}
-		changed, cut, closed := c.changed, f.cut, f.closed
+		changed := c.changed
 		f.mu.Unlock()
+		select {
+		case <-cut: // what is not sent yet goes no further
+			return false
+		default:
+		}
 		for _, l := range lines {
 			if !o.until.IsZero() && l.Time.After(o.until) {
 				return true

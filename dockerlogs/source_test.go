@@ -196,8 +196,11 @@ func TestTTYLines(t *testing.T) {
 	got := r.waitLines(t, name, 5)
 	for i, m := range got {
 		if want := lines.Line("tty", "stdout", i, lines.Size(i, 10, 100)); m.Text != want {
-			t.Errorf("line %d = %q, want %q", i, m.Text, want)
+			t.Errorf("line %d = %q (time %s, ID %s), want %q", i, m.Text, m.Time.Format(time.RFC3339Nano), m.ID, want)
 		}
+	}
+	if t.Failed() {
+		t.Logf("stats %+v", r.src.Stats())
 	}
 }
 

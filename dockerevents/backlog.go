@@ -7,10 +7,6 @@ import (
 	"github.com/docker/docker/api/types/events"
 )
 
-// DefaultMaxBacklogBytes bounds the events read and not yet emitted: some 30,000 events of
-// a typical size.
-const DefaultMaxBacklogBytes = 16 << 20
-
 // backlog holds the events read from the engine until they are emitted, so that a blocked
 // emit never stops the reading. The engine gives each subscriber a buffer of 1,024 events
 // and skips, without a word, the events of one that has not taken them within 100 ms; a

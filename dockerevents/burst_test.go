@@ -17,6 +17,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 // engineRecord asks the engine for its own record of the container events of label between
@@ -66,7 +67,7 @@ func TestRealEngineBurstMatchesEngineRecord(t *testing.T) {
 	label := fmt.Sprintf("qwatch.burst=%d", time.Now().UnixNano())
 	key, _, _ := strings.Cut(label, "=")
 	for round := range 3 {
-		col := &collector{}
+		col := &qwatchtest.Collector{}
 		src := runReal(t, engine, col)
 		since := time.Now()
 		var wg sync.WaitGroup
@@ -77,13 +78,23 @@ func TestRealEngineBurstMatchesEngineRecord(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		time.Sleep(time.Second) // the last destroy events reach the stream
+		// docker run --rm returns once the container is removed: the engine has stamped
+		// every event of the round. Once the Source has them all, until covers them.
+		waitUntil(t, "the round's destroy events", func() bool {
+			destroyed := 0
+			for _, m := range col.Messages() {
+				if m.Event.Type == "container" && m.Event.Action == "destroy" && m.Container.Labels[key] == label[len(key)+1:] {
+					destroyed++
+				}
+			}
+			return destroyed == 25
+		})
 		until := time.Now()
 		want := engineRecord(t, since, until, label)
 		var got []string
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
-			if got = identities(col.all(), key); len(missing(want, got)) == 0 {
+			if got = identities(col.Messages(), key); len(missing(want, got)) == 0 {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -100,7 +111,7 @@ func TestRealEngineBurstMatchesEngineRecord(t *testing.T) {
 			}
 		}
 		perContainer := map[string]int{}
-		for _, m := range col.all() {
+		for _, m := range col.Messages() {
 			if m.Event.Type == "container" && m.Container.Labels[key] != "" {
 				switch m.Event.Action {
 				case "create", "start", "die", "destroy":
@@ -137,36 +148,36 @@ func TestRealEngineStateFileCoversDowntime(t *testing.T) {
 	engine := dockertest.Engine(t)
 	image := dockertest.Image(t)
 	state := filepath.Join(t.TempDir(), "events.json")
-	newSource := func() (*dockerevents.Source, *collector, func()) {
+	newSource := func() (*dockerevents.Source, *qwatchtest.Collector, func()) {
 		src, err := dockerevents.NewSource(dockerevents.Config{Client: engine, StateFile: state,
 			Filters: map[string][]string{"type": {"container"}}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		col := &collector{}
+		col := &qwatchtest.Collector{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- src.Run(ctx, col.emit) }()
+		go func() { done <- src.Run(ctx, col.Emit) }()
 		waitConnected(t, src)
 		return src, col, func() { cancel(); <-done }
 	}
 	_, col1, stop1 := newSource()
 	name1 := fmt.Sprintf("qwatch-before-%d", time.Now().UnixNano())
 	dockertest.Docker(t, "create", "--name", name1, "--network", "none", image, "/logger", "-n", "1")
-	col1.waitFor(t, "create before", func(m message.Message) bool { return m.Container.Name == name1 })
+	waitFor(t, col1, "create before", func(m message.Message) bool { return m.Container.Name == name1 })
 	stop1()
 	name2 := fmt.Sprintf("qwatch-while-down-%d", time.Now().UnixNano())
 	dockertest.Docker(t, "create", "--name", name2, "--network", "none", image, "/logger", "-n", "1")
 	dockertest.Docker(t, "rm", name1, name2)
 	_, col2, stop2 := newSource()
 	defer stop2()
-	col2.waitFor(t, "create while down", func(m message.Message) bool {
+	waitFor(t, col2, "create while down", func(m message.Message) bool {
 		return m.Container.Name == name2 && m.Event.Action == "create"
 	})
-	col2.waitFor(t, "destroy while down", func(m message.Message) bool {
+	waitFor(t, col2, "destroy while down", func(m message.Message) bool {
 		return m.Container.Name == name2 && m.Event.Action == "destroy"
 	})
-	for _, m := range col2.all() {
+	for _, m := range col2.Messages() {
 		if m.Container.Name == name1 && m.Event.Action == "create" {
 			t.Errorf("the create of %s, emitted before the restart, came again", name1)
 		}

@@ -14,12 +14,14 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 // runReal runs a Source against a real engine until the test ends.
-func runReal(t *testing.T, c *client.Client, col *collector) *dockerevents.Source {
+func runReal(t *testing.T, c *client.Client, col *qwatchtest.Collector) *dockerevents.Source {
 	t.Helper()
 	src, err := dockerevents.NewSource(dockerevents.Config{Client: c, MinBackoff: 50 * time.Millisecond,
 		MaxBackoff: 500 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -28,7 +30,7 @@ func runReal(t *testing.T, c *client.Client, col *collector) *dockerevents.Sourc
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- src.Run(ctx, col.emit) }()
+	go func() { done <- src.Run(ctx, col.Emit) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -37,22 +39,6 @@ func runReal(t *testing.T, c *client.Client, col *collector) *dockerevents.Sourc
 	})
 	waitConnected(t, src)
 	return src
-}
-
-// waitFor waits until the collector holds a message that matches, and returns it.
-func (c *collector) waitFor(t *testing.T, what string, match func(message.Message) bool) message.Message {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, m := range c.all() {
-			if match(m) {
-				return m
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no %s among %d messages: %v", what, len(c.all()), texts(c.all()))
-	return message.Message{}
 }
 
 func count(msgs []message.Message, typ, action, actor string) int {
@@ -68,7 +54,7 @@ func count(msgs []message.Message, typ, action, actor string) int {
 func TestRealEngineEvents(t *testing.T) {
 	engine := dockertest.Engine(t)
 	image := dockertest.Image(t)
-	col := &collector{}
+	col := &qwatchtest.Collector{}
 	src := runReal(t, engine, col)
 
 	name := "qwatch-events-" + time.Now().Format("150405.000000")
@@ -85,10 +71,10 @@ func TestRealEngineEvents(t *testing.T) {
 	dockertest.Docker(t, "network", "create", name)
 	dockertest.Docker(t, "network", "rm", name)
 
-	col.waitFor(t, "network destroy", func(m message.Message) bool {
+	waitFor(t, col, "network destroy", func(m message.Message) bool {
 		return m.Event.Type == "network" && m.Event.Action == "destroy" && m.Event.Attributes["name"] == name
 	})
-	msgs := col.all()
+	msgs := col.Messages()
 	for _, action := range []string{"create", "start", "die", "destroy"} {
 		if n := count(msgs, "container", action, id); n != 1 {
 			t.Errorf("container %s: %d events, want 1", action, n)
@@ -141,7 +127,7 @@ func countUntagAny(msgs []message.Message) int {
 
 func TestRealEngineImageImport(t *testing.T) {
 	engine := dockertest.Engine(t)
-	col := &collector{}
+	col := &qwatchtest.Collector{}
 	runReal(t, engine, col)
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
@@ -153,7 +139,7 @@ func TestRealEngineImageImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	dockertest.Docker(t, "import", file, "qwatch-import:test")
-	m := col.waitFor(t, "image import", func(m message.Message) bool {
+	m := waitFor(t, col, "image import", func(m message.Message) bool {
 		return m.Event.Type == "image" && m.Event.Action == "import"
 	})
 	if !strings.HasPrefix(m.Event.ActorID, "sha256:") {
@@ -168,24 +154,24 @@ func TestRealEngineRestart(t *testing.T) {
 		t.Skip("restarts an engine; skipped with -short")
 	}
 	eng := dockertest.StartPrivateEngine(t)
-	c, err := client.NewClientWithOpts(client.WithHost(eng.Host), client.WithAPIVersionNegotiation())
+	c, err := dockerclient.New(eng.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	col := &collector{}
+	col := &qwatchtest.Collector{}
 	src := runReal(t, c, col)
 	eng.Docker("volume", "create", "before")
-	col.waitFor(t, "volume before", func(m message.Message) bool { return m.Event.ActorID == "before" })
+	waitFor(t, col, "volume before", func(m message.Message) bool { return m.Event.ActorID == "before" })
 	eng.Stop()
 	eng.Start()
 	eng.Docker("volume", "create", "after")
-	col.waitFor(t, "volume after", func(m message.Message) bool { return m.Event.ActorID == "after" })
-	gap := col.waitFor(t, "gap", func(m message.Message) bool { return m.Event.Type == "qwatch" && m.Event.Action == "gap" })
+	waitFor(t, col, "volume after", func(m message.Message) bool { return m.Event.ActorID == "after" })
+	gap := waitFor(t, col, "gap", func(m message.Message) bool { return m.Event.Type == "qwatch" && m.Event.Action == "gap" })
 	if gap.Level != message.LevelWarning || gap.Event.Attributes["from"] == "" || gap.Event.Attributes["to"] == "" {
 		t.Errorf("gap message %+v", gap)
 	}
-	msgs := col.all()
+	msgs := col.Messages()
 	if count(msgs, "volume", "create", "before") != 1 || count(msgs, "volume", "create", "after") != 1 {
 		t.Errorf("volume events not exactly once: %v", texts(msgs))
 	}

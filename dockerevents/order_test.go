@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 func texts3(names ...string) []string {
@@ -19,16 +21,16 @@ func texts3(names ...string) []string {
 
 // The live stream is not in time order; no event of it is dropped for its time.
 func TestLiveOutOfOrderEventsAllEmitted(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, _ := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
-	base := f.now()
+	base := f.Clock()
 	ms := int64(time.Millisecond)
-	f.emitAt("start", "third", base+3*ms, true)
-	f.emitAt("start", "first", base+1*ms, true)
-	f.emitAt("start", "second", base+2*ms, true)
-	got, gaps := split(c.wait(t, 3))
+	f.EventAt("start", web("third"), base+3*ms, true)
+	f.EventAt("start", web("first"), base+1*ms, true)
+	f.EventAt("start", web("second"), base+2*ms, true)
+	got, gaps := split(waitN(t, c, 3))
 	checkOnce(t, got, texts3("third", "first", "second"))
 	if len(gaps) != 0 || src.Stats().Duplicates != 0 {
 		t.Errorf("gaps %v, duplicates %d; want none", gaps, src.Stats().Duplicates)
@@ -38,19 +40,19 @@ func TestLiveOutOfOrderEventsAllEmitted(t *testing.T) {
 // After a break, the replay brings back an event stamped before the newest one seen that the
 // broken stream never delivered; it is emitted, and the replayed ones already seen are not.
 func TestReplayRecoversEventMissedAtBreak(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, _ := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
-	base := f.now()
+	base := f.Clock()
 	ms := int64(time.Millisecond)
-	f.emitAt("start", "a", base+1*ms, true)
-	f.emitAt("start", "b", base+3*ms, true)
-	c.wait(t, 2)
-	f.cutStreams()
-	f.emitAt("start", "missed", base+2*ms, false) // stamped before b, published after the break
-	f.emitAt("start", "d", base+4*ms, false)
-	got, gaps := split(c.wait(t, 4))
+	f.EventAt("start", web("a"), base+1*ms, true)
+	f.EventAt("start", web("b"), base+3*ms, true)
+	waitN(t, c, 2)
+	f.CutStreams()
+	f.EventAt("start", web("missed"), base+2*ms, false) // stamped before b, published after the break
+	f.EventAt("start", web("d"), base+4*ms, false)
+	got, gaps := split(waitN(t, c, 4))
 	checkOnce(t, got, texts3("a", "b", "missed", "d"))
 	if len(gaps) != 0 {
 		t.Errorf("gaps reported: %v", gaps)
@@ -69,31 +71,31 @@ func TestStateFileResumesAfterRestart(t *testing.T) {
 		wantGap bool
 	}{{"within the replay buffer", 5, false}, {"beyond it", 300, true}} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFakeEngine(t)
+			f := dockertest.NewFake(t)
 			state := filepath.Join(t.TempDir(), "events.json")
-			c1 := &collector{}
+			c1 := &qwatchtest.Collector{}
 			src1, stop1 := run(t, f, c1, dockerevents.Config{StateFile: state})
 			waitConnected(t, src1)
 			for _, n := range []string{"a", "b", "c"} {
-				f.emit("start", n)
+				f.Event("start", web(n))
 			}
-			c1.wait(t, 3)
+			waitN(t, c1, 3)
 			stop1()
 			if _, err := os.Stat(state); err != nil {
 				t.Fatalf("no state file after Run returned: %v", err)
 			}
 			for i := range tt.between {
-				f.emit("start", "down-"+string(rune('A'+i%26)))
+				f.Event("start", web("down-"+string(rune('A'+i%26))))
 			}
-			c2 := &collector{}
+			c2 := &qwatchtest.Collector{}
 			src2, _ := run(t, f, c2, dockerevents.Config{StateFile: state})
 			waitConnected(t, src2)
-			f.emit("start", "after")
+			f.Event("start", web("after"))
 			want := min(tt.between, 256) + 1
 			if tt.wantGap {
 				want++ // the gap message
 			}
-			got, gaps := split(c2.wait(t, want))
+			got, gaps := split(waitN(t, c2, want))
 			if len(got) != min(tt.between, 256)+1 || got[len(got)-1] != texts3("after")[0] {
 				t.Errorf("got %d events (last %q), want %d ending with after", len(got), got[len(got)-1], min(tt.between, 256)+1)
 			}
@@ -111,14 +113,14 @@ func TestStateFileResumesAfterRestart(t *testing.T) {
 
 // A state file that cannot be read is reported as a gap of unknown start, and counted.
 func TestCorruptStateFileReportsGap(t *testing.T) {
-	f := newFakeEngine(t)
+	f := dockertest.NewFake(t)
 	state := filepath.Join(t.TempDir(), "events.json")
 	if err := os.WriteFile(state, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{}
+	c := &qwatchtest.Collector{}
 	src, _ := run(t, f, c, dockerevents.Config{StateFile: state})
-	_, gaps := split(c.wait(t, 1))
+	_, gaps := split(waitN(t, c, 1))
 	if len(gaps) != 1 || gaps[0].Event.Attributes["from"] != "unknown" {
 		t.Errorf("gaps = %v, want one from an unknown start", gaps)
 	}

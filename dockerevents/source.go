@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
@@ -27,6 +28,8 @@ const (
 	DefaultMinBackoff  = 100 * time.Millisecond
 	DefaultMaxBackoff  = 10 * time.Second
 	DefaultSeamTimeout = 2 * time.Second
+	// DefaultMaxBacklogBytes holds some 30,000 events of a typical size.
+	DefaultMaxBacklogBytes = 16 << 20
 )
 
 // Config sets up a Source. The zero value works on a Docker host: the engine from the
@@ -42,10 +45,13 @@ type Config struct {
 	// IgnoreActions drops events whose action, up to a colon, is one of these; for example
 	// "exec_create", "exec_start", "exec_die" for the noise of health checks and docker exec.
 	IgnoreActions []string
-	// Since is the time of the first event wanted; zero means from when Run starts.
+	// Since is the time of the first event wanted; zero means from when Run starts. A
+	// position read from StateFile takes its place.
 	Since time.Time
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts
-	// (DefaultMinBackoff, DefaultMaxBackoff); each wait has jitter.
+	// (DefaultMinBackoff, DefaultMaxBackoff): MinBackoff after a stream that delivered
+	// events, doubled after each attempt that did not, up to MaxBackoff. Each wait is spread
+	// by ±20%, so that many programs do not reconnect in step.
 	MinBackoff, MaxBackoff time.Duration
 	// SeamTimeout is how long, after reconnecting, the Source waits for the engine to replay
 	// the last event it saw before it reports a gap (DefaultSeamTimeout).
@@ -78,7 +84,7 @@ type Stats struct {
 	Events      uint64 // events received and emitted
 	Duplicates  uint64 // events the engine replayed twice at a seam, dropped
 	Ignored     uint64 // events dropped by IgnoreActions
-	Reconnects  uint64 // streams re-established after an error
+	Reconnects  uint64 // times the stream broke or could not be opened, each followed by a new attempt
 	Gaps        uint64 // gaps reported
 	Dropped     uint64 // events dropped because the backlog was full (reported as gaps)
 	Backlog     int    // events read from the engine and not yet emitted, now
@@ -131,7 +137,7 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: newInventory()}
 	if s.client == nil {
-		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		c, err := dockerclient.New("")
 		if err != nil {
 			return nil, fmt.Errorf("dockerevents: client from the environment: %w", err)
 		}
@@ -176,7 +182,7 @@ func (s *Source) Enrich(m *message.Message) bool {
 	if m.Container.ImageName == "" {
 		m.Container.ImageName = info.image
 	}
-	if m.Container.Labels == nil {
+	if len(m.Container.Labels) == 0 {
 		m.Container.Labels = info.labels
 	}
 	return true
@@ -237,8 +243,9 @@ func eventTime(ev events.Message) time.Time {
 	return time.Unix(ev.Time, 0)
 }
 
-// Run follows the events until ctx is done, reconnecting whenever the stream breaks, and
-// returns nil. Run may be called once.
+// Run follows the events until ctx is done, reconnecting whenever the stream breaks or the
+// engine cannot be reached, and returns nil. Run may be called once; a second call returns an
+// error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("dockerevents: Run called twice")

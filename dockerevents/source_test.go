@@ -13,7 +13,9 @@ import (
 
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/dockerevents"
+	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/message"
+	"github.com/qnib/qwatch/qwatchtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,38 +25,45 @@ var (
 	_ qwatch.Processor = (*dockerevents.Source)(nil).Enrich
 )
 
-type collector struct {
-	mu   sync.Mutex
-	msgs []message.Message
-	slow time.Duration
-}
-
-func (c *collector) emit(m message.Message) {
-	if c.slow > 0 {
-		time.Sleep(c.slow)
-	}
-	c.mu.Lock()
-	c.msgs = append(c.msgs, m)
-	c.mu.Unlock()
-}
-
-func (c *collector) all() []message.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]message.Message(nil), c.msgs...)
-}
-
-func (c *collector) wait(t *testing.T, n int) []message.Message {
+// waitN waits until c holds n messages, and returns them.
+func waitN(t *testing.T, c *qwatchtest.Collector, n int) []message.Message {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if msgs := c.all(); len(msgs) >= n {
-			return msgs
-		}
-		time.Sleep(5 * time.Millisecond)
+	msgs, err := c.WaitFor(n, 20*time.Second)
+	if err != nil {
+		t.Fatalf("%v: %v", err, texts(msgs))
 	}
-	t.Fatalf("got %d of %d messages: %v", len(c.all()), n, texts(c.all()))
-	return nil
+	return msgs
+}
+
+// waitFor waits until c holds a message that matches, and returns it.
+func waitFor(t *testing.T, c *qwatchtest.Collector, what string, match func(message.Message) bool) message.Message {
+	t.Helper()
+	var found message.Message
+	waitUntil(t, what, func() bool {
+		for _, m := range c.Messages() {
+			if match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// waitUntil waits until cond holds, for a minute at most.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within a minute", what)
+		}
+	}
+}
+
+// web is a container as the tests' events describe it.
+func web(name string) dockertest.Container {
+	return dockertest.Container{Name: name, Image: "nginx:1.27", Labels: map[string]string{"app": "web"}}
 }
 
 func texts(msgs []message.Message) []string {
@@ -65,14 +74,17 @@ func texts(msgs []message.Message) []string {
 	return out
 }
 
+// seamTimeout is the tests' Config.SeamTimeout unless they set one.
+const seamTimeout = 500 * time.Millisecond
+
 // run starts a Source on the fake engine; the returned function stops it and waits.
-func run(t *testing.T, f *fakeEngine, c *collector, cfg dockerevents.Config) (*dockerevents.Source, func()) {
+func run(t *testing.T, f *dockertest.Fake, c *qwatchtest.Collector, cfg dockerevents.Config) (*dockerevents.Source, func()) {
 	t.Helper()
-	cfg.Client = f.client()
+	cfg.Client = f.Client()
 	cfg.Since = time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC)
 	cfg.MinBackoff, cfg.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
 	if cfg.SeamTimeout == 0 {
-		cfg.SeamTimeout = 500 * time.Millisecond
+		cfg.SeamTimeout = seamTimeout
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	src, err := dockerevents.NewSource(cfg)
@@ -81,7 +93,7 @@ func run(t *testing.T, f *fakeEngine, c *collector, cfg dockerevents.Config) (*d
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- src.Run(ctx, c.emit) }()
+	go func() { done <- src.Run(ctx, c.Emit) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -120,28 +132,34 @@ func checkOnce(t *testing.T, got []string, want []string) {
 }
 
 func TestStreamCutMidwayLosesAndRepeatsNothing(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{})
 	var want []string
 	emitN := func(n int) {
 		for range n {
-			ev := f.emit("start", "web-"+string(rune('a'+len(want)%26)))
+			ev := f.Event("start", web("web-"+string(rune('a'+len(want)%26))))
 			want = append(want, "container start "+ev.Actor.Attributes["name"]+" (nginx:1.27)")
 		}
 	}
 	waitConnected(t, src)
 	emitN(5)
-	c.wait(t, 5)
+	waitN(t, c, 5)
 	for range 3 {
-		f.cutStreams()
+		duplicates := src.Stats().Duplicates
+		f.CutStreams()
 		emitN(4) // while the Source reconnects: must come from the replay
-		c.wait(t, len(want))
-		waitConnected(t, src)
+		waitN(t, c, len(want))
+		// The replay sends the events seen before the new ones: by now the seam is proven.
+		if src.Stats().Duplicates == duplicates {
+			t.Fatalf("the new events came before any replayed one: stats %+v", src.Stats())
+		}
 	}
-	time.Sleep(700 * time.Millisecond) // past the seam timeout: no gap may appear late
+	// A gap found missing by the seam check would be reported at the seam timeout: only
+	// waiting past it shows that none comes.
+	time.Sleep(2 * seamTimeout)
 	stop()
-	got, gaps := split(c.all())
+	got, gaps := split(c.Messages())
 	checkOnce(t, got, want)
 	if len(gaps) != 0 {
 		t.Errorf("gap reported though the replay covered the seam: %v", texts(gaps))
@@ -152,31 +170,27 @@ func TestStreamCutMidwayLosesAndRepeatsNothing(t *testing.T) {
 	}
 }
 
+// waitConnected waits until the Source has subscribed and listed the containers. Events
+// sent from then on reach it even if its request is still on the way: it subscribes with a
+// since, and the engine replays them.
 func waitConnected(t *testing.T, src *dockerevents.Source) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !src.Stats().Connected {
-		if time.Now().After(deadline) {
-			t.Fatal("source did not connect")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the stream's request reach the engine
+	waitStats(t, src, "connection", func(st dockerevents.Stats) bool { return st.Connected })
 }
 
 func TestEngineRestartReportsGap(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
-	before := f.emit("start", "before")
-	c.wait(t, 1)
-	f.setDown(true)
-	time.Sleep(100 * time.Millisecond)
-	f.restart("ENGINE-2")
-	after := f.emit("start", "after") // in the new engine's buffer, replayed on reconnect
-	f.setDown(false)
-	msgs := c.wait(t, 3)
+	before := f.Event("start", web("before"))
+	waitN(t, c, 1)
+	f.SetDown(true)
+	waitStats(t, src, "disconnection", func(st dockerevents.Stats) bool { return !st.Connected })
+	f.Restart("ENGINE-2")
+	after := f.Event("start", web("after")) // in the new engine's buffer, replayed on reconnect
+	f.SetDown(false)
+	msgs := waitN(t, c, 3)
 	stop()
 	got, gaps := split(msgs)
 	checkOnce(t, got, []string{"container start before (nginx:1.27)", "container start after (nginx:1.27)"})
@@ -196,14 +210,14 @@ func TestEngineRestartReportsGap(t *testing.T) {
 }
 
 func TestRestartWithNoNewEventsReportsGapAfterSeamTimeout(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{SeamTimeout: 300 * time.Millisecond})
 	waitConnected(t, src)
-	f.emit("create", "x")
-	c.wait(t, 1)
-	f.restart("ENGINE-2")
-	msgs := c.wait(t, 2)
+	f.Event("create", web("x"))
+	waitN(t, c, 1)
+	f.Restart("ENGINE-2")
+	msgs := waitN(t, c, 2)
 	stop()
 	if _, gaps := split(msgs); len(gaps) != 1 || !strings.Contains(gaps[0].Text, "did not replay the last event") {
 		t.Errorf("messages %v, want one gap", texts(msgs))
@@ -211,20 +225,20 @@ func TestRestartWithNoNewEventsReportsGapAfterSeamTimeout(t *testing.T) {
 }
 
 func TestReplayBufferOverrunReportsGap(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
-	f.emit("start", "first")
-	c.wait(t, 1)
-	f.setDown(true)
+	f.Event("start", web("first"))
+	waitN(t, c, 1)
+	f.SetDown(true)
 	var missed []string
 	for range 300 { // more than the engine keeps: the oldest 44 cannot be replayed
-		ev := f.emit("start", fmt.Sprint("burst-", len(missed)))
+		ev := f.Event("start", web(fmt.Sprint("burst-", len(missed))))
 		missed = append(missed, ev.Actor.ID)
 	}
-	f.setDown(false)
-	msgs := c.wait(t, 1+1+256)
+	f.SetDown(false)
+	msgs := waitN(t, c, 1+1+256)
 	stop()
 	got, gaps := split(msgs)
 	if len(got) != 257 || len(gaps) != 1 {
@@ -235,47 +249,52 @@ func TestReplayBufferOverrunReportsGap(t *testing.T) {
 	}
 }
 
+// While the engine is down, the attempts to reconnect back off: 20ms doubling up to 200ms,
+// each ±20%, so eight attempts take at least 0.8 × (20+40+80+160+200+200+200) ms; a loop
+// without backoff would make them in a few milliseconds.
 func TestNoSpinWhileEngineDown(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
-	f.setDown(true)
-	time.Sleep(2 * time.Second)
-	reconnects := src.Stats().Reconnects
-	f.setDown(false)
+	f.SetDown(true)
+	began := time.Now()
+	waitStats(t, src, "eight attempts", func(st dockerevents.Stats) bool { return st.Reconnects >= 8 })
+	took := time.Since(began)
+	f.SetDown(false)
 	waitConnected(t, src)
 	stop()
-	// Backoff from 20ms doubling to 200ms: about a dozen attempts in two seconds, not thousands.
-	if reconnects < 3 || reconnects > 30 {
-		t.Errorf("%d reconnection attempts in 2s of downtime", reconnects)
+	if least := 720 * time.Millisecond; took < least {
+		t.Errorf("eight attempts in %v, want at least %v", took, least)
 	}
 }
 
 func TestSlowConsumerGetsEveryEvent(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{slow: 2 * time.Millisecond}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{OnEmit: func(message.Message) { time.Sleep(2 * time.Millisecond) }}
 	src, stop := run(t, f, c, dockerevents.Config{})
 	waitConnected(t, src)
 	for range 200 {
-		f.emit("start", "s")
+		f.Event("start", web("s"))
 	}
-	c.wait(t, 200)
+	waitN(t, c, 200)
 	stop()
-	if got := len(c.all()); got != 200 {
+	if got := len(c.Messages()); got != 200 {
 		t.Errorf("%d of 200 events", got)
 	}
 }
 
 func TestIgnoreActionsAndEnrich(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	f.Add(dockertest.Container{ID: strings.Repeat("a", 64), Name: "listed", Image: "busybox:1",
+		Labels: map[string]string{"com.docker.compose.service": "db"}})
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{IgnoreActions: []string{"exec_create"}})
 	waitConnected(t, src)
-	created := f.emit("create", "web-1")
-	f.emit("exec_create: sh -c true", "web-1")
-	f.emit("start", "web-1")
-	c.wait(t, 2)
+	created := f.Event("create", web("web-1"))
+	f.Event("exec_create: sh -c true", web("web-1"))
+	f.Event("start", web("web-1"))
+	waitN(t, c, 2)
 
 	// A log line from the listed container, by its short ID.
 	listed := message.Message{Container: message.Container{ID: strings.Repeat("a", 12)}}
@@ -289,14 +308,20 @@ func TestIgnoreActionsAndEnrich(t *testing.T) {
 	if fresh.Container.Name != "web-1" || fresh.Container.ImageName != "nginx:1.27" || fresh.Container.Labels["app"] != "web" {
 		t.Errorf("enriched from events: %+v", fresh.Container)
 	}
+	// Labels that are empty, though not nil, are filled too.
+	empty := message.Message{Container: message.Container{ID: created.Actor.ID, Labels: map[string]string{}}}
+	src.Enrich(&empty)
+	if empty.Container.Labels["app"] != "web" {
+		t.Errorf("empty labels not enriched: %+v", empty.Container)
+	}
 	// Names the log already has are kept; events are not touched.
 	named := message.Message{Container: message.Container{ID: created.Actor.ID, Name: "given"}}
 	src.Enrich(&named)
 	if named.Container.Name != "given" {
 		t.Errorf("Enrich overwrote a name: %q", named.Container.Name)
 	}
-	f.emit("destroy", "web-1")
-	c.wait(t, 3)
+	f.Event("destroy", web("web-1"))
+	waitN(t, c, 3)
 	gone := message.Message{Container: message.Container{ID: created.Actor.ID}}
 	src.Enrich(&gone)
 	stop()
@@ -323,14 +348,12 @@ func TestNewSourceRejectsBadSettings(t *testing.T) {
 }
 
 func TestFiltersReachTheEngine(t *testing.T) {
-	f := newFakeEngine(t)
-	c := &collector{}
+	f := dockertest.NewFake(t)
+	c := &qwatchtest.Collector{}
 	src, stop := run(t, f, c, dockerevents.Config{Filters: map[string][]string{"type": {"container"}, "label": {"app=web"}}})
 	waitConnected(t, src)
 	stop()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !strings.Contains(f.lastFilters, `"type":{"container":true}`) || !strings.Contains(f.lastFilters, `"label":{"app=web":true}`) {
-		t.Errorf("filters sent: %s", f.lastFilters)
+	if sent := f.EventFilters(); !strings.Contains(sent, `"type":{"container":true}`) || !strings.Contains(sent, `"label":{"app=web":true}`) {
+		t.Errorf("filters sent: %s", sent)
 	}
 }

@@ -3,6 +3,8 @@ package dockerlogs
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +23,11 @@ type position struct {
 // checkpoint is what the state file of a container holds: a position per stream.
 type checkpoint struct {
 	Streams map[string]*position `json:"streams"`
-	dirty   bool
+	// Read is the start time, as the engine gives it, of a run of the container that was
+	// read to its end after it stopped: found stopped with this start time, it has no line
+	// that was not taken.
+	Read  string `json:"read,omitempty"`
+	dirty bool
 }
 
 func (c *checkpoint) stream(name string) *position {
@@ -57,11 +63,14 @@ func (s *Source) loadCheckpoint(id string) *checkpoint {
 		return nil
 	}
 	data, err := os.ReadFile(s.checkpointPath(id))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	var c checkpoint
-	if err := json.Unmarshal(data, &c); err != nil || len(c.Streams) == 0 {
+	if err == nil {
+		err = json.Unmarshal(data, &c)
+	}
+	if err != nil || len(c.Streams) == 0 {
 		s.checkpointErrors.Add(1)
 		s.log.Warn("dockerlogs: unreadable checkpoint; following from now", "id", short(id), "err", err)
 		return nil
@@ -74,7 +83,7 @@ func (c *checkpoint) clone() *checkpoint {
 	if c == nil {
 		return nil
 	}
-	out := &checkpoint{Streams: map[string]*position{}}
+	out := &checkpoint{Streams: map[string]*position{}, Read: c.Read}
 	for k, p := range c.Streams {
 		cp := *p
 		out.Streams[k] = &cp
@@ -103,7 +112,17 @@ func (s *Source) advance(id, stream string, at time.Time, count int) {
 	default:
 		return
 	}
-	c.dirty = true
+	c.Read, c.dirty = "", true
+}
+
+// readToEnd records that the run of a stopped container that started at startedAt was read to
+// its end; without a checkpoint (no line taken) there is nothing to record.
+func (s *Source) readToEnd(id, startedAt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.positions[id]; c != nil && c.Read != startedAt {
+		c.Read, c.dirty = startedAt, true
+	}
 }
 
 // checkpoint writes the positions that moved, after Config.Flush says the lines they cover are

@@ -6,15 +6,16 @@
 // that a container started in between is not missed; it follows each container from its start
 // event (a --rm container that prints and exits at once is caught), and lists again every
 // RelistInterval to catch a start whose event was missed. Each container is read with the
-// engine's logs endpoint (follow, timestamps) and demultiplexed with the engine's own stdcopy;
-// a TTY container's stream is read as raw lines, their trailing carriage return stripped.
+// engine's logs endpoint (follow, timestamps) and demultiplexed with the engine's own stdcopy.
+// A TTY container's stream has no frames: it is split into the engine's entries by their time
+// stamps, and the terminal's carriage return at the end of each line is stripped.
 //
-// Lines: the engine splits lines longer than 16 KiB into pieces, each with a timestamp of its
-// own; the pieces are put back together (up to MaxLineBytes, the rest cut and counted) under
-// the first piece's time. No line is dropped because its timestamp is older than the one
-// before. stdout lines have level info, stderr lines level err, as Docker's GELF driver sends
-// them; Fields["stream"] says which. Messages carry the same container fields as the GELF
-// path (ID, name, image ID and name, command, creation time, labels).
+// Lines: the engine cuts lines longer than 16 KiB into pieces, each sent with the line's time
+// stamp; the pieces are put back together (up to MaxLineBytes, the rest cut and counted). No
+// line is dropped because its timestamp is older than the one before. stdout lines have level
+// info, stderr lines level err, as Docker's GELF driver sends them; Fields["stream"] says
+// which. Messages carry the same container fields as the GELF path (ID, name, image ID and
+// name, command, creation time, labels).
 //
 // # Exact resume
 //
@@ -22,22 +23,27 @@
 // taken (to the nanosecond) and how many lines at exactly that time were taken. Checkpoints are
 // written at most once a second and when Run returns, and only after Config.Flush confirmed
 // that the lines they cover are safe (qwatchd passes Hub.Sync: written, or in the spool). They
-// are kept through a container's stop and start, deleted when it is destroyed, and expired at
-// start for containers that no longer exist. After a restart, clean or kill -9, each container
-// resumes at its checkpoint: no line is lost while the engine still has it, and a line is
-// repeated only if it was emitted after the last checkpoint was written (at most about a second
-// of lines). A repeat carries the same ID, derived from (container, stream, timestamp,
-// ordinal), so the Elasticsearch sink, which creates documents by ID, stores it once.
+// are kept through a container's stop and start, deleted when it is destroyed, and deleted
+// each time the Source connects to the engine for containers that no longer exist. After a
+// restart, clean or kill -9, each container resumes at its checkpoint: no line is lost
+// while the engine still has it, and a line is repeated only if it was emitted after the last
+// checkpoint was written (at most about a second of lines). A repeat carries the same ID,
+// derived from (container, stream, timestamp, ordinal), so the Elasticsearch sink, which
+// creates documents by ID, stores it once.
 //
-// Containers found running at the first start, with no checkpoint, are followed from then on;
+// A container that stopped while the program was not running is read from its checkpoint to
+// its end when the Source connects to the engine, and only once for each run. Containers
+// without a checkpoint (all of them on a first start; later, those that had printed nothing)
+// are followed from when Run starts if they are running, and not read if they are not;
 // containers started while the Source runs are read from their first line.
 //
 // # Selection
 //
-// Skipped, and counted by reason in Stats.Skipped: containers with the GELF driver (the GELF
-// source receives their lines; IncludeGELF turns this off), drivers whose logs the engine
-// cannot read back (unless DualLogging), the label qwatch.enable=false, names matching
-// ExcludeNames, and the program's own container (SelfID).
+// Skipped, and counted by reason in Stats.Skipped at each start of the container: containers
+// with the GELF driver (the GELF source receives their lines; IncludeGELF turns this off),
+// drivers whose logs the engine cannot read back (unless DualLogging), the label
+// qwatch.enable=false (EnableLabel), names matching ExcludeNames, and the program's own
+// container (SelfID), which NewSource finds by itself when the program runs in one.
 //
 // # Backpressure
 //

@@ -20,15 +20,15 @@ import (
 // follower reads one container's logs until the stream ends (the container stopped) or ctx is
 // done.
 type follower struct {
-	src  *Source
-	id   string
-	base message.Message // the container's fields, copied into each line
+	src       *Source
+	id        string
+	base      message.Message // the container's fields, copied into each line
+	destroyed bool            // the container was destroyed while followed (Source.mu)
 }
 
 // run follows the container; it returns why the container is skipped, or "". A container
-// just started (fresh) is attached before anything else, because a --rm container that prints
-// and exits at once may be gone by the time it could be inspected; an open log stream still
-// reads to its end.
+// just started (fresh) that is gone already, or exited with --rm, is not asked for its logs:
+// what the attachment made at its creation read (attachEarly) is emitted instead.
 func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func(message.Message)) string {
 	s := f.src
 	if reason := s.skipByAttributes(f.id, attrs); reason != "" {
@@ -69,6 +69,9 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	}
 	f.base = baseMessage(info, s.host)
 	ck := s.loadCheckpoint(f.id)
+	if !fresh && ck != nil && info.State != nil && !info.State.Running && ck.Read == info.State.StartedAt {
+		return "" // stopped, and read to its end before
+	}
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
 	var started time.Time
 	if info.State != nil {
@@ -121,6 +124,12 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		// engine wrote; read once more from the last position, skipping what was taken. (Not
 		// for a --rm container: asking now would race the engine's removal.)
 		f.drain(ctx, opts, out, errw)
+		out.finish()
+		errw.finish()
+		if info, err := s.client.ContainerInspect(ctx, f.id); err == nil && info.State != nil && !info.State.Running {
+			s.readToEnd(f.id, info.State.StartedAt)
+		}
+		return ""
 	}
 	out.finish()
 	errw.finish()
@@ -270,18 +279,93 @@ func baseMessage(info container.InspectResponse, host string) message.Message {
 	return m
 }
 
-// copyRaw reads a TTY container's stream, which comes without stdcopy frames, line by line.
+// copyRaw reads a TTY container's stream, which comes without stdcopy frames. With time
+// stamps the entries follow one another with nothing between them: an entry is
+// "TIMESTAMP TEXT", its TEXT ending in a newline, or, for a piece of a longer line, exactly
+// pieceSize bytes long. Only the local driver ends the last piece of a cut line with no
+// newline; the next entry's time stamp follows the terminal's carriage return at once, and
+// that is where the piece ends. What an attachment read (w.stampAt) has no time stamps and
+// is read line by line.
 func copyRaw(w *lineWriter, br *bufio.Reader) error {
-	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			w.Write(line)
+	if !w.stampAt.IsZero() {
+		for {
+			line, err := br.ReadSlice('\n')
+			if len(line) > 0 {
+				w.Write(line)
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				return err
+			}
 		}
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-		case err != nil:
+	}
+	entry := make([]byte, 0, 64+pieceSize)
+	for {
+		ts, err := br.ReadSlice(' ')
+		entry = append(entry[:0], ts...)
+		if err == nil {
+			entry, err = readRawText(br, entry, len(entry)+pieceSize, w.partial != nil)
+		}
+		if len(entry) > 0 {
+			w.entry(entry)
+		}
+		if err != nil {
 			return err
 		}
+	}
+}
+
+// stamp is the form of the engine's time stamps, d for a digit, with the space after them.
+const stamp = "dddd-dd-ddTdd:dd:dd.dddddddddZ "
+
+// readRawText appends to entry the TEXT of a raw entry: through its newline, or up to limit
+// bytes. In a line cut into pieces (cont), a time stamp ends the TEXT too, right after a
+// carriage return or at once: the local driver's last piece may be empty.
+func readRawText(br *bufio.Reader, entry []byte, limit int, cont bool) ([]byte, error) {
+	ends := "\n"
+	if cont {
+		if stampFollows(br) {
+			return entry, nil
+		}
+		ends = "\r\n"
+	}
+	for len(entry) < limit {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return entry, err
+			}
+		}
+		buf, _ := br.Peek(min(br.Buffered(), limit-len(entry)))
+		i := bytes.IndexAny(buf, ends)
+		if i < 0 {
+			entry = append(entry, buf...)
+			br.Discard(len(buf))
+			continue
+		}
+		entry = append(entry, buf[:i+1]...)
+		br.Discard(i + 1)
+		if buf[i] == '\n' || stampFollows(br) {
+			return entry, nil
+		}
+	}
+	return entry, nil
+}
+
+// stampFollows reports whether the next bytes are a time stamp. It waits for more bytes only
+// while those at hand begin like one: then they are the next entry, which the engine writes
+// whole.
+func stampFollows(br *bufio.Reader) bool {
+	n := max(1, min(br.Buffered(), len(stamp)))
+	for {
+		next, err := br.Peek(n)
+		for i, c := range next {
+			if want := stamp[i]; (want == 'd' && (c < '0' || c > '9')) || (want != 'd' && c != want) {
+				return false
+			}
+		}
+		if err != nil || len(next) == len(stamp) {
+			return err == nil
+		}
+		n = len(next) + 1
 	}
 }
 
@@ -313,7 +397,7 @@ type lineWriter struct {
 }
 
 // Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
-// frames), except in a TTY stream read in 64 KiB slices.
+// frames), except in what an attachment read of a TTY container, taken in 64 KiB slices.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
@@ -337,7 +421,7 @@ func (w *lineWriter) entry(e []byte) {
 		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
 			at, text = t, rest
 		} else {
-			at = w.partialAt // a continuation of a TTY slice: no timestamp of its own
+			at = w.partialAt // no time stamp, which the engine always sends: part of the line before
 		}
 	} else {
 		at = w.partialAt
@@ -366,13 +450,20 @@ func (w *lineWriter) entry(e []byte) {
 			return
 		}
 		at, text = w.partialAt, w.partial
+	}
+	w.end(at, text)
+}
+
+// end emits a whole line and starts the next. Only a line emitted counts as joined or
+// truncated: one skipped by a checkpoint was counted when it was emitted.
+func (w *lineWriter) end(at time.Time, text []byte) {
+	if w.line(at, text) {
 		if w.pieces > 1 {
 			w.f.src.joined.Add(1)
 		}
-	}
-	w.line(at, text)
-	if w.cut {
-		w.f.src.truncated.Add(1)
+		if w.cut {
+			w.f.src.truncated.Add(1)
+		}
 	}
 	w.partial, w.pieces, w.cut = nil, 0, false
 }
@@ -390,19 +481,13 @@ func (w *lineWriter) rewind(p *position) {
 // another line.
 func (w *lineWriter) finish() {
 	if w.partial != nil {
-		if w.pieces > 1 {
-			w.f.src.joined.Add(1)
-		}
-		w.line(w.partialAt, w.partial)
-		if w.cut {
-			w.f.src.truncated.Add(1)
-		}
-		w.partial, w.pieces, w.cut = nil, 0, false
+		w.end(w.partialAt, w.partial)
 	}
 }
 
-// line emits one whole line, unless the checkpoint shows it taken before.
-func (w *lineWriter) line(at time.Time, text []byte) {
+// line emits one whole line, unless the checkpoint shows it taken before; it reports whether
+// it did.
+func (w *lineWriter) line(at time.Time, text []byte) bool {
 	if at.Equal(w.last) {
 		w.ord++
 	} else {
@@ -414,7 +499,7 @@ func (w *lineWriter) line(at time.Time, text []byte) {
 	if w.resuming {
 		if at.Before(w.ck.Time) || (at.Equal(w.ck.Time) && w.ord < w.ck.Count) {
 			w.f.src.resumed.Add(1)
-			return
+			return false
 		}
 		w.resuming = false // past the checkpoint: from here no line is dropped for its time
 	}
@@ -427,6 +512,7 @@ func (w *lineWriter) line(at time.Time, text []byte) {
 	w.f.src.lines.Add(1)
 	w.f.src.bytes.Add(uint64(len(text)))
 	w.f.src.advance(w.f.id, w.stream, at, w.ord+1)
+	return true
 }
 
 // countMissed counts a --rm container whose output could not be read.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
@@ -25,9 +27,12 @@ const (
 	DefaultMaxLineBytes   = 1 << 20
 	DefaultRelistInterval = 30 * time.Second
 	DefaultMaxBackfills   = 4
-	// DefaultExcludeLabel marks a container not to follow: qwatch.enable=false.
-	DefaultExcludeLabel = "qwatch.enable"
 )
+
+// EnableLabel is the container label that turns following off: a container labelled
+// qwatch.enable=false (in any case) is not followed. Any other value, or none, leaves the
+// decision to Config.
+const EnableLabel = "qwatch.enable"
 
 // readableDrivers are the log drivers whose logs the engine can read back.
 var readableDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
@@ -46,7 +51,8 @@ type Config struct {
 	// message emitted so far is safe (written, or in a spool). qwatchd passes Hub.Sync, so a
 	// checkpoint never runs ahead of what a crash would keep.
 	Flush func(ctx context.Context) error
-	// IncludeGELF follows containers that log with the GELF driver too; by default they are
+	// IncludeGELF lets containers that log with the GELF driver be followed too, which the
+	// engine reads back only from its dual-logging cache (DualLogging); by default they are
 	// skipped, as the GELF source receives their lines.
 	IncludeGELF bool
 	// DualLogging follows containers whose driver the engine cannot read back (syslog,
@@ -56,7 +62,12 @@ type Config struct {
 	DualLogging bool
 	// ExcludeNames skips containers whose name matches one of these path.Match patterns.
 	ExcludeNames []string
-	// SelfID is the ID of the container the program runs in, if any, never followed.
+	// SelfID is the ID, or a prefix of it, of the container this program runs in, which is
+	// never followed: what the program prints would come back to it as lines to emit, again
+	// and again. Empty: NewSource finds it in /proc/self/mountinfo (the engine mounts
+	// /etc/hostname, /etc/hosts and /etc/resolv.conf from DATA-ROOT/containers/ID/), else
+	// in /proc/self/cgroup (/docker/ID, docker-ID.scope); outside a container it finds none.
+	// "none" turns this off: every container is followed, the program's own too.
 	SelfID string
 	// MaxLineBytes caps a line put back together from the engine's 16 KiB pieces
 	// (DefaultMaxLineBytes); the rest is cut off and counted.
@@ -69,21 +80,28 @@ type Config struct {
 	// RelistInterval is how often the running containers are listed again, to catch a start
 	// whose event was missed (DefaultRelistInterval).
 	RelistInterval time.Duration
-	// Logger reports containers followed and errors (nil: slog.Default()).
+	// Logger reports what goes wrong: the engine out of reach, a container or checkpoint
+	// that cannot be read or written, output lost (nil: slog.Default()).
 	Logger *slog.Logger
 }
 
 // Stats counts a Source's work.
 type Stats struct {
-	Containers       int               // followed now
-	Lines            uint64            // emitted
-	Bytes            uint64            // of the lines emitted
-	Joined           uint64            // lines put back together from the engine's 16 KiB pieces
-	Truncated        uint64            // lines cut at MaxLineBytes
-	Skipped          map[string]uint64 // containers not followed, by reason
-	Resumed          uint64            // lines skipped because a checkpoint shows them taken
+	Containers int    // followed now
+	Lines      uint64 // emitted
+	Bytes      uint64 // of the lines emitted
+	Joined     uint64 // lines put back together from the engine's 16 KiB pieces
+	// Truncated counts lines cut at MaxLineBytes, and the output of quick --rm containers
+	// cut at the 4 MiB held for each (see Missed).
+	Truncated uint64
+	// Skipped counts containers not followed, by reason: self, label, name, gelf_driver,
+	// unreadable_driver. A container is counted at each of its starts.
+	Skipped map[string]uint64
+	Resumed uint64 // lines skipped because a checkpoint shows them taken
+	// AttachErrors counts failures to inspect a container or read its logs: an error answer,
+	// or a stream that broke.
 	AttachErrors     uint64
-	CheckpointErrors uint64
+	CheckpointErrors uint64 // checkpoint files that could not be read or written
 	Connected        bool   // the engine's container events are being followed now
 	Missed           uint64 // --rm containers gone before their output could be read (or that printed nothing)
 	Backfilling      int    // containers reading what they wrote while not followed, now
@@ -106,6 +124,7 @@ type Source struct {
 	positions map[string]*checkpoint // per container, how far its streams were taken
 	early     map[string]*capture    // attachments to containers just created
 	decided   map[string]string      // why a container just created is skipped
+	passed    map[string]bool        // running containers skipped at their start: a listing leaves them
 
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
 	connected                                                                atomic.Bool
@@ -115,7 +134,8 @@ type Source struct {
 	backfillsWaiting                                                         atomic.Int64
 }
 
-// NewSource checks cfg and returns a Source. It does not contact the engine.
+// NewSource checks cfg, finds Config.SelfID when it is empty, and returns a Source. It does
+// not contact the engine.
 func NewSource(cfg Config) (*Source, error) {
 	if cfg.MaxLineBytes <= 0 {
 		cfg.MaxLineBytes = DefaultMaxLineBytes
@@ -129,16 +149,22 @@ func NewSource(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	switch cfg.SelfID {
+	case "":
+		cfg.SelfID = selfContainerID()
+	case "none":
+		cfg.SelfID = ""
+	}
 	for _, p := range cfg.ExcludeNames {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("dockerlogs: exclude pattern %q: %w", p, err)
 		}
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
-		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{},
+		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}, passed: map[string]bool{},
 		backfills: make(chan struct{}, cfg.MaxBackfills)}
 	if s.client == nil {
-		c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		c, err := dockerclient.New("")
 		if err != nil {
 			return nil, fmt.Errorf("dockerlogs: client from the environment: %w", err)
 		}
@@ -163,7 +189,9 @@ func (s *Source) Stats() Stats {
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,
-// and returns nil. It returns an error only if the engine cannot be reached at start.
+// and returns nil. While the engine cannot be reached, or its events stream breaks, Run logs
+// a warning and tries again every second; the containers followed already go on meanwhile.
+// Run may be called once; a second call returns an error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("dockerlogs: Run called twice")
@@ -248,11 +276,7 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 			case events.ActionStart:
 				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
 			case events.ActionDestroy:
-				s.dropEarly(ev.Actor.ID)
-				s.mu.Lock()
-				delete(s.decided, ev.Actor.ID)
-				s.mu.Unlock()
-				s.forget(ev.Actor.ID)
+				s.destroy(ev.Actor.ID)
 			}
 		case <-relist.C:
 			if err := s.relist(ctx, followCtx, wg, emit, false); err != nil {
@@ -262,8 +286,10 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 	}
 }
 
-// relist follows every running container not followed yet; at the first listing it also
-// removes the checkpoints of containers that no longer exist.
+// relist follows every running container not followed yet. At the first listing of a
+// connection it also removes the checkpoints of containers that no longer exist, and reads
+// the stopped containers with a checkpoint to their end: they may have written lines after
+// it while not followed.
 func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message), first bool) error {
 	list, err := s.client.ContainerList(ctx, container.ListOptions{All: first})
 	if err != nil {
@@ -272,13 +298,25 @@ func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit
 	if first {
 		s.expireCheckpoints(list)
 	}
+	listed := map[string]bool{}
 	for _, c := range list {
+		listed[c.ID] = true
+		s.mu.Lock()
+		passed := s.passed[c.ID]
+		s.mu.Unlock()
 		// A container created moments ago is left to its events, which may still be on
 		// their way: following it from here would miss the attachment made at its creation.
-		if c.State == "running" && (first || time.Since(time.Unix(c.Created, 0)) > 5*time.Second) {
+		// One skipped already is looked at again when it starts again.
+		switch {
+		case c.State == "running" && !passed && (first || time.Since(time.Unix(c.Created, 0)) > 5*time.Second):
+			s.follow(followCtx, wg, c.ID, false, nil, emit)
+		case first && c.State == "exited" && s.loadCheckpoint(c.ID) != nil:
 			s.follow(followCtx, wg, c.ID, false, nil, emit)
 		}
 	}
+	s.mu.Lock()
+	maps.DeleteFunc(s.passed, func(id string, _ bool) bool { return !listed[id] })
+	s.mu.Unlock()
 	return nil
 }
 
@@ -293,26 +331,47 @@ func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fres
 	s.following[id] = f
 	s.mu.Unlock()
 	wg.Go(func() {
-		defer func() {
-			s.mu.Lock()
-			delete(s.following, id)
-			s.mu.Unlock()
-		}()
-		if reason := f.run(ctx, fresh, attrs, emit); reason != "" {
-			s.mu.Lock()
+		reason := f.run(ctx, fresh, attrs, emit)
+		s.mu.Lock()
+		delete(s.following, id)
+		if reason == "" {
+			delete(s.passed, id) // a rename, say, changed the decision
+		} else {
 			s.skipped[reason]++
-			s.mu.Unlock()
+			s.passed[id] = true
+		}
+		destroyed := f.destroyed
+		s.mu.Unlock()
+		if destroyed {
+			s.destroy(id)
 		}
 	})
+}
+
+// destroy forgets a destroyed container: what its attachment read, why it is skipped, its
+// checkpoint. A quick --rm container is destroyed moments after its start, often before its
+// follower has taken what the attachment read: while a follower works on the container, the
+// follower forgets it when it ends.
+func (s *Source) destroy(id string) {
+	s.mu.Lock()
+	if f, ok := s.following[id]; ok {
+		f.destroyed = true
+		s.mu.Unlock()
+		return
+	}
+	delete(s.decided, id)
+	s.mu.Unlock()
+	s.dropEarly(id)
+	s.forget(id)
 }
 
 // skipByAttributes decides what it can from a start event's attributes (name and labels),
 // before the container is inspected.
 func (s *Source) skipByAttributes(id string, attrs map[string]string) string {
 	switch {
-	case s.cfg.SelfID != "" && strings.HasPrefix(id, s.cfg.SelfID):
+	case s.isSelf(id):
 		return "self"
-	case strings.EqualFold(attrs[DefaultExcludeLabel], "false"):
+	case strings.EqualFold(attrs[EnableLabel], "false"):
 		return "label"
 	}
 	for _, p := range s.cfg.ExcludeNames {
@@ -323,6 +382,10 @@ func (s *Source) skipByAttributes(id string, attrs map[string]string) string {
 	return ""
 }
 
+func (s *Source) isSelf(id string) bool {
+	return s.cfg.SelfID != "" && strings.HasPrefix(id, s.cfg.SelfID)
+}
+
 // skip says why a container is not followed, or "" when it is.
 func (s *Source) skip(info container.InspectResponse) string {
 	name := strings.TrimPrefix(info.Name, "/")
@@ -331,9 +394,9 @@ func (s *Source) skip(info container.InspectResponse) string {
 		driver = info.HostConfig.LogConfig.Type
 	}
 	switch {
-	case info.ID == s.cfg.SelfID || (s.cfg.SelfID != "" && strings.HasPrefix(info.ID, s.cfg.SelfID)):
+	case s.isSelf(info.ID):
 		return "self"
-	case info.Config != nil && strings.EqualFold(info.Config.Labels[DefaultExcludeLabel], "false"):
+	case info.Config != nil && strings.EqualFold(info.Config.Labels[EnableLabel], "false"):
 		return "label"
 	case driver == "gelf" && !s.cfg.IncludeGELF:
 		return "gelf_driver"

@@ -23,9 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"github.com/qnib/qwatch/gelf"
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/internal/dockertest"
 	"github.com/qnib/qwatch/internal/gelfload"
 	"github.com/qnib/qwatch/internal/tmpfs"
@@ -356,7 +355,7 @@ func TestFaultFullDisk(t *testing.T) {
 // reported as a gap in the events with its window.
 func TestFaultEngineRestarts(t *testing.T) {
 	eng := dockertest.StartPrivateEngine(t)
-	c, err := client.NewClientWithOpts(client.WithHost(eng.Host), client.WithAPIVersionNegotiation())
+	c, err := dockerclient.New(eng.Host)
 	if err != nil {
 		t.Fatal(err)
 	}

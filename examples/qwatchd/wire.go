@@ -17,6 +17,7 @@ import (
 	"github.com/qnib/qwatch/filter"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/backoff"
+	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/internal/redact"
 	"github.com/qnib/qwatch/promstats/dockerstats"
 	"github.com/qnib/qwatch/promstats/esstats"
@@ -98,7 +99,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		d.say("docker: %s", why)
 		return nil
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithHost(host), client.WithAPIVersionNegotiation())
+	c, err := dockerclient.New(host)
 	if err != nil {
 		return fmt.Errorf("docker: %w", err)
 	}
@@ -286,7 +287,6 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		Client:   c,
 		StateDir: dir,
 		Flush:    d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
-		SelfID:   selfContainerID(),
 		Logger:   d.log,
 	})
 	if err != nil {
@@ -299,35 +299,6 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)
 	})
 	return d.hub.AddSource("docker-logs", src)
-}
-
-// selfContainerID is the ID of the container qwatchd runs in, or "" outside one.
-func selfContainerID() string {
-	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
-	cgroup, _ := os.ReadFile("/proc/self/cgroup")
-	return containerIDIn(string(mountinfo), string(cgroup))
-}
-
-// containerIDIn finds the ID of the container a process runs in: in the mounts of the files the
-// engine keeps for it (.../containers/ID/hostname, with cgroup v1 and v2 alike), else in its
-// cgroup path (cgroup v1: /docker/ID).
-func containerIDIn(mountinfo, cgroup string) string {
-	for line := range strings.Lines(mountinfo) {
-		_, rest, ok := strings.Cut(line, "/containers/")
-		if id, _, ok2 := strings.Cut(rest, "/"); ok && ok2 && isContainerID(id) {
-			return id
-		}
-	}
-	for _, field := range strings.FieldsFunc(cgroup, func(r rune) bool { return r == '/' || r == '\n' || r == '-' || r == '.' }) {
-		if isContainerID(field) {
-			return field
-		}
-	}
-	return ""
-}
-
-func isContainerID(s string) bool {
-	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // setupFilter runs the filter stage's processors on every message: after the events

@@ -1,7 +1,17 @@
-// Package dockertest gives end-to-end tests a real Docker engine and an image to run.
+// Package dockertest gives tests a Docker engine: the real one, or a fake in the test's own
+// process.
 //
-// Tests that need an engine call Engine: when none answers at DOCKER_HOST it skips the test,
-// unless QWATCH_E2E=1 (as in CI), where a missing engine fails it.
+// End-to-end tests call [Engine] for the engine at DOCKER_HOST: when none answers it skips the
+// test, unless QWATCH_E2E=1 (as in CI), where a missing engine fails it. [Image] imports an
+// image holding the logger program, whose lines the package lines describes, so a test knows
+// what every line must be; [StartPrivateEngine] starts an engine a test may stop and restart.
+//
+// Unit tests use [NewFake]: an engine that speaks the same API in the same formats, needs
+// nothing installed, and injects the faults a real engine shows only now and then (streams
+// cut mid-way, error answers, a follow stream that ends before the last lines, an engine
+// that is down or restarts). Its logs endpoint sends whatever [Line]s a test feeds it, so a
+// test chooses every time stamp, stream and text. TestFakeLikeEngine checks, against the
+// real engine, that the fake sends logs as it does.
 package dockertest
 
 import (
@@ -18,6 +28,8 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/qnib/qwatch/internal/dockerclient"
 )
 
 // ImageName is the image Image imports; it holds the logger program at /logger.
@@ -30,7 +42,7 @@ func Required() bool { return os.Getenv("QWATCH_E2E") == "1" }
 // engine answers it skips the test, or fails it when Required.
 func Engine(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := dockerclient.New("")
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

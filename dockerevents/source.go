@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,9 +16,10 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"golang.org/x/time/rate"
 
+	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/dockerclient"
-	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -106,7 +106,7 @@ type Source struct {
 	connected                                                           atomic.Bool
 	backlog                                                             atomic.Int64
 	saved                                                               int64 // time_nano last saved; Run's goroutine only
-	stateLog                                                            ratelimit.Limiter
+	stateLog                                                            rate.Sometimes
 	host                                                                atomic.Pointer[string]
 }
 
@@ -135,7 +135,7 @@ func NewSource(cfg Config) (*Source, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: newInventory()}
+	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: newInventory(), stateLog: rate.Sometimes{Interval: time.Second}}
 	if s.client == nil {
 		c, err := dockerclient.New("")
 		if err != nil {
@@ -255,7 +255,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	}
 	last, resume := s.start(emit)
 	defer s.saveState(last)
-	backoff := s.cfg.MinBackoff
+	retries := backoff.New(s.cfg.MinBackoff, s.cfg.MaxBackoff, 0.2) // spread so many clients do not reconnect in step
 	for ctx.Err() == nil {
 		healthy, err := s.stream(ctx, last, resume, emit)
 		resume = true
@@ -265,23 +265,14 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		s.connected.Store(false)
 		s.reconnects.Add(1)
 		if healthy {
-			backoff = s.cfg.MinBackoff
+			retries.Reset()
 		}
-		wait := jitter(backoff)
+		wait := retries.Next()
 		s.log.Warn("dockerevents: event stream ended; reconnecting", "err", err, "in", wait.Round(time.Millisecond))
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-		}
-		backoff = min(2*backoff, s.cfg.MaxBackoff)
+		backoff.Sleep(ctx, wait)
 	}
 	s.connected.Store(false)
 	return nil
-}
-
-// jitter spreads a wait by ±20% so that many clients do not reconnect in step.
-func jitter(d time.Duration) time.Duration {
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }
 
 // stream follows one connection to the engine until it breaks. It reports whether the stream

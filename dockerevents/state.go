@@ -76,9 +76,7 @@ func (s *Source) saveState(last *seam) {
 	}
 	if err := writeState(s.cfg.StateFile, st); err != nil {
 		s.stateErrors.Add(1)
-		if s.stateLog.Allow() {
-			s.log.Error("dockerevents: saving the position", "err", err)
-		}
+		s.stateLog.Do(func() { s.log.Error("dockerevents: saving the position", "err", err) })
 		return
 	}
 	s.saved = last.nanos

@@ -518,8 +518,8 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 // countMissed counts a --rm container whose output could not be read.
 func (s *Source) countMissed(name string) {
 	n := s.missed.Add(1)
-	if s.missLog.Allow() {
+	s.missLog.Do(func() {
 		s.log.Warn("dockerlogs: a --rm container exited and was removed before its output could be read (logged at most once a second)",
 			"container", name, "missed_total", n)
-	}
+	})
 }

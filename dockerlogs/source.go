@@ -16,9 +16,9 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"golang.org/x/time/rate"
 
 	"github.com/qnib/qwatch/internal/dockerclient"
-	"github.com/qnib/qwatch/internal/ratelimit"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -129,7 +129,7 @@ type Source struct {
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
 	connected                                                                atomic.Bool
 	missed                                                                   atomic.Uint64
-	missLog                                                                  ratelimit.Limiter
+	missLog                                                                  rate.Sometimes
 	backfills                                                                chan struct{} // a place per backfill running
 	backfillsWaiting                                                         atomic.Int64
 }
@@ -162,7 +162,7 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
 		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}, passed: map[string]bool{},
-		backfills: make(chan struct{}, cfg.MaxBackfills)}
+		backfills: make(chan struct{}, cfg.MaxBackfills), missLog: rate.Sometimes{Interval: time.Second}}
 	if s.client == nil {
 		c, err := dockerclient.New("")
 		if err != nil {

@@ -188,6 +188,15 @@ func (s *Source) Enrich(m *message.Message) bool {
 	return true
 }
 
+// Labels returns the labels of the container with the given ID (full or the 12-character
+// short form), as the inventory knows them, and whether it knows the container. The map is
+// shared: the caller must not change it. It is safe for concurrent use; a GELF source asks it
+// which multi-line rule a container's labels choose, as its messages carry no labels.
+func (s *Source) Labels(id string) (map[string]string, bool) {
+	info, ok := s.inv.lookup(id)
+	return info.labels, ok
+}
+
 // seamSlack is how far before the newest event seen a reconnection asks the engine to
 // replay from. The live stream is not in timeNano order (the engine stamps an event before
 // it takes its publishing lock), so an event stamped a little earlier than the newest one

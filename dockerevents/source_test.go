@@ -314,6 +314,16 @@ func TestIgnoreActionsAndEnrich(t *testing.T) {
 	if empty.Container.Labels["app"] != "web" {
 		t.Errorf("empty labels not enriched: %+v", empty.Container)
 	}
+	// Labels answers from the same inventory, by either form of the ID.
+	if l, ok := src.Labels(strings.Repeat("a", 12)); !ok || l["com.docker.compose.service"] != "db" {
+		t.Errorf("Labels(listed) = %v, %v", l, ok)
+	}
+	if l, ok := src.Labels(created.Actor.ID); !ok || l["app"] != "web" {
+		t.Errorf("Labels(created) = %v, %v", l, ok)
+	}
+	if _, ok := src.Labels(strings.Repeat("f", 64)); ok {
+		t.Error("Labels knows a container the engine never had")
+	}
 	// Names the log already has are kept; events are not touched.
 	named := message.Message{Container: message.Container{ID: created.Actor.ID, Name: "given"}}
 	src.Enrich(&named)
@@ -324,6 +334,9 @@ func TestIgnoreActionsAndEnrich(t *testing.T) {
 	waitN(t, c, 3)
 	gone := message.Message{Container: message.Container{ID: created.Actor.ID}}
 	src.Enrich(&gone)
+	if _, ok := src.Labels(created.Actor.ID); ok {
+		t.Error("Labels knows a destroyed container")
+	}
 	stop()
 	if gone.Container.Name != "" {
 		t.Errorf("destroyed container still in the inventory: %+v", gone.Container)

@@ -47,6 +47,7 @@ type config struct {
 	SpoolMaxBytes   int64
 	ShutdownTimeout time.Duration
 	Healthcheck     bool
+	Filter          bool
 	Multiline       string
 	MultilineStart  string
 	Parse           string
@@ -64,6 +65,7 @@ func defaultConfig() config {
 		DockerLogs:      true,
 		Spool:           true,
 		SpoolMaxBytes:   qwatch.DefaultSpoolMaxBytes,
+		Filter:          true,
 		Multiline:       "auto",
 		Parse:           "auto",
 	}
@@ -130,6 +132,7 @@ var settings = []setting{
 		c.SpoolMaxBytes = n
 		return nil
 	}},
+	boolSetting("filter", "run the filter stage: stack traces joined into one message, structured lines read into fields, levels read from the lines, service names (default true; =false passes lines on as they are read, grouped only for containers whose qwatch.multiline labels ask for it)", func(c *config) *bool { return &c.Filter }),
 	stringSetting("multiline", "which stack traces and other multi-line events to join into one message, for containers without the label qwatch.multiline: auto (every built-in `RULE`), off, or names among java, python, go, node, dotnet, ruby, php (comma-separated)", func(c *config) *string { return &c.Multiline }),
 	stringSetting("multiline-start", "a `REGEXP` for the first line of a multi-line event, every other line joining the one before; replaces -multiline for containers without the label qwatch.multiline.start", func(c *config) *string { return &c.MultilineStart }),
 	stringSetting("parse", "how to read structured lines into fields, for containers without the label qwatch.parse: auto (JSON and logfmt), json, logfmt or off (`MODE`)", func(c *config) *string { return &c.Parse }),
@@ -306,8 +309,11 @@ func (c *config) validate() error {
 }
 
 // multilineRule is the grouping rule for containers that name none in their labels:
-// -multiline-start's pattern when it is set, else -multiline's rule.
+// -multiline-start's pattern when it is set, else -multiline's rule; none with -filter=false.
 func (c *config) multilineRule() (multiline.Rule, error) {
+	if !c.Filter {
+		return multiline.Off, nil
+	}
 	if c.MultilineStart != "" {
 		r, err := multiline.ParseStart(c.MultilineStart)
 		if err != nil {

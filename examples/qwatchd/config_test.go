@@ -116,7 +116,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("loadConfig(%q, %v) = %v, want an error containing %q", tt.args, tt.env, err, tt.want)
 		}
 	}
-	for _, args := range [][]string{{"-multiline", "java,python"}, {"-multiline", "off"}, {"-multiline-start", `^\d{4}-`}, {"-parse", "logfmt"}} {
+	for _, args := range [][]string{{"-multiline", "java,python"}, {"-multiline", "off"}, {"-multiline-start", `^\d{4}-`}, {"-parse", "logfmt"}, {"-filter=false", "-multiline", "java"}} {
 		if _, err := loadConfig(args, env(nil), &bytes.Buffer{}); err != nil {
 			t.Errorf("loadConfig(%q) = %v, want it taken", args, err)
 		}

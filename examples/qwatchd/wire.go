@@ -304,6 +304,10 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 // setupFilter runs the filter stage's processors on every message: after the events
 // source's Enrich, which gives GELF messages the labels the stage reads.
 func (d *daemon) setupFilter() {
+	if !d.cfg.Filter {
+		d.say("filter: off (-filter=false): lines are passed on as they are read")
+		return
+	}
 	mode, _ := filter.ParseMode(d.cfg.Parse) // checked with the rest of the settings
 	stage := filter.New(filter.Config{Parse: mode})
 	d.hub.Use(stage.Process)

@@ -370,6 +370,10 @@ func benchGELF(out io.Writer, n, runs int) error {
 			}, 1},
 			contender{"qwatchd -stdout json >/dev/null", func() (*receiver, error) {
 				return startQwatchd(bin, sc.proto, `qwatch_sink_written_total{sink="stdout"}`, io.Discard, "-stdout", "json")
+			}, 1},
+			// The filter stage's cost: the same with the stage off, measured beside it.
+			contender{"qwatchd -stdout json -filter=false >/dev/null", func() (*receiver, error) {
+				return startQwatchd(bin, sc.proto, `qwatch_sink_written_total{sink="stdout"}`, io.Discard, "-stdout", "json", "-filter=false")
 			}, 1})
 		how := "flat out"
 		if sc.rate > 0 {
@@ -379,6 +383,7 @@ func benchGELF(out io.Writer, n, runs int) error {
 		fmt.Fprintln(out, "| receiver | msg/s | ratio to ceiling | lost | CPU s per million | peak RSS |")
 		fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: |")
 		var ceiling float64
+		rates := map[string]float64{}
 		for i, c := range contenders {
 			r, err := median(runs, func() (result, error) {
 				rcv, err := c.start()
@@ -393,9 +398,12 @@ func benchGELF(out io.Writer, n, runs int) error {
 			if i == 0 {
 				ceiling = r.rate()
 			}
+			rates[c.name] = r.rate()
 			fmt.Fprintf(out, "| %s | %.0f | %.2f | %.1f%% | %.1f | %.0f MiB |\n", c.name, r.rate(), r.rate()/ceiling,
 				100*r.loss(), r.cpu.Seconds()/r.received*1e6, float64(r.rss)/(1<<20))
 		}
+		fmt.Fprintf(out, "\nThe filter stage on, against off, in this run: %.2f.\n",
+			rates["qwatchd -stdout json >/dev/null"]/rates["qwatchd -stdout json -filter=false >/dev/null"])
 		fmt.Fprintln(out)
 	}
 	return steadyMemory(out, bin, steadyFor)

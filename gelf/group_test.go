@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,12 +22,8 @@ import (
 // testdata, without the empty lines, which Docker's GELF driver does not send.
 func recorded(t *testing.T, name string) []string {
 	t.Helper()
-	b, err := os.ReadFile("../filter/multiline/testdata/traces/" + name + ".txt")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
+	for _, l := range strings.Split(traceFile(t, name), "\n") {
 		if l != "" {
 			out = append(out, l)
 		}

@@ -32,10 +32,9 @@
 // the order they are handled. A message without a container ID, from another GELF client,
 // is not grouped. A line of a container waits for the next line of its stream, which may
 // continue it, or for a gap in their timestamps, or for the stream to be idle on the wall
-// clock: a reader that holds lines wakes every Config.Multiline.TickEvery() whatever else
-// arrives, so a stream's last line goes out about Config.Multiline.Idle (750 ms by default)
-// after it came, never later because the sinks are slow to take other lines. Run emits what
-// is still held before it returns.
+// clock: a reader that holds lines wakes every Config.Multiline.TickEvery(), so a stream's
+// last line goes out about Config.Multiline.Idle (750 ms by default) after it came, whether
+// other lines arrive or not. Run emits what is still held before it returns.
 //
 // The rule is Config.MultilineRule for every container (multiline.Auto, the zero Rule,
 // knows the traces of the JVM, Python, Go, Node.js, .NET, Ruby and PHP; multiline.Off turns

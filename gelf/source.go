@@ -341,10 +341,11 @@ func (s *Source) Close() error {
 
 // Run serves until ctx is done. Then it drains: it stops accepting connections, lets the
 // readers take what the sockets already hold for up to Config.DrainTimeout (until each has
-// been quiet for a moment), counts in Stats.Discarded what is left, closes every socket,
-// waits for its goroutines and returns nil. emit is called from several goroutines at once
-// (the UDP decoders, one per TCP connection, one per HTTP request). Run may be called once; a
-// second call returns an error.
+// been quiet for a moment), counts in Stats.Discarded what is left, emits what the readers
+// still hold (lines waiting to be grouped or joined), closes every socket, waits for its
+// goroutines and returns nil. emit is called from several goroutines at once (the UDP
+// decoders, one per TCP connection, one per HTTP request, and one that emits the HTTP
+// requests' lines on idle). Run may be called once; a second call returns an error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("gelf: Run called twice")
@@ -721,7 +722,7 @@ func (s *Source) tcpDeadline(l *lines, lastActive time.Time) time.Time {
 // serveHTTP serves GELF over HTTP on every HTTP listener, with timeouts and a connection cap
 // so that slow or idle clients cannot hold the Source's memory or descriptors. The handlers
 // share one grouping, which a goroutine of its own ticks; stop, called once the server has
-// shut down, flushes it and ends that goroutine.
+// shut down, ends that goroutine, which flushes the grouping as it ends.
 func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) (srv *http.Server, stop func()) {
 	if len(s.httpLn) == 0 {
 		return nil, func() {}
@@ -745,13 +746,12 @@ func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) (srv 
 			}
 		})
 	}
+	if l.g == nil {
+		return srv, func() {}
+	}
 	done := make(chan struct{})
 	wg.Go(func() {
 		defer l.finish()
-		if l.g == nil {
-			<-done
-			return
-		}
 		ticker := time.NewTicker(l.g.every)
 		defer ticker.Stop()
 		for {

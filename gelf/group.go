@@ -103,7 +103,10 @@ func (s *Source) grouper(emit func(message.Message)) *grouper {
 	if s.budget == nil {
 		return nil
 	}
-	g := &grouper{emit: emit, every: s.cfg.Multiline.TickEvery(), streams: make(map[joinKey]*lineCount)}
+	// At least a millisecond: an Idle of a few nanoseconds would make it zero, which a
+	// ticker does not take.
+	every := max(s.cfg.Multiline.TickEvery(), time.Millisecond)
+	g := &grouper{emit: emit, every: every, streams: make(map[joinKey]*lineCount)}
 	g.groups = multiline.NewGroups(s.cfg.Multiline, s.ruleOf, s.budget, g.emitted)
 	return g
 }

@@ -80,9 +80,10 @@ type Config struct {
 	// leave it to MultilineRule. GELF messages carry no labels, so this is how a container's
 	// labels (qwatch.multiline, qwatch.multiline.start) choose its rule: answer from an
 	// inventory of the containers (see multiline.RuleByName and multiline.ParseStart). It is
-	// called on the reader's goroutine when a stream of the container is made (its first
-	// line, and its first after a minute without one), so it must answer at once: a
-	// container it does not know yet gets MultilineRule for that stream.
+	// called on the reader's goroutine when the grouping makes a stream of the container: at
+	// the container's first line on that reader, and at a later line if the stream was
+	// forgotten, a minute or more after its last. So it must answer at once, and a container
+	// it does not know yet keeps MultilineRule for as long as that stream.
 	MultilineRuleFor func(containerID string) (multiline.Rule, bool)
 	// MultilineBytes bounds the text bytes that the lines held for grouping take, all
 	// readers together (DefaultMultilineBytes); see multiline.Budget.

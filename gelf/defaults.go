@@ -3,6 +3,8 @@ package gelf
 import (
 	"runtime"
 	"time"
+
+	"github.com/qnib/qwatch/filter/multiline"
 )
 
 // The defaults of Config, in one place; a zero setting means its default. Each is finite, so
@@ -41,6 +43,8 @@ const (
 	DefaultJoinWait = 5 * time.Second
 	// DefaultJoinBytes bounds the bytes of split lines all readers hold while they wait.
 	DefaultJoinBytes = 32 << 20
+	// DefaultMultilineBytes bounds the text bytes of the lines all readers hold for grouping.
+	DefaultMultilineBytes = multiline.DefaultBudget
 
 	// Sender-chosen timestamps further than these from the time a message was received are
 	// replaced by the receive time (the original is kept in Fields["original_timestamp"]), so

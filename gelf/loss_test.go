@@ -58,9 +58,10 @@ func TestIdleTCPConnectionKeptByDefault(t *testing.T) {
 }
 
 // Shutdown with a blocked emit: every frame whose write returned OK is either emitted or
-// counted as discarded; none vanishes. The sender stops before the shutdown, once the socket
-// buffers are full: what a sender writes after the last read of a closing connection is lost
-// with the connection, counted by no one.
+// counted as discarded; none vanishes, and none held for grouping (the frames of a container's
+// stdout and stderr) either. The sender stops before the shutdown, once the socket buffers
+// are full: what a sender writes after the last read of a closing connection is lost with the
+// connection, counted by no one.
 func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	src, c, stop := start(t, gelf.Config{TCPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond}, func(message.Message) {
@@ -76,12 +77,12 @@ func TestShutdownAccountsForEveryTCPFrame(t *testing.T) {
 	}
 	defer conn.Close()
 	const n = 20000
-	frame := `{"version":"1.1","host":"h","short_message":"` + strings.Repeat("x", 100) + `"}` + "\x00"
+	frames := streamFrames(strings.Repeat("x", 100))
 	// Written until a write waits a while: emit holds the reader, so the buffers fill up.
 	written := 0
 	for ; written < n; written++ {
 		conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, err := conn.Write([]byte(frame)); err != nil {
+		if _, err := conn.Write([]byte(frames[written%len(frames)] + "\x00")); err != nil {
 			break
 		}
 	}
@@ -288,8 +289,18 @@ func TestJoinerBoundedOnBusySocket(t *testing.T) {
 	}
 }
 
+// streamFrames returns GELF messages of text: one of no container, and one on each stream of
+// a container, whose lines are held for grouping.
+func streamFrames(text string) []string {
+	return []string{
+		fmt.Sprintf(`{"version":"1.1","host":"h","short_message":%q}`, text),
+		fmt.Sprintf(`{"version":"1.1","host":"h","short_message":%q,"level":6,"_container_id":"c1"}`, text),
+		fmt.Sprintf(`{"version":"1.1","host":"h","short_message":%q,"level":3,"_container_id":"c1"}`, text),
+	}
+}
+
 // Shutdown reads what the UDP socket holds: every datagram sent is emitted, counted as
-// discarded, or counted as dropped by the kernel.
+// discarded, or counted as dropped by the kernel; the lines held for grouping are emitted.
 func TestShutdownAccountsForEveryDatagram(t *testing.T) {
 	release := make(chan struct{})
 	src, c, stop := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", DrainTimeout: 300 * time.Millisecond}, func(message.Message) { <-release })
@@ -300,7 +311,7 @@ func TestShutdownAccountsForEveryDatagram(t *testing.T) {
 	defer conn.Close()
 	const sent = 3000
 	for i := range sent {
-		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":"datagram %d"}`, i)
+		fmt.Fprint(conn, streamFrames(fmt.Sprintf("datagram %d", i))[i%3])
 	}
 	// Partway through the drain emit is let go; the datagrams must add up whenever that is.
 	time.AfterFunc(100*time.Millisecond, func() { close(release) })

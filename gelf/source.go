@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/netutil"
 
+	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -67,6 +68,27 @@ type Config struct {
 	// piece beyond it goes out as it is.
 	JoinBytes int
 
+	// Multiline bounds and times the grouping of a container's lines into events, a stack
+	// trace into one (the zero Config: package multiline's defaults). See the package
+	// documentation.
+	Multiline multiline.Config
+	// MultilineRule is the rule of every container that MultilineRuleFor does not answer
+	// for; the zero Rule is multiline.Auto. multiline.Off, with MultilineRuleFor nil, turns
+	// the grouping off.
+	MultilineRule multiline.Rule
+	// MultilineRuleFor, when set, returns the rule for a container by its ID, and false to
+	// leave it to MultilineRule. GELF messages carry no labels, so this is how a container's
+	// labels (qwatch.multiline, qwatch.multiline.start) choose its rule: answer from an
+	// inventory of the containers (see multiline.RuleByName and multiline.ParseStart). It is
+	// called on the reader's goroutine when the grouping makes a stream of the container: at
+	// the container's first line on that reader, and at a later line if the stream was
+	// forgotten, a minute or more after its last. So it must answer at once, and a container
+	// it does not know yet keeps MultilineRule for as long as that stream.
+	MultilineRuleFor func(containerID string) (multiline.Rule, bool)
+	// MultilineBytes bounds the text bytes that the lines held for grouping take, all
+	// readers together (DefaultMultilineBytes); see multiline.Budget.
+	MultilineBytes int
+
 	// Logger reports rejected input, at most once a second per reason, and trouble with the
 	// sockets (nil: slog.Default()).
 	Logger *slog.Logger
@@ -91,6 +113,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxFields, DefaultMaxFields)
 	def(&c.MaxConnections, DefaultMaxConnections)
 	def(&c.JoinBytes, DefaultJoinBytes)
+	def(&c.MultilineBytes, DefaultMultilineBytes)
 	defDur := func(v *time.Duration, d time.Duration) {
 		if *v <= 0 {
 			*v = d
@@ -134,6 +157,10 @@ type Stats struct {
 	// ran out, "incomplete" chunked messages.
 	Discarded map[string]uint64
 	Rejected  map[Reason]uint64 // input rejected, by reason
+	// Multiline counts the grouping of lines into events: group events emitted and the
+	// lines in them, continuations, and the rest (see multiline.Stats). Zero when the
+	// grouping is off.
+	Multiline multiline.Stats
 }
 
 // Source receives GELF messages on UDP, TCP and HTTP. Create it with Listen, which binds the
@@ -145,10 +172,11 @@ type Source struct {
 	tcp         []net.Listener
 	httpLn      []net.Listener
 	asm         *assembler
-	joined      atomic.Uint64 // pieces of split Docker lines joined
-	released    atomic.Uint64 // split lines let go unfinished
-	joinHeld    atomic.Int64  // bytes the joiners hold
-	frameHeld   atomic.Int64  // bytes of unfinished TCP frames
+	budget      *multiline.Budget // shared by every reader's grouping; nil when it is off
+	joined      atomic.Uint64     // pieces of split Docker lines joined
+	released    atomic.Uint64     // split lines let go unfinished
+	joinHeld    atomic.Int64      // bytes the joiners hold
+	frameHeld   atomic.Int64      // bytes of unfinished TCP frames
 	clamped     atomic.Uint64
 	draining    atomic.Bool // shutdown: readers stop at the drain deadline, not at Close
 	udpClosed   atomic.Bool
@@ -182,6 +210,9 @@ func Listen(cfg Config) (*Source, error) {
 		discarded: make(map[string]uint64),
 		asm:       newAssembler(cfg),
 		rejected:  newRejections(),
+	}
+	if cfg.MultilineRule != multiline.Off || cfg.MultilineRuleFor != nil {
+		s.budget = multiline.NewBudget(int64(cfg.MultilineBytes))
 	}
 	err := bindAll(cfg.UDPAddr, s.log, func(addr string) (net.Addr, error) {
 		ua, err := net.ResolveUDPAddr("udp", addr)
@@ -311,10 +342,11 @@ func (s *Source) Close() error {
 
 // Run serves until ctx is done. Then it drains: it stops accepting connections, lets the
 // readers take what the sockets already hold for up to Config.DrainTimeout (until each has
-// been quiet for a moment), counts in Stats.Discarded what is left, closes every socket,
-// waits for its goroutines and returns nil. emit is called from several goroutines at once
-// (the UDP decoders, one per TCP connection, one per HTTP request). Run may be called once; a
-// second call returns an error.
+// been quiet for a moment), counts in Stats.Discarded what is left, emits what the readers
+// still hold (lines waiting to be grouped or joined), closes every socket, waits for its
+// goroutines and returns nil. emit is called from several goroutines at once (the UDP
+// decoders, one per TCP connection, one per HTTP request, and one that emits the HTTP
+// requests' lines on idle). Run may be called once; a second call returns an error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("gelf: Run called twice")
@@ -327,7 +359,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	for _, ln := range s.tcp {
 		wg.Go(func() { s.acceptTCP(ln, &wg, emit) })
 	}
-	srv := s.serveHTTP(&wg, emit)
+	srv, stopHTTP := s.serveHTTP(&wg, emit)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
 	for done := false; !done; {
@@ -339,6 +371,7 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 		}
 	}
 	s.drain(srv)
+	stopHTTP()
 	wg.Wait() // the readers stop by themselves at the drain deadline, or at end of stream
 	s.Close()
 	if n := s.asm.stats().Incomplete; n > 0 {
@@ -447,9 +480,9 @@ func (s *Source) newDecoder() *decoder {
 	return &decoder{maxMessageSize: s.cfg.MaxMessageSize, maxFields: s.cfg.MaxFields}
 }
 
-// handle decodes one whole payload and emits it, through j when it is not nil. It returns
-// the decoding error, if any, once it has counted and logged it.
-func (s *Source) handle(dec *decoder, j *joiner, payload []byte, now time.Time, transport string, emit func(message.Message)) error {
+// handle decodes one whole payload, received at now, and hands it to the reader's lines. It
+// returns the decoding error, if any, once it has counted and logged it.
+func (s *Source) handle(dec *decoder, l *lines, payload []byte, now time.Time, transport string) error {
 	m, err := dec.decode(payload, now)
 	if err != nil {
 		s.reject(err, transport)
@@ -458,11 +491,7 @@ func (s *Source) handle(dec *decoder, j *joiner, payload []byte, now time.Time, 
 	s.messages.Add(1)
 	// A TTY container's lines end in \r\n; Docker's driver strips only the \n.
 	m.Text = strings.TrimSuffix(m.Text, "\r")
-	if j != nil {
-		j.add(m, now, emit)
-		return nil
-	}
-	emit(m)
+	l.add(m, now)
 	return nil
 }
 
@@ -567,8 +596,8 @@ const tcpReadBuffer = 8 << 10
 func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	r := bufio.NewReaderSize(conn, tcpReadBuffer)
 	dec := s.newDecoder()
-	j := s.joiner()
-	defer j.flush(emit)
+	l := s.newLines(emit)
+	defer l.finish()
 	var frame []byte
 	oversized := false
 	// Bytes of an unfinished frame count against the budget all connections share.
@@ -589,19 +618,12 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		held += len(part)
 		frame = append(frame, part...)
 	}
-	lastActive := time.Now()
-	idle := func() bool { return s.cfg.IdleTimeout > 0 && time.Since(lastActive) >= s.cfg.IdleTimeout }
-	var lastSet time.Time // the deadline set last
+	lastActive := time.Now() // of the last read that returned bytes
+	var lastSet time.Time    // the deadline set last
 	for {
-		var deadline time.Time
-		if s.cfg.IdleTimeout > 0 {
-			deadline = lastActive.Add(s.cfg.IdleTimeout)
-		}
-		if soon := time.Now().Add(s.cfg.JoinWait); j.waiting() && (deadline.IsZero() || soon.Before(deadline)) {
-			deadline = soon
-		}
-		// Set only when it changes, or while draining: with no idle timeout and no pieces
-		// waiting, that is once per connection, not once a frame.
+		deadline := s.tcpDeadline(l, lastActive)
+		// Set only when it changes, or while draining: with no idle timeout and nothing
+		// held, that is once per connection, not once a frame.
 		if !deadline.Equal(lastSet) || r.Buffered() == 0 || s.draining.Load() {
 			if err := s.setDeadline(conn, deadline); err != nil {
 				return
@@ -609,9 +631,10 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 			lastSet = deadline
 		}
 		part, err := r.ReadSlice(0)
+		now := time.Now()
 		s.bytes.Add(uint64(len(part)))
-		if len(part) > 0 && s.cfg.IdleTimeout > 0 {
-			lastActive = time.Now()
+		if len(part) > 0 {
+			lastActive = now
 		}
 		switch {
 		case err == nil:
@@ -628,19 +651,24 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 			s.discard("tcp_unread", n)
 			s.discardLeft(conn, "tcp_unread", func(b []byte) int { return bytes.Count(b, []byte{0}) })
 			return
-		case errors.Is(err, os.ErrDeadlineExceeded) && j.waiting() && !idle():
-			// Idle while pieces wait: let them go out, and keep what this frame has so far
-			// (ReadSlice returned it in part).
+		case errors.Is(err, os.ErrDeadlineExceeded) &&
+			(s.cfg.IdleTimeout == 0 || now.Sub(lastActive) < s.cfg.IdleTimeout):
+			// A wake-up for what the reader holds: keep what this frame has so far
+			// (ReadSlice returned it in part), let out the pieces of split lines once the
+			// socket has been quiet for JoinWait, and tick the grouping.
 			if !oversized {
 				gather(part)
 			}
-			j.flush(emit)
+			if l.j.waiting() && now.Sub(lastActive) >= s.cfg.JoinWait {
+				l.flushJoined()
+			}
+			l.tick(now)
 			continue
 		default:
 			if len(frame)+len(part) > 0 && errors.Is(err, io.EOF) && !oversized {
 				// A last message without its NUL: take it, as Graylog does.
 				s.frames.Add(1)
-				s.handle(dec, j, append(frame, part...), time.Now(), "tcp", emit)
+				s.handle(dec, l, append(frame, part...), now, "tcp")
 			}
 			return
 		}
@@ -661,7 +689,7 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 		}
 		if !oversized && len(frame) > 0 {
 			s.frames.Add(1)
-			s.handle(dec, j, frame, time.Now(), "tcp", emit)
+			s.handle(dec, l, frame, now, "tcp")
 		}
 		oversized = false
 		frame = frame[:0:0]
@@ -669,14 +697,41 @@ func (s *Source) readTCP(conn net.Conn, emit func(message.Message)) {
 	}
 }
 
-// serveHTTP serves GELF over HTTP on every HTTP listener, with timeouts and a connection cap
-// so that slow or idle clients cannot hold the Source's memory or descriptors.
-func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http.Server {
-	if len(s.httpLn) == 0 {
-		return nil
+// tcpDeadline returns the deadline for a TCP connection's next read (zero for none): the
+// soonest of the idle timeout, JoinWait after the last bytes read while pieces of split lines
+// wait, and the grouping's next tick while it holds lines (not while draining: the lines are
+// flushed when the reader returns, and an early deadline would end the drain).
+func (s *Source) tcpDeadline(l *lines, lastActive time.Time) time.Time {
+	var d time.Time
+	soonest := func(t time.Time) {
+		if d.IsZero() || t.Before(d) {
+			d = t
+		}
 	}
-	srv := &http.Server{
-		Handler:           s.httpHandler(emit),
+	if s.cfg.IdleTimeout > 0 {
+		soonest(lastActive.Add(s.cfg.IdleTimeout))
+	}
+	if l.j.waiting() {
+		soonest(lastActive.Add(s.cfg.JoinWait))
+	}
+	if t, ok := l.g.wake(); ok && !s.draining.Load() {
+		soonest(t)
+	}
+	return d
+}
+
+// serveHTTP serves GELF over HTTP on every HTTP listener, with timeouts and a connection cap
+// so that slow or idle clients cannot hold the Source's memory or descriptors. The handlers
+// share one grouping, which a goroutine of its own ticks; stop, called once the server has
+// shut down, ends that goroutine, which flushes the grouping as it ends.
+func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) (srv *http.Server, stop func()) {
+	if len(s.httpLn) == 0 {
+		return nil, func() {}
+	}
+	l := s.newLines(emit)
+	l.mu, l.j = &sync.Mutex{}, nil // requests come concurrently, each a whole message
+	srv = &http.Server{
+		Handler:           s.httpHandler(l),
 		ReadHeaderTimeout: s.cfg.HTTPTimeout,
 		ReadTimeout:       s.cfg.HTTPTimeout,
 		WriteTimeout:      s.cfg.HTTPTimeout,
@@ -692,10 +747,27 @@ func (s *Source) serveHTTP(wg *sync.WaitGroup, emit func(message.Message)) *http
 			}
 		})
 	}
-	return srv
+	if l.g == nil {
+		return srv, func() {}
+	}
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer l.finish()
+		ticker := time.NewTicker(l.g.every)
+		defer ticker.Stop()
+		for {
+			select {
+			case now := <-ticker.C:
+				l.tick(now)
+			case <-done:
+				return
+			}
+		}
+	})
+	return srv, func() { close(done) }
 }
 
-func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
+func (s *Source) httpHandler(l *lines) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /gelf", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
@@ -711,7 +783,7 @@ func (s *Source) httpHandler(emit func(message.Message)) http.Handler {
 		}
 		dec := decoders.Get().(*decoder)
 		dec.maxMessageSize, dec.maxFields = s.cfg.MaxMessageSize, s.cfg.MaxFields
-		err = s.handle(dec, nil, body, time.Now(), "http", emit)
+		err = s.handle(dec, l, body, time.Now(), "http")
 		decoders.Put(dec)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -740,6 +812,9 @@ func (s *Source) Stats() Stats {
 	st.KernelDrops = s.currentDrops()
 	st.Discarded = s.discardedSnapshot()
 	st.Rejected = s.rejected.snapshot()
+	if s.budget != nil {
+		st.Multiline = s.budget.Stats()
+	}
 	return st
 }
 

@@ -90,36 +90,50 @@ func senderSlot(from netip.AddrPort, n int) int {
 
 // decodeUDP handles the datagrams of its senders in the order they came, until in is closed.
 // Pieces of a split line wait for the rest only while no datagram comes, or JoinWait from
-// their arrival, never while emit blocks.
+// their arrival, never while emit blocks. While lines are held for grouping, it ticks every
+// Config.Multiline.TickEvery, whether datagrams come or not.
 func (s *Source) decodeUDP(in <-chan datagram, emit func(message.Message)) {
 	dec := s.newDecoder()
-	j := s.joiner()
-	defer j.flush(emit) // the socket is closed: nothing more can come
+	l := s.newLines(emit)
+	defer l.finish() // the socket is closed: nothing more can come
 	idle := time.NewTimer(time.Hour)
 	defer idle.Stop()
+	tick := time.NewTimer(time.Hour)
+	defer tick.Stop()
+	ticking := false // tick is set for the grouping's next tick
 	for {
-		var wait <-chan time.Time
-		if j.waiting() {
+		var wait, ticked <-chan time.Time
+		if l.j.waiting() {
 			idle.Reset(s.cfg.JoinWait)
 			wait = idle.C
+		}
+		if due, ok := l.g.wake(); ok {
+			if !ticking {
+				tick.Reset(time.Until(due))
+				ticking = true
+			}
+			ticked = tick.C
 		}
 		select {
 		case d, ok := <-in:
 			if !ok {
 				return
 			}
-			s.handleDatagram(dec, j, *d.buf, d.at, emit)
+			s.handleDatagram(dec, l, *d.buf, d.at)
 			if cap(*d.buf) <= 64<<10 {
 				datagramBufs.Put(d.buf)
 			}
 		case <-wait:
-			j.flush(emit)
+			l.flushJoined()
+		case now := <-ticked:
+			ticking = false
+			l.tick(now)
 		}
 	}
 }
 
 // handleDatagram reassembles a chunk or decodes a whole datagram.
-func (s *Source) handleDatagram(dec *decoder, j *joiner, payload []byte, now time.Time, emit func(message.Message)) {
+func (s *Source) handleDatagram(dec *decoder, l *lines, payload []byte, now time.Time) {
 	if isChunk(payload) {
 		s.chunks.Add(1)
 		whole, err := s.asm.add(payload, now)
@@ -132,5 +146,5 @@ func (s *Source) handleDatagram(dec *decoder, j *joiner, payload []byte, now tim
 		}
 		payload = whole
 	}
-	s.handle(dec, j, payload, now, "udp", emit)
+	s.handle(dec, l, payload, now, "udp")
 }

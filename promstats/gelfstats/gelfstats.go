@@ -8,6 +8,9 @@
 //	qwatch_gelf_discarded_total{cause}            counter  held by the sockets at shutdown, discarded
 //	qwatch_gelf_rejected_total{reason}            counter  input rejected
 //	qwatch_gelf_{tcp_connections,incomplete_messages,incomplete_bytes}            gauges
+//	qwatch_gelf_multiline_{groups,joined_lines,continuations,overflows}_total     multiline events and their lines
+//	qwatch_gelf_multiline_{idle_closed,gap_closed,evicted_streams}_total          how held lines went out
+//	qwatch_gelf_multiline_held_bytes              gauge    text bytes held for grouping now
 package gelfstats
 
 import (
@@ -37,6 +40,20 @@ func Source(src interface{ Stats() gelf.Stats }) prometheus.Collector {
 	b.Gauge("tcp_connections", "Open TCP connections.", func(s st) float64 { return float64(s.TCPConnections) })
 	b.Gauge("incomplete_messages", "Chunked messages waiting for chunks.", func(s st) float64 { return float64(s.Incomplete) })
 	b.Gauge("incomplete_bytes", "Bytes the chunked messages waiting for chunks hold.", func(s st) float64 { return float64(s.IncompleteBytes) })
+	b.Counter("multiline_groups_total", "Multiline events emitted: lines grouped into one, or parts of a group split at a bound.",
+		func(s st) uint64 { return s.Multiline.Groups })
+	b.Counter("multiline_joined_lines_total", "Lines in multiline events.", func(s st) uint64 { return s.Multiline.Joined })
+	b.Counter("multiline_continuations_total", "Parts after the first of multiline groups split at a bound.",
+		func(s st) uint64 { return s.Multiline.Continuations })
+	b.Counter("multiline_overflows_total", "Times held lines went out early because the grouping's byte budget was spent.",
+		func(s st) uint64 { return s.Multiline.Overflows })
+	b.Counter("multiline_idle_closed_total", "Times a stream's held lines went out because it was idle.",
+		func(s st) uint64 { return s.Multiline.IdleClosed })
+	b.Counter("multiline_gap_closed_total", "Times a gap in the lines' timestamps let a stream's held lines out.",
+		func(s st) uint64 { return s.Multiline.GapClosed })
+	b.Counter("multiline_evicted_streams_total", "Streams flushed and forgotten early to stay within the grouping's stream limit.",
+		func(s st) uint64 { return s.Multiline.Evicted })
+	b.Gauge("multiline_held_bytes", "Text bytes of the lines held for grouping.", func(s st) float64 { return float64(s.Multiline.Held) })
 	collect.CounterByKey(b, "discarded_total", "What the sockets held at shutdown past the drain timeout, discarded, by cause.", "cause",
 		func(s st) map[string]uint64 { return s.Discarded })
 	collect.CounterByKey(b, "rejected_total", "Input rejected, by reason.", "reason", func(s st) map[gelf.Reason]uint64 { return s.Rejected })

@@ -2,6 +2,7 @@ package gelfstats_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"strings"
@@ -89,5 +90,52 @@ qwatch_sink_written_total{sink="rec"} 1
 			t.Fatal(err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A stack trace sent to a real source shows up in the multiline metrics: one group of its
+// three lines, nothing held once it is out.
+func TestMultilineMetrics(t *testing.T) {
+	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &qwatchtest.Collector{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, c.Emit) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i, line := range []string{"java.lang.IllegalStateException: boom", "\tat a.B.c(B.java:1)", "\tat a.B.main(B.java:2)"} {
+		fmt.Fprintf(conn, `{"version":"1.1","host":"h","short_message":%q,"timestamp":1795472805.%06d,"level":3,"_container_id":"c1"}`, line, i)
+	}
+	if _, err := c.WaitFor(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(gelfstats.Source(src))
+	want := `
+# HELP qwatch_gelf_multiline_groups_total Multiline events emitted: lines grouped into one, or parts of a group split at a bound.
+# TYPE qwatch_gelf_multiline_groups_total counter
+qwatch_gelf_multiline_groups_total 1
+# HELP qwatch_gelf_multiline_joined_lines_total Lines in multiline events.
+# TYPE qwatch_gelf_multiline_joined_lines_total counter
+qwatch_gelf_multiline_joined_lines_total 3
+# HELP qwatch_gelf_multiline_held_bytes Text bytes of the lines held for grouping.
+# TYPE qwatch_gelf_multiline_held_bytes gauge
+qwatch_gelf_multiline_held_bytes 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "qwatch_gelf_multiline_groups_total",
+		"qwatch_gelf_multiline_joined_lines_total", "qwatch_gelf_multiline_held_bytes"); err != nil {
+		t.Error(err)
 	}
 }

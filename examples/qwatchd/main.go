@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
+	"golang.org/x/time/rate"
 
 	"github.com/qnib/qwatch"
 	"github.com/qnib/qwatch/promstats"
@@ -93,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv,
 		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout)),
-		reg: prometheus.NewRegistry()}
+		reg: prometheus.NewRegistry(), labelLog: rate.Sometimes{Interval: time.Second}}
 	d.reg.MustRegister(promstats.Hub(d.hub), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer d.closeAll()
@@ -137,6 +138,10 @@ type daemon struct {
 	final   []func() string // lines for the summary at exit
 	closers []func()
 	checks  []func() []string // problems of the parts the Hub does not see, for /healthz
+	// labels answers a container's labels from the events source's inventory; nil until
+	// setupDocker sets it, before the Hub runs.
+	labels   func(id string) (map[string]string, bool)
+	labelLog rate.Sometimes
 }
 
 func (d *daemon) closeAll() {

@@ -15,6 +15,7 @@ import (
 	"github.com/qnib/qwatch/dockerevents"
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/filter"
+	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/gelf"
 	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/dockerclient"
@@ -31,8 +32,9 @@ func (d *daemon) setupGELF() error {
 		d.say("gelf: off")
 		return nil
 	}
+	rule, _ := d.cfg.multilineRule() // checked with the rest of the settings
 	src, err := gelf.Listen(gelf.Config{UDPAddr: d.cfg.GELFUDP, TCPAddr: d.cfg.GELFTCP, HTTPAddr: d.cfg.GELFHTTP,
-		JoinDockerLines: d.cfg.GELFJoin, Logger: d.log})
+		JoinDockerLines: d.cfg.GELFJoin, MultilineRule: rule, MultilineRuleFor: d.containerRule, Logger: d.log})
 	if err != nil {
 		return err
 	}
@@ -60,10 +62,31 @@ func (d *daemon) setupGELF() error {
 	d.reg.MustRegister(gelfstats.Source(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
-		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d kernel_drops=%d discarded_at_shutdown=%d",
-			st.Messages, sum(st.Rejected), st.Expired, st.Evicted, st.KernelDrops, sum(st.Discarded))
+		return fmt.Sprintf("gelf messages=%d rejected=%d expired=%d evicted=%d kernel_drops=%d discarded_at_shutdown=%d multiline_groups=%d joined_lines=%d continuations=%d",
+			st.Messages, sum(st.Rejected), st.Expired, st.Evicted, st.KernelDrops, sum(st.Discarded),
+			st.Multiline.Groups, st.Multiline.Joined, st.Multiline.Continuations)
 	})
 	return d.hub.AddSource("gelf", src)
+}
+
+// containerRule is the multi-line rule a container's labels choose, from the events source's
+// inventory: GELF messages carry no labels. A label not understood is logged, at most once a
+// second, and the default rule applies.
+func (d *daemon) containerRule(id string) (multiline.Rule, bool) {
+	if d.labels == nil {
+		return multiline.Rule{}, false
+	}
+	labels, ok := d.labels(id)
+	if !ok {
+		return multiline.Rule{}, false
+	}
+	r, chosen, err := multiline.RuleFromLabels(labels)
+	if err != nil {
+		d.labelLog.Do(func() {
+			d.log.Warn("filter: a container's label is not understood; the default rule applies", "container", id, "err", err)
+		})
+	}
+	return r, chosen
 }
 
 func sum[K comparable](m map[K]uint64) uint64 {
@@ -135,6 +158,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		}
 	}
 	d.hub.Use(src.Enrich)
+	d.labels = src.Labels
 	d.reg.MustRegister(dockerstats.Events(src))
 	return d.hub.AddSource("docker", src)
 }

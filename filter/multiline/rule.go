@@ -212,3 +212,33 @@ func compile(expr string) (*regexp.Regexp, error) {
 	}
 	return regexp.Compile(expr)
 }
+
+// The container labels that choose a container's rule.
+const (
+	// LabelRule names a built-in rule, as [RuleByName] reads it: auto, off, or rule names.
+	LabelRule = "qwatch.multiline"
+	// LabelStart gives a pattern for the first lines of a custom rule, as [ParseStart]
+	// reads it; it wins over LabelRule.
+	LabelStart = "qwatch.multiline.start"
+)
+
+// RuleFromLabels returns the rule a container's labels choose, and false when they choose
+// none (the caller's default applies). A label whose value is not understood is an error
+// that names it; the caller should count it, say so, and use its default.
+func RuleFromLabels(labels map[string]string) (Rule, bool, error) {
+	if expr, ok := labels[LabelStart]; ok {
+		r, err := ParseStart(expr)
+		if err != nil {
+			return Rule{}, false, fmt.Errorf("label %s: %w", LabelStart, err)
+		}
+		return r, true, nil
+	}
+	if name, ok := labels[LabelRule]; ok {
+		r, err := RuleByName(name)
+		if err != nil {
+			return Rule{}, false, fmt.Errorf("label %s: %w", LabelRule, err)
+		}
+		return r, true, nil
+	}
+	return Rule{}, false, nil
+}

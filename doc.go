@@ -5,7 +5,8 @@
 // container's output through the engine's API (no log driver change), gelf.Source receives
 // what `docker run --log-driver gelf` sends, dockerevents.Source follows the engine's events,
 // and the program itself can hand messages in with [Hub.Publish]. The Hub gives each message an
-// ID, runs the processors added with [Hub.Use] (enrichment, filtering), and offers it to every
+// ID, runs the processors added with [Hub.Use] (enrichment, filtering, and the filter stage of
+// package filter: JSON and logfmt lines into fields, levels, service names), and offers it to every
 // sink: each sink has its own bounded queue and goroutine, so one slow output never steals or
 // stalls another's messages. Sinks write batches: sink.Writer to standard output or any
 // io.Writer, sink/elasticsearch to an Elasticsearch bulk endpoint, or any [Sink] of your own,
@@ -14,7 +15,8 @@
 //	hub := qwatch.NewHub()
 //	src, err := gelf.Listen(gelf.Config{UDPAddr: "127.0.0.1:12201"})
 //	...
-//	hub.AddSource("gelf", src)
+//	hub.AddSource("gelf", src) // groups a container's stack traces into one message each
+//	hub.Use(filter.New(filter.Config{}).Process)
 //	hub.AddSink("stdout", &sink.Writer{Format: sink.JSON})
 //	err = hub.Run(ctx) // until ctx is done; then drains every queue and closes every sink
 //

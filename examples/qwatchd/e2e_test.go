@@ -328,8 +328,8 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 	// Docker splits the lines over 16 KiB; qwatchd joins them again: every line arrives whole.
 	d.waitMetric(`qwatch_source_emitted_total{source="gelf"}`, float64(total), 2*time.Minute)
-	// The engine's last event for a container is its destroy: once each container's is out, so
-	// are the others, and any repeat would have come before it.
+	// A container's destroy is the last of its events: once each container's is written, all
+	// of their events are.
 	destroyed := map[string]bool{}
 	d.waitOutput(time.Minute, "a destroy event for each container", func(line []byte) bool {
 		if bytes.Contains(line, []byte(`"action":"destroy"`)) {

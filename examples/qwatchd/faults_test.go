@@ -187,7 +187,7 @@ func TestFaultKillNine(t *testing.T) {
 	per := len(load.msgs) / rounds
 	var mu sync.Mutex
 	sentAt := make([]time.Time, len(load.msgs))
-	safe := make([]time.Time, rounds) // what was sent before is spooled or written at the kill
+	safe := make([]time.Time, rounds) // as many were spooled or written as had been sent before
 	kills := make([]time.Time, rounds)
 	for round := range rounds {
 		store.down.Store(round == rounds-1)
@@ -245,7 +245,7 @@ func TestFaultKillNine(t *testing.T) {
 	var mustHave, windowLost, downLost, lost, dup int
 	stored := load.counts(store)
 	for i, m := range load.msgs {
-		must, down := !sentAt[i].After(safe[i/per]), sentAt[i].After(kills[i/per])
+		must, down := sentAt[i].Before(safe[i/per]), sentAt[i].After(kills[i/per])
 		switch n := stored[[2]int{m.Container, m.Seq}]; {
 		case n > 1:
 			dup++

@@ -167,31 +167,80 @@ func (p *proc) stop() int {
 // metric reads one sample from /metrics.
 func (p *proc) metric(name string) float64 {
 	p.t.Helper()
+	return metrics(p.t, p.http, name)[0]
+}
+
+// metrics reads samples from one scrape of the /metrics qwatchd serves on addr, in the order
+// named; a sample it does not serve reads -1.
+func metrics(t *testing.T, addr string, names ...string) []float64 {
+	t.Helper()
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + p.http + "/metrics")
+	resp, err := c.Get("http://" + addr + "/metrics")
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	out := make([]float64, len(names))
+	for i := range out {
+		out[i] = -1
+	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, _ := strconv.ParseFloat(rest, 64)
-			return v
+		for i, name := range names {
+			if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				out[i], _ = strconv.ParseFloat(rest, 64)
+			}
 		}
 	}
-	return -1
+	return out
 }
 
 func (p *proc) waitMetric(name string, atLeast float64, timeout time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for p.metric(name) < atLeast {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s = %v after %v, want at least %v", name, p.metric(name), timeout, atLeast)
+	waitUntil(p.t, timeout, func() error {
+		if v := p.metric(name); v < atLeast {
+			return fmt.Errorf("%s = %v, want at least %v", name, v, atLeast)
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+}
+
+// waitUntil polls cond until it returns nil; past the timeout the test fails with cond's last
+// error.
+func waitUntil(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitOutput hands each complete line qwatchd writes to its standard output, from the first
+// on, to seen until seen returns true; past the timeout the test fails, saying what it waited
+// for.
+func (p *proc) waitOutput(timeout time.Duration, what string, seen func(line []byte) bool) {
+	p.t.Helper()
+	read := 0
+	waitUntil(p.t, timeout, func() error {
+		p.mu.Lock()
+		out := p.stdout.Bytes()[read:]
+		out = bytes.Clone(out[:bytes.LastIndexByte(out, '\n')+1])
+		p.mu.Unlock()
+		read += len(out)
+		for line := range bytes.Lines(out) {
+			if seen(line) {
+				return nil
+			}
+		}
+		return fmt.Errorf("qwatchd's output has not shown %s", what)
+	})
 }
 
 // messages parses the JSON lines qwatchd wrote.
@@ -279,8 +328,19 @@ func TestDaemonEndToEnd(t *testing.T) {
 	}
 	// Docker splits the lines over 16 KiB; qwatchd joins them again: every line arrives whole.
 	d.waitMetric(`qwatch_source_emitted_total{source="gelf"}`, float64(total), 2*time.Minute)
-	d.waitMetric("qwatch_docker_events_total", float64(4*len(transports)), time.Minute)
-	time.Sleep(500 * time.Millisecond) // the last destroy events
+	// A container's destroy is the last of its events: once each container's is written, all
+	// of their events are.
+	destroyed := map[string]bool{}
+	d.waitOutput(time.Minute, "a destroy event for each container", func(line []byte) bool {
+		if bytes.Contains(line, []byte(`"action":"destroy"`)) {
+			for name := range want {
+				if bytes.Contains(line, []byte(`"name":"`+name+`"`)) {
+					destroyed[name] = true
+				}
+			}
+		}
+		return len(destroyed) == len(want)
+	})
 	if code := d.stop(); code != 0 {
 		t.Fatalf("qwatchd exited with %d: %v", code, d.stderrLines())
 	}
@@ -476,38 +536,30 @@ func TestDaemonFailsClearly(t *testing.T) {
 // TestDaemonSecondSignalExitsAtOnce: while a sink cannot flush (its server accepts and never
 // answers), a second SIGTERM ends qwatchd at once rather than after the shutdown timeout.
 func TestDaemonSecondSignalExitsAtOnce(t *testing.T) {
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mute.Close()
-	go func() {
-		for {
-			conn, err := mute.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // held open, never answered, until the test ends
-		}
-	}()
+	bulk := muteServer(t)
 	d := startDaemon(t, "-docker-host", "none", "-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0",
 		"-stdout", "none", "-http", "127.0.0.1:0", "-shutdown-timeout", "60s",
-		"-es-url", "http://"+mute.Addr().String(), "-es-wait")
+		"-es-url", bulk.url, "-es-wait")
 	conn, err := net.Dial("udp", d.udp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.Write([]byte(`{"short_message":"stuck on its way"}`))
-	d.waitMetric(`qwatch_sink_offered_total{sink="elasticsearch"}`, 1, 10*time.Second)
-	time.Sleep(1500 * time.Millisecond) // the sink's flush interval: its Write is now hanging
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond)
 	select {
-	case <-d.done:
-		t.Fatal("qwatchd exited on the first signal though its sink could not flush")
-	default:
+	case <-bulk.requested: // the sink's Write now waits for an answer that never comes
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no bulk request reached the server: %v", d.stderrLines())
 	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.waitStderr(30*time.Second, "qwatchd: shutting down; flushing sinks")
+	// /metrics is served until the Hub has shut down: an answer now shows qwatchd flushing,
+	// not gone.
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Get("http://" + d.http + "/metrics")
+	if err != nil {
+		t.Fatalf("qwatchd stopped on the first signal though its sink could not flush: %v", err)
+	}
+	resp.Body.Close()
 	start := time.Now()
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -521,4 +573,65 @@ func TestDaemonSecondSignalExitsAtOnce(t *testing.T) {
 	if !strings.Contains(strings.Join(d.stderrLines(), "\n"), "second signal; exiting without flushing") {
 		t.Errorf("no word of the second signal: %v", d.stderrLines())
 	}
+}
+
+// mute is an HTTP server that accepts connections, reads requests and never answers.
+type mute struct {
+	url       string
+	requested chan struct{} // closed once a bulk request has come
+}
+
+// muteServer starts a mute server; its connections are held open until the test ends.
+func muteServer(t *testing.T) *mute {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mute{url: "http://" + ln.Addr().String(), requested: make(chan struct{})}
+	var once sync.Once
+	var mu sync.Mutex
+	var conns []net.Conn
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			wg.Go(func() {
+				sc := bufio.NewScanner(conn)
+				for sc.Scan() {
+					if strings.HasPrefix(sc.Text(), "POST ") && strings.Contains(sc.Text(), "/_bulk") {
+						once.Do(func() { close(m.requested) })
+					}
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return m
+}
+
+// waitStderr waits until qwatchd has written a line that contains want to its standard error.
+func (p *proc) waitStderr(timeout time.Duration, want string) {
+	p.t.Helper()
+	waitUntil(p.t, timeout, func() error {
+		for _, l := range p.stderrLines() {
+			if strings.Contains(l, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %q on standard error: %v", want, p.stderrLines())
+	})
 }

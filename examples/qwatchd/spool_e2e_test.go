@@ -25,6 +25,7 @@ type bulkStore struct {
 	// Faults to inject: a status for whole requests (401, say); 429 for every other item;
 	// every resetEvery-th request indexed and then its connection reset, unanswered.
 	status     atomic.Int32
+	refused    atomic.Int64 // bulk requests answered with status
 	refuseHalf atomic.Bool
 	resetEvery atomic.Int32
 	requests   atomic.Int64
@@ -49,6 +50,7 @@ func (b *bulkStore) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if st := b.status.Load(); st != 0 {
+		b.refused.Add(1)
 		http.Error(w, `{"error":"refused"}`, int(st))
 		return
 	}
@@ -274,15 +276,19 @@ func TestKillNineWhileFollowingContainerLogs(t *testing.T) {
 	d.cmd.Process.Kill() // kill -9
 	<-d.done
 	before, _ := stored()
-	startDaemon(t, args...)
+	d2 := startDaemon(t, args...)
 	dockertest.Docker(t, "wait", name)
-	deadline := time.Now().Add(60 * time.Second)
-	got, twice := stored()
-	for ; got < n && time.Now().Before(deadline); got, twice = stored() {
-		time.Sleep(50 * time.Millisecond)
+	waitUntil(t, time.Minute, func() error {
+		if got, twice := stored(); got+twice < n {
+			return fmt.Errorf("%d of %d lines stored once, %d stored twice", got, n, twice)
+		}
+		return nil
+	})
+	// Stopped, the daemon has delivered all it read: any line it sent again is in the store.
+	if code := d2.stop(); code != 0 {
+		t.Fatalf("exit code %d; stderr %v", code, d2.stderrLines())
 	}
-	time.Sleep(2 * time.Second) // repeats would come by now
-	got, twice = stored()
+	got, twice := stored()
 	t.Logf("%d lines stored before the kill, %d repeats after the restart kept out by their IDs", before, store.conflicts.Load())
 	if got != n || twice != 0 {
 		t.Fatalf("%d of %d lines stored once, %d stored twice", got, n, twice)

@@ -55,6 +55,9 @@ func TestNoSecretInOutput(t *testing.T) {
 			if !strings.Contains(served.String(), `qwatch_elasticsearch_healthy{sink="elasticsearch"} 0`) {
 				return errors.New("/metrics does not say Elasticsearch refuses")
 			}
+			if !strings.Contains(served.String(), "sink elasticsearch: bulk requests failing") {
+				return errors.New("/healthz does not say Elasticsearch refuses")
+			}
 			return nil
 		})
 		d.stop()

@@ -182,11 +182,18 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	}
 	// Until Install puts the template (the engine refused it, or has not answered yet with
 	// -es-wait), /healthz says why.
+	// So does a node that refuses or fails whole requests, while the sink retries them
+	// itself (a rotated key answered 401, say), before any Write gives up.
 	d.checks = append(d.checks, func() []string {
-		if e := s.Stats().TemplateError; e != "" {
-			return []string{"sink elasticsearch: index template not installed: " + e}
+		st := s.Stats()
+		var problems []string
+		if st.TemplateError != "" {
+			problems = append(problems, "sink elasticsearch: index template not installed: "+st.TemplateError)
 		}
-		return nil
+		if !st.Healthy {
+			problems = append(problems, "sink elasticsearch: bulk requests failing, retrying: "+st.LastError)
+		}
+		return problems
 	})
 	if d.cfg.ESWait {
 		// Start at once; the template goes in as soon as the cluster answers.

@@ -34,7 +34,7 @@ const (
 	pPyEnd                     // after a traceback's exception line
 	pPyBlank                   // and a blank line after it
 	pPyChain                   // after "During handling…" / "The above exception…"
-	pPyChainBlank              // and the blank line after that; the next traceback comes next
+	pPyChainBlank              // and the blank line after that
 	pPyGroup                   // in an exception group's tree
 	pGo                        // in a Go panic's goroutines
 	pNode                      // in a JavaScript stack

@@ -56,8 +56,6 @@ func TestDockerGELFDriverMultiline(t *testing.T) {
 // them (a Python chained traceback, a Node uncaught error's preamble) arrive without those
 // lines over GELF, and must still be one message each.
 func TestDockerGELFDriverMultilineBlankLines(t *testing.T) {
-	t.Skip("package multiline joins these traces only with their blank lines, which Docker's GELF driver drops: " +
-		"it splits the Python traceback at \"The above exception…\" and the Node error after its preamble")
 	runScript(t, []scriptBlock{
 		{"stdout", "", "INFO service starting\n"},
 		{"stdout", "python", traceFile(t, "python-logged-cause")},

@@ -13,20 +13,21 @@
 // `pkg.SomeException: message`, or `Exception in thread "main" …`, `\tat` frames,
 // `Caused by:`, `Suppressed:`, `... N more`, `... N common frames omitted`, and
 // java.util.logging's two-line record head), Python (`Traceback (most recent call last):`,
-// `File` lines and their code, the exception line, chained tracebacks with their blank lines
-// and "During handling of the above exception…" / "The above exception was the direct
-// cause…", exception groups), Go (`panic:` and `fatal error:` with their `[signal …]` and
+// `File` lines and their code, the exception line, chained tracebacks joined by "During
+// handling of the above exception…" / "The above exception was the direct cause…",
+// exception groups), Go (`panic:` and `fatal error:` with their `[signal …]` and
 // `[recovered]`, every `goroutine N [state]:` block, `created by`, go run's `exit status N`),
 // Node.js (`Error: message` and its subclasses, `    at` frames, the uncaught-exception
 // preamble with its source line and caret, error properties with `[cause]:` up to the
-// closing `}`, the `Node.js vNN` trailer), .NET (`   at … in file:line N`, ` ---> ` inner
-// exceptions, `--- End of inner exception stack trace ---`), Ruby (`file:N:in 'm': message
-// (Class)` and its `\tfrom` lines, causes included) and PHP (`PHP Fatal error:  Uncaught`,
-// `Stack trace:`, `#N` frames, `Next` exceptions, `  thrown in`). [Auto], the zero [Rule],
-// knows all of them; [RuleByName] selects some, as the label qwatch.multiline does; [Off]
-// groups nothing. [Start] and [Continue] (and [ParseStart], for the label
-// qwatch.multiline.start) are custom rules in the manner of Filebeat's and Vector's: a
-// regular expression for first lines, or for the lines that continue a group.
+// closing `}`, the `Node.js vNN` trailer right after the frames or the `}`), .NET
+// (`   at … in file:line N`, ` ---> ` inner exceptions, `--- End of inner exception stack
+// trace ---`), Ruby (`file:N:in 'm': message (Class)` and its `\tfrom` lines, causes
+// included) and PHP (`PHP Fatal error:  Uncaught`, `Stack trace:`, `#N` frames, `Next`
+// exceptions, `  thrown in`). [Auto], the zero [Rule], knows all of them; [RuleByName]
+// selects some, as the label qwatch.multiline does; [Off] groups nothing. [Start] and
+// [Continue] (and [ParseStart], for the label qwatch.multiline.start) are custom rules in
+// the manner of Filebeat's and Vector's: a regular expression for first lines, or for the
+// lines that continue a group.
 //
 // An ordinary line is never merged: a false merge is worse than a split. A header is only
 // taken as the start of a trace when the line after it is the runtime's next line (a frame,
@@ -41,6 +42,18 @@
 // stamped within Intro before it. Two traces in a row stay two, but for Ruby's, which prints
 // an exception's cause exactly as an exception: two of its traces less than Gap apart are
 // one. A blank line or a JSON record never begins a group.
+//
+// # Empty lines
+//
+// Docker's GELF driver does not send empty lines (the json-file and the logs API keep them),
+// so the built-in rules make a trace one event with its empty lines or without them. Where a
+// runtime prints an empty line inside a trace, the line after it may also come right after
+// the line before it: Python's chain sentence after an exception line (or an exception
+// group's last line), and the next traceback after the chain sentence; Node's error after
+// its uncaught-exception preamble's caret line; Node's `Node.js vNN` trailer after the last
+// frame or the properties' closing `}`. Nothing else joins for a missing empty line: a
+// traceback right after another's exception line, with no chain sentence between them, is
+// another event, and so is a trailer after anything but a Node trace.
 //
 // # Events
 //

@@ -18,6 +18,7 @@ func FuzzStream(f *testing.F) {
 	for _, tr := range traces(f) {
 		f.Add(strings.Join(tr.lines, "\n"), uint64(len(tr.lines)))
 		f.Add("INFO a\n"+strings.Join(tr.lines, "\n")+"\n"+strings.Join(tr.lines, "\n")+"\nINFO b", uint64(7))
+		f.Add(strings.Join(withoutEmpty(tr.lines), "\n"), uint64(3))
 	}
 	f.Add("a\n\tb\n  c\nd", uint64(2))
 	f.Fuzz(func(t *testing.T, data string, seed uint64) {

@@ -25,7 +25,7 @@ const (
 	pHeader                    // a header (st.cand says whose), maybe after an introducing line, maybe with message lines
 	pNodePre1                  // Node's uncaught-exception preamble: "/app/x.js:3" held
 	pNodePre2                  // and the source line
-	pNodePre3                  // and the caret line
+	pNodePre3                  // and the caret line; a blank line or the header comes next
 	pNodePre4                  // and the blank line; the header comes next
 	pJava                      // in a Java trace
 	pJavaMsg                   // in a Java trace, after "Caused by:" or "Suppressed:": message lines may follow
@@ -293,7 +293,11 @@ func afterPreamble(st state, cl class) (state, verdict) {
 	case pNodePre2:
 		ok = cl&cNodeCaret != 0
 	case pNodePre3:
-		ok = cl&cBlank != 0
+		if cl&cBlank != 0 {
+			ok = true
+			break
+		}
+		fallthrough // Docker's GELF driver does not send the blank line: the header follows the caret
 	case pNodePre4:
 		if cl&(cBlank|cJSON) != 0 {
 			return st, vBreak
@@ -338,20 +342,19 @@ func inTrace(st state, cl class) (state, verdict) {
 		case cl&cPyExc != 0:
 			return to(pPyEnd, vJoin)
 		}
-	case pPyEnd:
-		if cl&cBlank != 0 {
+	case pPyEnd, pPyBlank:
+		// The blank line before a chain sentence is optional: Docker's GELF driver does not
+		// send it. Without a chain sentence, a traceback that follows is another one.
+		switch {
+		case cl&cPyChain != 0:
+			return to(pPyChain, vJoin)
+		case st.phase == pPyEnd && cl&cBlank != 0:
 			return to(pPyBlank, vTentative)
 		}
-	case pPyBlank:
-		if cl&cPyChain != 0 {
-			return to(pPyChain, vJoin)
-		}
-	case pPyChain:
-		if cl&cBlank != 0 {
-			return to(pPyChainBlank, vJoin)
-		}
-	case pPyChainBlank:
+	case pPyChain, pPyChainBlank:
 		switch {
+		case st.phase == pPyChain && cl&cBlank != 0:
+			return to(pPyChainBlank, vJoin)
 		case cl&cHeadPy != 0:
 			return to(pPyHeader, vJoin)
 		case cl&cHeadPyGroup != 0:
@@ -361,6 +364,8 @@ func inTrace(st state, cl class) (state, verdict) {
 		switch {
 		case cl&cPyGroupLine != 0 && cl&cHeadPyGroup == 0: // a group's header begins the next one
 			return st, vJoin
+		case cl&cPyChain != 0:
+			return to(pPyChain, vJoin)
 		case cl&cBlank != 0:
 			return to(pPyBlank, vTentative)
 		}
@@ -379,6 +384,8 @@ func inTrace(st state, cl class) (state, verdict) {
 			return to(pNodeProps, vJoin)
 		case cl&(cAt|cMore) != 0:
 			return st, vJoin
+		case cl&cNodeTrailer != 0: // without the blank line before it, which Docker's GELF driver does not send
+			return to(pDone, vJoin)
 		case cl&cBlank != 0:
 			return to(pNodeBlank, vTentative)
 		}
@@ -389,13 +396,12 @@ func inTrace(st state, cl class) (state, verdict) {
 		case cl&cIndent2 != 0:
 			return st, vJoin
 		}
-	case pNodeAfter:
-		if cl&cBlank != 0 {
-			return to(pNodeBlank, vTentative)
-		}
-	case pNodeBlank:
-		if cl&cNodeTrailer != 0 {
+	case pNodeAfter, pNodeBlank:
+		switch {
+		case cl&cNodeTrailer != 0: // with or without the blank line before it
 			return to(pDone, vJoin)
+		case st.phase == pNodeAfter && cl&cBlank != 0:
+			return to(pNodeBlank, vTentative)
 		}
 	case pDotnet:
 		if cl&(cAt|cDotnetInner|cDotnetEnd) != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -505,7 +506,7 @@ func TestMillionMessagesAccountingUnderChaos(t *testing.T) {
 		}}
 	}
 	sinks := map[string]*qwatchtest.Recorder{"block": chaos(1, 5), "newest": chaos(2, 10), "oldest": chaos(3, 20)}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	perSource := n / 4
 	for i := range 4 {
 		msgs := make([]message.Message, perSource)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -15,7 +16,7 @@ import (
 )
 
 func TestPartialErrorCountsExactly(t *testing.T) {
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	var batches atomic.Int64
 	partial := &qwatchtest.Recorder{OnWrite: func(ctx context.Context, batch []message.Message) error {
 		if batches.Add(1) == 1 {
@@ -37,7 +38,7 @@ func TestPartialErrorCountsExactly(t *testing.T) {
 }
 
 func TestPanickingSinkLeavesOthersWhole(t *testing.T) {
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	var calls atomic.Int64
 	panicky := &qwatchtest.Recorder{OnWrite: func(ctx context.Context, batch []message.Message) error {
 		if calls.Add(1)%3 == 0 {
@@ -94,7 +95,7 @@ func TestPanickingSinkLeavesOthersWhole(t *testing.T) {
 func TestQueueBoundedByBytes(t *testing.T) {
 	for _, policy := range []qwatch.Overflow{qwatch.DropNewest, qwatch.Block} {
 		t.Run(policy.String(), func(t *testing.T) {
-			h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+			h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 			release := make(chan struct{})
 			slow := &qwatchtest.Recorder{OnWrite: func(ctx context.Context, batch []message.Message) error {
 				select {
@@ -147,7 +148,7 @@ func TestQueueBoundedByBytes(t *testing.T) {
 
 // An option the user did not set cannot break one they did.
 func TestSmallQueueClampsDefaultBatch(t *testing.T) {
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	if err := h.AddSink("small", &qwatchtest.Recorder{}, qwatch.WithQueueSize(100)); err != nil {
 		t.Fatalf("WithQueueSize(100) alone: %v", err)
 	}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"log/slog"
 	"strings"
-	"syscall"
 
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/internal/tmpfs"
 	"github.com/qnib/qwatch/message"
 	"github.com/qnib/qwatch/qwatchtest"
 )
@@ -56,7 +56,7 @@ func TestSpoolRidesOutAnOutage(t *testing.T) {
 		}
 		return nil
 	}}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	must(t, h.AddSink("es", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()}), qwatch.WithBatch(50, 10*time.Millisecond)))
 	stop := runHub(t, h)
 	want := publishN(t, h, 500)
@@ -104,7 +104,7 @@ func TestSpoolRetriesOnlyTheUnwritten(t *testing.T) {
 		}
 		return nil
 	}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	must(t, h.AddSink("es", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()}), qwatch.WithBatch(10, time.Second)))
 	want := publishN(t, h, 10) // queued before Run: they go into the spool, and out, as one batch
 	stop := runHub(t, h)
@@ -136,7 +136,7 @@ func TestSpoolRetriesOnlyTheUnwritten(t *testing.T) {
 func TestSpoolSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
-	h1 := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(500*time.Millisecond))
+	h1 := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)), qwatch.WithShutdownTimeout(500*time.Millisecond))
 	must(t, h1.AddSink("es", dead, qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir}), qwatch.WithBatch(100, 10*time.Millisecond)))
 	stop1 := runHub(t, h1)
 	want := publishN(t, h1, 300)
@@ -149,7 +149,7 @@ func TestSpoolSurvivesRestart(t *testing.T) {
 	checkSpoolInvariant(t, st1)
 
 	rec := &qwatchtest.Recorder{}
-	h2 := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h2 := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	must(t, h2.AddSink("es", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir}), qwatch.WithBatch(100, 10*time.Millisecond)))
 	stop2 := runHub(t, h2)
 	got, err := rec.WaitFor(300, 10*time.Second)
@@ -172,7 +172,7 @@ func TestSpoolFullAppliesOverflow(t *testing.T) {
 	for _, policy := range []qwatch.Overflow{qwatch.DropNewest, qwatch.DropOldest} {
 		t.Run(policy.String(), func(t *testing.T) {
 			dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
-			h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(500*time.Millisecond))
+			h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)), qwatch.WithShutdownTimeout(500*time.Millisecond))
 			must(t, h.AddSink("es", dead, qwatch.WithOverflow(policy), qwatch.WithBatch(20, 5*time.Millisecond),
 				qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir(), MaxBytes: 64 << 10, SegmentBytes: 8 << 10})))
 			stop := runHub(t, h)
@@ -199,7 +199,7 @@ func TestSpoolRetriesAPanickingSink(t *testing.T) {
 		}
 		return nil
 	}}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)))
 	must(t, h.AddSink("es", rec, qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()}), qwatch.WithBatch(10, 5*time.Millisecond)))
 	stop := runHub(t, h)
 	publishN(t, h, 10)
@@ -227,16 +227,9 @@ func TestSpoolNeedsADirectory(t *testing.T) {
 // spool refused as dropped. Once refusals stop (here because messages stop coming), SpoolError
 // clears after its hold.
 func TestSpoolOnAFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
-		if os.Getenv("QWATCH_E2E") == "1" {
-			t.Fatalf("QWATCH_E2E=1 but no tmpfs can be mounted (root needed): %v", err)
-		}
-		t.Skipf("mounting a small tmpfs needs root: %v", err)
-	}
-	defer syscall.Unmount(dir, syscall.MNT_DETACH) // detached even while an abandoned sink still has files open
+	dir := tmpfs.Mount(t, 256<<10)
 	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(500*time.Millisecond))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)), qwatch.WithShutdownTimeout(500*time.Millisecond))
 	must(t, h.AddSink("es", dead, qwatch.WithBatch(50, 5*time.Millisecond),
 		qwatch.WithSpool(qwatch.SpoolConfig{Dir: dir, SegmentBytes: 32 << 10})))
 	stop := runHub(t, h)
@@ -279,7 +272,7 @@ func TestSyncWaitsForSettledOrSpooled(t *testing.T) {
 		return nil
 	}}
 	dead := &qwatchtest.Recorder{OnWrite: func(context.Context, []message.Message) error { return errors.New("down") }}
-	h := qwatch.NewHub(qwatch.WithLogger(discardLogger()), qwatch.WithShutdownTimeout(time.Second))
+	h := qwatch.NewHub(qwatch.WithLogger(slog.New(slog.DiscardHandler)), qwatch.WithShutdownTimeout(time.Second))
 	must(t, h.AddSink("slow", slow, qwatch.WithBatch(10, time.Millisecond)))
 	must(t, h.AddSink("spooled", dead, qwatch.WithBatch(10, time.Millisecond), qwatch.WithSpool(qwatch.SpoolConfig{Dir: t.TempDir()})))
 	stop := runHub(t, h)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/qnib/qwatch/internal/tmpfs"
 )
 
 func TestMain(m *testing.M) {
@@ -248,14 +250,7 @@ func TestMaxBytesAndDropOldest(t *testing.T) {
 // A full disk: Append fails with the I/O error, the spool stays readable, and once acks free
 // room it takes records again.
 func TestFullDisk(t *testing.T) {
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
-		if os.Getenv("QWATCH_E2E") == "1" {
-			t.Fatalf("QWATCH_E2E=1 but no tmpfs can be mounted (root needed): %v", err)
-		}
-		t.Skipf("mounting a small tmpfs needs root: %v", err)
-	}
-	defer syscall.Unmount(dir, syscall.MNT_DETACH) // detached even while an abandoned sink still has files open
+	dir := tmpfs.Mount(t, 256<<10)
 	s, err := Open(Config{Dir: dir, SegmentBytes: 32 << 10})
 	if err != nil {
 		t.Fatal(err)

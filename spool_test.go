@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-
 	"sync/atomic"
 	"testing"
 	"time"

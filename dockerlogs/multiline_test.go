@@ -494,3 +494,56 @@ func TestFakeMultilineCrashMidTrace(t *testing.T) {
 		t.Errorf("%d messages emitted twice, want 5 (p1, e1, p2, the Python trace and p3, emitted after the last checkpoint)", n)
 	}
 }
+
+// loggerScript is a script for the logger program (package dockertest's image), and the
+// events each stream's lines should become.
+type loggerScript struct {
+	b    strings.Builder
+	want map[string][]string
+}
+
+// print adds lines printed in one write, to become one event, and a pause after them.
+func (s *loggerScript) print(stream string, lines ...string) {
+	op := map[string]string{"stdout": "out", "stderr": "err"}[stream]
+	for _, l := range lines {
+		fmt.Fprintf(&s.b, "%s %s\n", op, l)
+	}
+	// Apart by more than multiline.Config.Intro, less than Gap: only the rules keep the
+	// events apart.
+	s.b.WriteString("sleep 50ms\n")
+	if s.want == nil {
+		s.want = map[string][]string{}
+	}
+	s.want[stream] = append(s.want[stream], strings.Join(lines, "\n"))
+}
+
+// Real traces printed by a container between plain lines, on stdout and stderr, read back
+// from the engine's json-file and local drivers: each trace is one message, each plain line
+// one of its own.
+func TestMultilineRealTraces(t *testing.T) {
+	image := dockertest.Image(t)
+	r := start(t, dockerlogs.Config{})
+	var s loggerScript
+	s.print("stdout", "INFO starting")
+	s.print("stdout", traceNamed(t, "java-printstacktrace").lines...) // with Caused by and Suppressed
+	s.print("stderr", "WARNING:app:slow start")
+	s.print("stderr", traceNamed(t, "python-logged-cause").lines...) // chained, with its blank lines
+	s.print("stdout", "INFO between")
+	s.print("stderr", traceNamed(t, "go-panic").lines...)
+	s.print("stdout", traceNamed(t, "node-console-cause").lines...)
+	s.print("stderr", traceNamed(t, "node-uncaught").lines...)
+	s.print("stdout", `{"level":"info","msg":"done"}`)
+	s.print("stderr", "")
+	for _, driver := range []string{"json-file", "local"} {
+		t.Run(driver, func(t *testing.T) {
+			name := uniqueName("traces-" + driver)
+			dockertest.Docker(t, "run", "--name", name, "--network", "none", "--log-driver", driver, image,
+				"/logger", "-script", s.b.String(), "-n", "1")
+			t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+			got := r.waitDone(t, idOf(t, name), name, count(s.want))
+			if diff := cmp.Diff(s.want, events(got)); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,6 +1,12 @@
 // Command logger prints numbered lines for end-to-end tests of log collection: line i is
 // lines.Line(id, stream, i, lines.Size(i, min, max)), so a test knows what each must be.
 // With -stream both, even lines go to stdout and odd ones to stderr.
+//
+// With -script it runs a script -n times instead, so that a test chooses every line and the
+// pauses between them: each line of the script is "out TEXT" or "err TEXT", which prints TEXT
+// on stdout or stderr with {i} replaced by the run's number (0, 1, …), or "sleep DURATION".
+// What is printed between two pauses goes out in one write per stream, as a runtime writes a
+// stack trace.
 package main
 
 import (
@@ -8,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qnib/qwatch/internal/dockertest/lines"
@@ -20,9 +28,17 @@ func main() {
 	maxSize := flag.Int("max", 10, "largest line")
 	stream := flag.String("stream", "stdout", "stdout, stderr or both")
 	every := flag.Duration("every", 0, "pause between lines")
+	script := flag.String("script", "", "a script to run -n times instead: lines \"out TEXT\", \"err TEXT\", \"sleep DURATION\"")
 	flag.Parse()
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
 	errOut := bufio.NewWriterSize(os.Stderr, 1<<20)
+	if *script != "" {
+		if err := run(*script, *n, out, errOut); err != nil {
+			fmt.Fprintln(os.Stderr, "logger:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	for i := range *n {
 		name := *stream
 		if name == "both" {
@@ -41,4 +57,36 @@ func main() {
 	}
 	out.Flush()
 	errOut.Flush()
+}
+
+// run runs the script n times.
+func run(script string, n int, out, errOut *bufio.Writer) error {
+	flush := func() {
+		out.Flush()
+		errOut.Flush()
+	}
+	defer flush()
+	steps := strings.Split(strings.TrimSuffix(script, "\n"), "\n")
+	for i := range n {
+		num := strconv.Itoa(i)
+		for _, step := range steps {
+			op, arg, _ := strings.Cut(step, " ")
+			switch op {
+			case "out":
+				fmt.Fprintln(out, strings.ReplaceAll(arg, "{i}", num))
+			case "err":
+				fmt.Fprintln(errOut, strings.ReplaceAll(arg, "{i}", num))
+			case "sleep":
+				d, err := time.ParseDuration(arg)
+				if err != nil {
+					return fmt.Errorf("script line %q: %w", step, err)
+				}
+				flush()
+				time.Sleep(d)
+			default:
+				return fmt.Errorf("script line %q: want out, err or sleep", step)
+			}
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -261,4 +262,64 @@ func engineBursts(t *testing.T, name string, n, per int) map[string]bool {
 		bursts[strings.Join(texts, "\n")] = whole
 	}
 	return bursts
+}
+
+// -multiline and -multiline-start set the logs source's rule for containers without labels;
+// the exit summary counts the groups.
+func TestMultilineSettingsReachTheLogsSource(t *testing.T) {
+	dockertest.Engine(t)
+	image := dockertest.Image(t)
+	data, err := os.ReadFile("../../filter/multiline/testdata/traces/go-panic.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	custom := []string{"2026-11-29 12:00:00 first", "  continued", "more", "2026-11-29 12:00:01 second"}
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		lines   []string
+		want    []string
+		summary string
+	}{
+		{"default", nil, trace, []string{strings.Join(trace, "\n")}, "multiline_groups=1 multiline_lines=11 "},
+		{"off", []string{"-multiline", "off"}, trace, trace, "multiline_groups=0 multiline_lines=0 "},
+		{"python only", []string{"-multiline", "python"}, trace, trace, "multiline_groups=0 multiline_lines=0 "},
+		{"start pattern", []string{"-multiline-start", `^\d{4}-\d\d-\d\d `}, custom,
+			[]string{strings.Join(custom[:3], "\n"), custom[3]}, "multiline_groups=1 multiline_lines=3 "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var script strings.Builder
+			for _, l := range tt.lines {
+				fmt.Fprintf(&script, "err %s\n", l)
+			}
+			args := append([]string{"-gelf-udp", "127.0.0.1:0", "-gelf-tcp", "127.0.0.1:0", "-stdout", "json",
+				"-http", "127.0.0.1:0", "-docker-logs"}, tt.args...)
+			d := startDaemon(t, args...)
+			name := fmt.Sprintf("qwatch-multiline-%d", time.Now().UnixNano()%1e9)
+			dockertest.Docker(t, "run", "--name", name, "--network", "none", image, "/logger", "-script", script.String(), "-n", "1")
+			t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
+			texts := func() []string {
+				var out []string
+				for _, m := range d.messages() {
+					if m.Container.Name == name && m.Event.Type == "" {
+						out = append(out, m.Text)
+					}
+				}
+				return out
+			}
+			for deadline := time.Now().Add(30 * time.Second); len(texts()) < len(tt.want) && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if code := d.stop(); code != 0 {
+				t.Errorf("exit code %d", code)
+			}
+			if diff := cmp.Diff(tt.want, texts()); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+			if !slices.ContainsFunc(d.stderrLines(), func(l string) bool { return strings.Contains(l, tt.summary) }) {
+				t.Errorf("no %q in the exit summary: %v", tt.summary, d.stderrLines())
+			}
+		})
+	}
 }

@@ -50,7 +50,8 @@ const (
 var readableDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
 
 // Config sets up a Source. The zero value follows every container of the engine from the
-// environment, from when Run starts, keeping no checkpoints.
+// environment, from when Run starts, keeping no checkpoints, and groups the lines of each
+// container's stdout and stderr into multi-line events by multiline.Auto.
 type Config struct {
 	// Client talks to the engine; nil means one from the environment, with API version
 	// negotiation, which the Source closes when Run returns.

@@ -32,13 +32,13 @@
 // Config.Multiline.TickEvery. When a container's stream ends, what it holds is emitted. The
 // output of a quick --rm container, read by the attachment at its creation, is grouped too.
 //
-// The rule is, for each container, its label MultilineStartLabel (qwatch.multiline.start, a
-// regular expression for first lines) when set, else its label MultilineLabel
-// (qwatch.multiline: auto, off, or rules' names such as java,python), else
-// Config.MultilineRule (auto by default). An invalid label is logged once for the container
-// and counted in Stats.MultilineLabelErrors, and the default used. Config.Multiline bounds a
-// group (500 lines, 1 MiB) and times it; one multiline.Budget, Config.MultilineBudget bytes
-// (64 MiB), bounds what all streams hold together. A group past a bound goes on in a
+// The rule is, for each container, read from its labels when it is inspected at each of its
+// starts: qwatch.multiline.start, a regular expression for first lines, when it has it; else
+// qwatch.multiline, auto, off, or rules' names such as java,python; else
+// Config.MultilineRule (auto by default). A label that cannot be read is logged once for the
+// container and counted in Stats.MultilineLabelErrors, and Config.MultilineRule used.
+// Config.Multiline bounds a group (500 lines, 1 MiB) and times it; one multiline.Budget,
+// Config.MultilineBytes (64 MiB), bounds what all streams hold together. A group past a bound goes on in a
 // continuation, counted; nothing is dropped. Stats.Multiline counts groups, their lines,
 // continuations, and closes by idle time and by time stamp gap.
 //

@@ -246,14 +246,16 @@ func TestFakeMultilineLabels(t *testing.T) {
 		want   []string
 	}{
 		{"unlabelled", nil, java.lines, java.lines},
-		{"auto", map[string]string{dockerlogs.MultilineLabel: "auto"}, java.lines, []string{joined}},
-		{"off", map[string]string{dockerlogs.MultilineLabel: "OFF"}, java.lines, java.lines},
-		{"java only", map[string]string{dockerlogs.MultilineLabel: "java"}, append(slices.Clone(python.lines), java.lines...),
+		{"empty", map[string]string{"qwatch.multiline": ""}, java.lines, []string{joined}},
+		{"auto", map[string]string{"qwatch.multiline": "auto"}, java.lines, []string{joined}},
+		{"off", map[string]string{"qwatch.multiline": "OFF"}, java.lines, java.lines},
+		{"java only", map[string]string{"qwatch.multiline": "java"}, append(slices.Clone(python.lines), java.lines...),
 			append(slices.Clone(python.lines), joined)},
-		{"start pattern", map[string]string{dockerlogs.MultilineStartLabel: `^\d{4}-\d\d-\d\d `, dockerlogs.MultilineLabel: "off"},
+		{"start pattern", map[string]string{"qwatch.multiline.start": `^\d{4}-\d\d-\d\d `, "qwatch.multiline": "off"},
 			custom, []string{"2026-11-29 12:00:00 first\n  continued\nmore", "2026-11-29 12:00:01 second"}},
-		{"invalid rule", map[string]string{dockerlogs.MultilineLabel: "cobol"}, java.lines, java.lines},
-		{"invalid pattern", map[string]string{dockerlogs.MultilineStartLabel: "(", dockerlogs.MultilineLabel: "auto"}, java.lines, java.lines},
+		{"invalid rule", map[string]string{"qwatch.multiline": "cobol"}, java.lines, java.lines},
+		{"invalid pattern", map[string]string{"qwatch.multiline.start": "(", "qwatch.multiline": "auto"}, java.lines, java.lines},
+		{"invalid empty pattern", map[string]string{"qwatch.multiline.start": ""}, java.lines, java.lines},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := dockertest.NewFake(t)

@@ -36,14 +36,10 @@ const (
 const EnableLabel = "qwatch.enable"
 
 // The container labels that choose how a container's lines are grouped into multi-line
-// events, read when the container is inspected at each of its starts. MultilineStartLabel,
-// when set, is a regular expression for the first lines of an event (multiline.ParseStart);
-// else MultilineLabel names a rule: auto, off, or built-in rules' names (multiline.RuleByName).
-// A container with neither uses Config.MultilineRule; one whose label is invalid too, and it is
-// counted in Stats.MultilineLabelErrors and logged once.
+// events; see Source.rule.
 const (
-	MultilineLabel      = "qwatch.multiline"
-	MultilineStartLabel = "qwatch.multiline.start"
+	labelMultiline      = "qwatch.multiline"
+	labelMultilineStart = "qwatch.multiline.start"
 )
 
 // readableDrivers are the log drivers whose logs the engine can read back.
@@ -97,13 +93,14 @@ type Config struct {
 	// multi-line events (a stack trace as one message); the zero value means package
 	// multiline's defaults.
 	Multiline multiline.Config
-	// MultilineRule groups the lines of containers without the labels MultilineLabel and
-	// MultilineStartLabel. The zero Rule is multiline.Auto, which knows the stack traces of the
-	// common runtimes; multiline.Off turns grouping off.
+	// MultilineRule groups the lines of containers without the labels qwatch.multiline and
+	// qwatch.multiline.start (see the package documentation). The zero Rule is
+	// multiline.Auto, which knows the stack traces of the common runtimes; multiline.Off
+	// turns grouping off.
 	MultilineRule multiline.Rule
-	// MultilineBudget bounds, in bytes, the text of the lines all containers' streams hold
-	// together while they wait to be grouped (multiline.DefaultBudget); see multiline.Budget.
-	MultilineBudget int64
+	// MultilineBytes bounds the text bytes of the lines all containers' streams hold together
+	// while they wait to be grouped (multiline.DefaultBudget); see multiline.Budget.
+	MultilineBytes int
 	// Logger reports what goes wrong: the engine out of reach, a container or checkpoint
 	// that cannot be read or written, output lost (nil: slog.Default()).
 	Logger *slog.Logger
@@ -134,8 +131,9 @@ type Stats struct {
 	// Multiline.Groups messages hold Multiline.Joined lines. Evicted stays 0: the Source keeps
 	// a stream of its own for each container's stdout and stderr.
 	Multiline multiline.Stats
-	// MultilineLabelErrors counts containers whose MultilineLabel or MultilineStartLabel
-	// could not be read; their lines were grouped by Config.MultilineRule.
+	// MultilineLabelErrors counts containers whose label qwatch.multiline or
+	// qwatch.multiline.start could not be read; their lines were grouped by
+	// Config.MultilineRule.
 	MultilineLabelErrors uint64
 }
 
@@ -197,7 +195,7 @@ func NewSource(cfg Config) (*Source, error) {
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
 		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}, passed: map[string]bool{},
 		badLabels: map[string]bool{}, backfills: make(chan struct{}, cfg.MaxBackfills), missLog: rate.Sometimes{Interval: time.Second},
-		budget: multiline.NewBudget(cfg.MultilineBudget)}
+		budget: multiline.NewBudget(int64(cfg.MultilineBytes))}
 	if s.client == nil {
 		c, err := dockerclient.New("")
 		if err != nil {
@@ -448,16 +446,18 @@ func (s *Source) skip(info container.InspectResponse) string {
 	return ""
 }
 
-// rule returns the grouping rule of a container with these labels: MultilineStartLabel's
-// pattern, else MultilineLabel's rule, else Config.MultilineRule. An invalid label is counted
-// and logged once for the container, and the default used.
+// rule returns the grouping rule of a container with these labels: the pattern of the label
+// qwatch.multiline.start when it has it (multiline.ParseStart), else the rule the label
+// qwatch.multiline names (multiline.RuleByName), else Config.MultilineRule. A label that
+// cannot be read is counted and logged once for the container, and Config.MultilineRule used.
 func (s *Source) rule(id, name string, labels map[string]string) multiline.Rule {
-	label, value := MultilineStartLabel, labels[MultilineStartLabel]
-	parse := multiline.ParseStart
-	if value == "" {
-		label, value, parse = MultilineLabel, labels[MultilineLabel], multiline.RuleByName
+	label, parse := labelMultilineStart, multiline.ParseStart
+	value, ok := labels[label]
+	if !ok {
+		label, parse = labelMultiline, multiline.RuleByName
+		value, ok = labels[label]
 	}
-	if value == "" {
+	if !ok {
 		return s.cfg.MultilineRule
 	}
 	r, err := parse(value)

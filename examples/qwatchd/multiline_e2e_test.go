@@ -282,11 +282,11 @@ func TestMultilineSettingsReachTheLogsSource(t *testing.T) {
 		want    []string
 		summary string
 	}{
-		{"default", nil, trace, []string{strings.Join(trace, "\n")}, "multiline_groups=1 multiline_lines=11 "},
-		{"off", []string{"-multiline", "off"}, trace, trace, "multiline_groups=0 multiline_lines=0 "},
-		{"python only", []string{"-multiline", "python"}, trace, trace, "multiline_groups=0 multiline_lines=0 "},
+		{"default", nil, trace, []string{strings.Join(trace, "\n")}, "multiline_groups=1 joined_lines=11 "},
+		{"off", []string{"-multiline", "off"}, trace, trace, "multiline_groups=0 joined_lines=0 "},
+		{"python only", []string{"-multiline", "python"}, trace, trace, "multiline_groups=0 joined_lines=0 "},
 		{"start pattern", []string{"-multiline-start", `^\d{4}-\d\d-\d\d `}, custom,
-			[]string{strings.Join(custom[:3], "\n"), custom[3]}, "multiline_groups=1 multiline_lines=3 "},
+			[]string{strings.Join(custom[:3], "\n"), custom[3]}, "multiline_groups=1 joined_lines=3 "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var script strings.Builder

@@ -296,12 +296,12 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 	if err != nil {
 		return err
 	}
-	d.say("docker: following every container's logs (checkpoints in %s; multi-line events grouped by %s unless a container's labels %s or %s say otherwise)",
-		dir, rule, dockerlogs.MultilineLabel, dockerlogs.MultilineStartLabel)
+	d.say("docker: following every container's logs (checkpoints in %s; multi-line events grouped by %s unless a container's labels qwatch.multiline or qwatch.multiline.start say otherwise)",
+		dir, rule)
 	d.reg.MustRegister(dockerstats.Logs(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
-		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d multiline_groups=%d multiline_lines=%d multiline_continuations=%d multiline_label_errors=%d",
+		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d multiline_groups=%d joined_lines=%d continuations=%d multiline_label_errors=%d",
 			st.Lines, st.Joined, st.Truncated, st.Missed, st.Multiline.Groups, st.Multiline.Joined, st.Multiline.Continuations, st.MultilineLabelErrors)
 	})
 	return d.hub.AddSource("docker-logs", src)

@@ -68,9 +68,9 @@ qwatch_docker_logs_multiline_idle_closed_total 5
 # HELP qwatch_docker_logs_multiline_label_errors_total Containers whose qwatch.multiline or qwatch.multiline.start label is invalid; the default rule groups their lines.
 # TYPE qwatch_docker_logs_multiline_label_errors_total counter
 qwatch_docker_logs_multiline_label_errors_total 8
-# HELP qwatch_docker_logs_multiline_lines_total Lines in multi-line messages.
-# TYPE qwatch_docker_logs_multiline_lines_total counter
-qwatch_docker_logs_multiline_lines_total 2
+# HELP qwatch_docker_logs_multiline_joined_lines_total Lines in multi-line messages.
+# TYPE qwatch_docker_logs_multiline_joined_lines_total counter
+qwatch_docker_logs_multiline_joined_lines_total 2
 # HELP qwatch_docker_logs_multiline_overflows_total Times a stream let out what it held because the bytes all streams hold were at their bound.
 # TYPE qwatch_docker_logs_multiline_overflows_total counter
 qwatch_docker_logs_multiline_overflows_total 4
@@ -78,7 +78,7 @@ qwatch_docker_logs_multiline_overflows_total 4
 	names := []string{"qwatch_docker_logs_multiline_continuations_total", "qwatch_docker_logs_multiline_gap_closed_total",
 		"qwatch_docker_logs_multiline_groups_total", "qwatch_docker_logs_multiline_held_bytes",
 		"qwatch_docker_logs_multiline_idle_closed_total", "qwatch_docker_logs_multiline_label_errors_total",
-		"qwatch_docker_logs_multiline_lines_total", "qwatch_docker_logs_multiline_overflows_total"}
+		"qwatch_docker_logs_multiline_joined_lines_total", "qwatch_docker_logs_multiline_overflows_total"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}

@@ -105,14 +105,19 @@ func (s *Source) advance(id, stream string, at time.Time, count int) {
 	switch {
 	case p == nil:
 		c.Streams[stream] = &position{Time: at, Count: count}
-	case at.After(p.Time):
-		p.Time, p.Count = at, count
-	case at.Equal(p.Time) && count > p.Count:
-		p.Count = count
-	default:
+	case !p.advance(position{Time: at, Count: count}):
 		return
 	}
 	c.Read, c.dirty = "", true
+}
+
+// advance moves p to q if q is further; it reports whether it did.
+func (p *position) advance(q position) bool {
+	if q.Time.After(p.Time) || (q.Time.Equal(p.Time) && q.Count > p.Count) {
+		*p = q
+		return true
+	}
+	return false
 }
 
 // readToEnd records that the run of a stopped container that started at startedAt was read to

@@ -15,12 +15,37 @@
 // line is dropped because its timestamp is older than the one before. stdout lines have level
 // info, stderr lines level err, as Docker's GELF driver sends them; Fields["stream"] says
 // which. Messages carry the same container fields as the GELF path (ID, name, image ID and
-// name, command, creation time, labels).
+// name, command, creation time, labels). Each line's ID derives from (container, stream, time
+// stamp, ordinal among the stream's lines at that time stamp).
+//
+// # Multi-line events
+//
+// The lines of each container's stdout, and of its stderr, go through a multiline.Stream of
+// their own, so that a stack trace (Java's with its causes, a Python traceback with its blank
+// lines, a Go panic, a Node.js error, and the others package multiline knows) is one message:
+// its Text holds its lines joined by "\n", in order; its ID, time, level and fields are its
+// first line's, with Fields["multiline"] naming the rule that grouped it. Every other line is
+// a message of its own, as it came; a stream is never mixed with another, so the order of the
+// lines holds within a stream, not between a container's stdout and stderr. A line waits for
+// the next one of its stream (it may introduce a trace), at most about Config.Multiline.Idle
+// (750 ms by default) when none comes: a ticker for each followed container calls Tick every
+// Config.Multiline.TickEvery. When a container's stream ends, what it holds is emitted. The
+// output of a quick --rm container, read by the attachment at its creation, is grouped too.
+//
+// The rule is, for each container, read from its labels when it is inspected at each of its
+// starts: qwatch.multiline.start, a regular expression for first lines, when it has it; else
+// qwatch.multiline, auto, off, or rules' names such as java,python; else
+// Config.MultilineRule (auto by default). A label that cannot be read is logged once for the
+// container and counted in Stats.MultilineLabelErrors, and Config.MultilineRule used.
+// Config.Multiline bounds a group (500 lines, 1 MiB) and times it; one multiline.Budget,
+// Config.MultilineBytes (64 MiB), bounds what all streams hold together. A group past a bound goes on in a
+// continuation, counted; nothing is dropped. Stats.Multiline counts groups, their lines,
+// continuations, and closes by idle time and by time stamp gap.
 //
 // # Exact resume
 //
 // With a StateDir, a checkpoint per container and stream records the time of the last line
-// taken (to the nanosecond) and how many lines at exactly that time were taken. Checkpoints are
+// emitted (to the nanosecond) and how many lines at exactly that time came up to it. Checkpoints are
 // written at most once a second and when Run returns, and only after Config.Flush confirmed
 // that the lines they cover are safe (qwatchd passes Hub.Sync: written, or in the spool). They
 // are kept through a container's stop and start, deleted when it is destroyed, and deleted
@@ -30,6 +55,35 @@
 // checkpoint was written (at most about a second of lines). A repeat carries the same ID,
 // derived from (container, stream, timestamp, ordinal), so the Elasticsearch sink, which
 // creates documents by ID, stores it once.
+//
+// Grouping keeps this exactly-once, so that after a kill -9 a sink that creates documents by ID
+// (the Elasticsearch sink) stores every trace once and whole:
+//
+//   - A checkpoint position is that of the last line of an emitted event that is not a part
+//     of a group that goes on (emitted at a bound, multiline's partial). The lines a stream
+//     holds are never emitted before those they follow, so a checkpoint never passes the first
+//     line of a group still open, nor any line not yet emitted.
+//   - After a restart each stream reads again from its checkpoint into a fresh Stream. The
+//     rules judge what follows an event as a fresh stream would, and a group closes only on
+//     the lines themselves, on a gap in their own time stamps, or on idle, which the time
+//     stamps show as a gap too (the engine stamps a line when it reads it). So the read
+//     again makes the events the first read made after that position: the same lines, the
+//     same first lines, the same IDs. The events the first read emitted after the last
+//     checkpoint written come again, each with its ID and whole.
+//   - When the Source stops with a StateDir, what the streams hold is dropped unemitted, not
+//     emitted cut short: the final checkpoint stays before it, and the next run reads it again
+//     whole. Without a StateDir there is no next read, and it is emitted.
+//   - A second read within one run (what a container wrote while not followed, then the
+//     follow stream; or once more after a follow stream ended) goes on from the last line
+//     taken into the Stream, emitted or held, so the lines held stay and none is taken twice.
+//
+// What package multiline says it cannot keep the same is not kept here either: a group split
+// because the Budget was full, a change of rule, label or Config.Multiline between runs, and
+// delivery delays that vary by more than Idle minus Gap (500 ms by default) — a reader held
+// back that long, by a sink that blocks, can close a group on idle that the read again finds
+// whole. Then the parts are stored as they were first emitted, with the ID of their first
+// line each, and the whole group of the read again, with the ID of the first part, is not
+// stored again; lines of a later part that were not stored before the kill are lost.
 //
 // A container that stopped while the program was not running is read from its checkpoint to
 // its end when the Source connects to the engine, and only once for each run. Containers

@@ -49,15 +49,26 @@ func asLines(msgs []message.Message) []dockertest.Line {
 	return out
 }
 
-// checkLines compares the lines emitted with those wanted, in order.
+// checkLines compares the lines emitted with those wanted, in order in each stream: each
+// stream is grouped on its own, so a stream's line may come out before the other stream's
+// line before it.
 func checkLines(t *testing.T, msgs []message.Message, want []dockertest.Line) {
 	t.Helper()
-	if diff := cmp.Diff(want, asLines(msgs)); diff != "" {
+	if diff := cmp.Diff(byStream(want), byStream(asLines(msgs))); diff != "" {
 		if len(diff) > 4000 {
 			diff = diff[:4000] + "…"
 		}
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
+}
+
+// byStream returns the lines of each stream, in order.
+func byStream(lines []dockertest.Line) map[string][]dockertest.Line {
+	out := map[string][]dockertest.Line{}
+	for _, l := range lines {
+		out[l.Stream] = append(out[l.Stream], l)
+	}
+	return out
 }
 
 // at is the base time of the tests' lines: a minute ago, so that a read until now has them.

@@ -9,11 +9,13 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -23,6 +25,7 @@ type follower struct {
 	src       *Source
 	id        string
 	base      message.Message // the container's fields, copied into each line
+	rule      multiline.Rule  // how its lines are grouped, from its labels
 	destroyed bool            // the container was destroyed while followed (Source.mu)
 }
 
@@ -68,6 +71,7 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		return reason
 	}
 	f.base = baseMessage(info, s.host)
+	f.rule = s.rule(f.id, f.base.Container.Name, f.base.Container.Labels)
 	ck := s.loadCheckpoint(f.id)
 	if !fresh && ck != nil && info.State != nil && !info.State.Running && ck.Read == info.State.StartedAt {
 		return "" // stopped, and read to its end before
@@ -85,15 +89,20 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	default:
 		opts.Since = since(s.runStart) // running before, with no checkpoint: from now on
 	}
-	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout")}
-	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr")}
+	out, errw := f.writers(emit, ck, time.Time{})
+	defer s.tick(out, errw)()
 	if ck != nil && !fresh {
 		// What it wrote while not followed is read first, a limited number of containers at
 		// a time; then it is followed from where that read ended.
 		if !f.backfill(ctx, opts, out, errw) {
+			f.end(ctx, out, errw)
 			return ""
 		}
-		opts.Since = since(s.loadCheckpoint(f.id).earliest())
+		if from, ok := resumeFrom(out, errw); ok {
+			opts.Since = from
+		}
+		out.rewind()
+		errw.rewind()
 	}
 	body, err := s.client.ContainerLogs(ctx, f.id, opts)
 	early := s.takeEarly(f.id)
@@ -101,15 +110,20 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		if ctx.Err() == nil {
 			if strings.Contains(err.Error(), "does not support reading") {
 				early.stop()
+				f.end(ctx, out, errw)
 				return "unreadable_driver"
 			}
 			if early != nil {
-				f.replay(ctx, early, attrs, emit) // it exited and went in the meantime
+				// It exited and went in the meantime: what a backfill read, then what the
+				// attachment did.
+				f.end(ctx, out, errw)
+				f.replay(ctx, early, attrs, emit)
 				return ""
 			}
 			s.attachErrors.Add(1)
 			s.log.Warn("dockerlogs: reading container logs", "id", short(f.id), "err", err)
 		}
+		f.end(ctx, out, errw)
 		return ""
 	}
 	early.stop()
@@ -124,39 +138,106 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 		// engine wrote; read once more from the last position, skipping what was taken. (Not
 		// for a --rm container: asking now would race the engine's removal.)
 		f.drain(ctx, opts, out, errw)
-		out.finish()
-		errw.finish()
+		f.end(ctx, out, errw)
 		if info, err := s.client.ContainerInspect(ctx, f.id); err == nil && info.State != nil && !info.State.Running {
 			s.readToEnd(f.id, info.State.StartedAt)
 		}
 		return ""
 	}
-	out.finish()
-	errw.finish()
+	f.end(ctx, out, errw)
 	return ""
+}
+
+// writers returns the writers of the container's stdout and stderr, which skip the lines up
+// to the checkpoint ck (nil: none), or stamp their lines with stampAt when it is not zero.
+func (f *follower) writers(emit func(message.Message), ck *checkpoint, stampAt time.Time) (out, errw *lineWriter) {
+	out = &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout"), stampAt: stampAt}
+	errw = &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr"), stampAt: stampAt}
+	for _, w := range []*lineWriter{out, errw} {
+		w.group = multiline.NewStream(f.src.cfg.Multiline, f.rule, f.src.budget, w.emitEvent)
+	}
+	return out, errw
+}
+
+// end ends the writers when their streams end. When the Source stops and keeps checkpoints,
+// what they hold (a group maybe still open, a line begun in pieces) is dropped unemitted: the
+// checkpoints stay before it, and the next run reads it again and groups it whole. Otherwise
+// (the container stopped, its stream broke, or there are no checkpoints to read it again
+// from) it is emitted as far as it goes.
+func (f *follower) end(ctx context.Context, out, errw *lineWriter) {
+	keep := ctx.Err() != nil && f.src.cfg.StateDir != ""
+	for _, w := range []*lineWriter{out, errw} {
+		if keep {
+			w.group.Discard()
+		} else {
+			w.finish()
+		}
+	}
+}
+
+// tick calls Tick on the writers' streams every Config.Multiline.TickEvery, so that what they
+// hold goes out when no line follows it, until the function it returns is called; that
+// function waits for the ticks to end.
+func (s *Source) tick(ws ...*lineWriter) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(s.cfg.Multiline.TickEvery())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				for _, w := range ws {
+					w.group.Tick(now)
+				}
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// resumeFrom returns the time a second read of the container's logs starts from: the
+// earliest of where the writers got to; "" and false when neither took a line nor has a
+// checkpoint.
+func resumeFrom(out, errw *lineWriter) (string, bool) {
+	var from time.Time
+	ok := false
+	for _, w := range []*lineWriter{out, errw} {
+		if p := w.resumeAt(); p != nil && (!ok || p.Time.Before(from)) {
+			from, ok = p.Time, true
+		}
+	}
+	if !ok {
+		return "", false
+	}
+	return since(from), true
 }
 
 // drain reads the container's logs once more, without following, from the position the
 // writers reached, so that no line the engine wrote before the container exited is missed.
 func (f *follower) drain(ctx context.Context, opts container.LogsOptions, out, errw *lineWriter) {
-	ck := f.src.loadCheckpoint(f.id)
-	if ck == nil {
+	from, ok := resumeFrom(out, errw)
+	if !ok {
 		return // nothing taken: the first read started from the first line
 	}
-	opts.Follow, opts.Since = false, since(ck.earliest())
+	opts.Follow, opts.Since = false, from
 	body, err := f.src.client.ContainerLogs(ctx, f.id, opts)
 	if err != nil {
 		return
 	}
 	defer body.Close()
-	out.rewind(ck.stream("stdout"))
-	errw.rewind(ck.stream("stderr"))
+	out.rewind()
+	errw.rewind()
 	copyStreams(body, out, errw)
 }
 
 // backfill reads, without following, what the container wrote from its checkpoint until now,
-// holding one of Config.MaxBackfills places, and leaves the writers ready to skip it when the
-// follow stream repeats it. It reports false when ctx ended first.
+// holding one of Config.MaxBackfills places. It reports false when ctx ended first.
 func (f *follower) backfill(ctx context.Context, opts container.LogsOptions, out, errw *lineWriter) bool {
 	s := f.src
 	s.backfillsWaiting.Add(1)
@@ -177,10 +258,6 @@ func (f *follower) backfill(ctx context.Context, opts container.LogsOptions, out
 	if err := copyStreams(body, out, errw); err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 		s.attachErrors.Add(1)
 		s.log.Warn("dockerlogs: reading what a container wrote while not followed", "container", f.base.Container.Name, "err", err)
-	}
-	if ck := s.loadCheckpoint(f.id); ck != nil {
-		out.rewind(ck.stream("stdout"))
-		errw.rewind(ck.stream("stderr"))
 	}
 	return ctx.Err() == nil
 }
@@ -209,6 +286,7 @@ func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]stri
 		<-c.done
 	}
 	f.base = attributeMessage(f.id, attrs, f.src.host)
+	f.rule = f.src.rule(f.id, f.base.Container.Name, f.base.Container.Labels)
 	c.mu.Lock()
 	data, at, cut := c.buf.Bytes(), c.at, c.cut
 	c.mu.Unlock()
@@ -218,8 +296,8 @@ func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]stri
 		f.src.countMissed(attrs["name"])
 		return
 	}
-	out := &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, stampAt: at}
-	errw := &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, stampAt: at}
+	// Read to its end at once, and never to be read again: no ticks, and all emitted.
+	out, errw := f.writers(emit, nil, at)
 	copyStreams(bytes.NewReader(data), out, errw)
 	out.finish()
 	errw.finish()
@@ -375,17 +453,21 @@ const pieceSize = 16 << 10
 
 // lineWriter takes one stream's log entries, "TIMESTAMP TEXT", each a whole line ending in a
 // newline or a piece of a longer one without it (the engine splits lines at 16 KiB, each piece
-// with a timestamp of its own), and emits whole lines.
+// with a timestamp of its own), puts whole lines into its multi-line stream, and emits what
+// that stream makes of them.
 type lineWriter struct {
 	f      *follower
 	stream string
 	level  message.Level
 	emit   func(message.Message)
+	group  *multiline.Stream[position] // positions are the checkpoint's, each line's own included
 
 	ck       *position // the checkpoint: lines up to it are skipped
 	stampAt  time.Time // entries come without timestamps: stamp them with this
 	resuming bool
 	started  bool
+	taken    position // how far lines were taken into the stream, emitted or still held
+	took     bool     // a line was taken since the writer began or rewound
 
 	partial   []byte    // a line begun by pieces without a newline
 	partialAt time.Time // the time of its first piece
@@ -427,7 +509,7 @@ func (w *lineWriter) entry(e []byte) {
 		at = w.partialAt
 	}
 	if w.partial != nil && !at.Equal(w.partialAt) {
-		w.finish() // the pieces of a line share its time: that line ended
+		w.flushPieces() // the pieces of a line share its time: that line ended
 	}
 	// The engine cuts lines into pieces of pieceSize bytes. json-file ends a line's last piece
 	// with a newline; the local driver does not, so a shorter piece ends a line too.
@@ -454,8 +536,8 @@ func (w *lineWriter) entry(e []byte) {
 	w.end(at, text)
 }
 
-// end emits a whole line and starts the next. Only a line emitted counts as joined or
-// truncated: one skipped by a checkpoint was counted when it was emitted.
+// end takes a whole line and starts the next. Only a line taken counts as joined or
+// truncated: one skipped by a checkpoint was counted when it was taken.
 func (w *lineWriter) end(at time.Time, text []byte) {
 	if w.line(at, text) {
 		if w.pieces > 1 {
@@ -468,25 +550,62 @@ func (w *lineWriter) end(at time.Time, text []byte) {
 	w.partial, w.pieces, w.cut = nil, 0, false
 }
 
+// resumeAt returns the position a second read of the stream resumes after: the last line
+// taken, or the checkpoint if none was; nil if there is neither.
+func (w *lineWriter) resumeAt() *position {
+	if w.took {
+		p := w.taken
+		return &p
+	}
+	return w.ck
+}
+
 // rewind makes the writer skip what a second read of the same logs repeats: the lines up to
-// the position p. A line begun and not ended is dropped, not emitted: not taken, it comes
-// again, whole, in the second read.
-func (w *lineWriter) rewind(p *position) {
+// resumeAt. What its stream holds stays: the second read goes on after it, as if the first
+// had not ended. A line begun in pieces and not ended is dropped, not taken: it comes again,
+// whole, in the second read.
+func (w *lineWriter) rewind() {
+	w.ck = w.resumeAt()
 	w.partial, w.pieces, w.cut = nil, 0, false
-	w.ck, w.started, w.resuming = p, false, false
+	w.started, w.resuming, w.took = false, false, false
 	w.last, w.ord = time.Time{}, 0
 }
 
-// finish emits a line whose end did not come: the stream ended, or the next entry began
-// another line.
+// finish takes a line whose end did not come, and emits all the stream holds: the stream
+// ended.
 func (w *lineWriter) finish() {
+	w.flushPieces()
+	w.group.Flush()
+}
+
+// flushPieces takes a line whose end did not come: the stream ended, or the next entry began
+// another line.
+func (w *lineWriter) flushPieces() {
 	if w.partial != nil {
 		w.end(w.partialAt, w.partial)
 	}
 }
 
-// line emits one whole line, unless the checkpoint shows it taken before; it reports whether
-// it did.
+// emitEvent is the stream's emit: it emits a line or a group of lines, counts them, and
+// unless the event is a part of a group that goes on, advances the checkpoint to its last
+// line, so that the checkpoint never passes the first line of a group still open.
+func (w *lineWriter) emitEvent(m message.Message, last position, partial bool) {
+	s := w.f.src
+	lines, size := 1, len(m.Text)
+	if _, grouped := m.Fields[multiline.FieldKind]; grouped {
+		lines = strings.Count(m.Text, "\n") + 1
+		size -= lines - 1
+	}
+	w.emit(m)
+	s.lines.Add(uint64(lines))
+	s.bytes.Add(uint64(size))
+	if !partial {
+		s.advance(w.f.id, w.stream, last.Time, last.Count)
+	}
+}
+
+// line takes one whole line into the stream, unless the checkpoint shows it taken before; it
+// reports whether it did.
 func (w *lineWriter) line(at time.Time, text []byte) bool {
 	if at.Equal(w.last) {
 		w.ord++
@@ -508,10 +627,13 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 	m.Time, m.Level, m.Text = at, w.level, string(text)
 	m.Fields = map[string]any{"stream": w.stream}
 	m.ID = message.DerivedID(at, w.f.id+"/"+w.stream+"/"+strconv.Itoa(w.ord))
-	w.emit(m)
-	w.f.src.lines.Add(1)
-	w.f.src.bytes.Add(uint64(len(text)))
-	w.f.src.advance(w.f.id, w.stream, at, w.ord+1)
+	p := position{Time: at, Count: w.ord + 1}
+	if !w.took {
+		w.taken, w.took = p, true
+	} else {
+		w.taken.advance(p)
+	}
+	w.group.Add(m, p)
 	return true
 }
 

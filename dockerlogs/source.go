@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 	"golang.org/x/time/rate"
 
+	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/internal/dockerclient"
 	"github.com/qnib/qwatch/message"
 )
@@ -34,11 +35,19 @@ const (
 // decision to Config.
 const EnableLabel = "qwatch.enable"
 
+// The container labels that choose how a container's lines are grouped into multi-line
+// events; see Source.rule.
+const (
+	labelMultiline      = "qwatch.multiline"
+	labelMultilineStart = "qwatch.multiline.start"
+)
+
 // readableDrivers are the log drivers whose logs the engine can read back.
 var readableDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
 
 // Config sets up a Source. The zero value follows every container of the engine from the
-// environment, from when Run starts, keeping no checkpoints.
+// environment, from when Run starts, keeping no checkpoints, and groups the lines of each
+// container's stdout and stderr into multi-line events by multiline.Auto.
 type Config struct {
 	// Client talks to the engine; nil means one from the environment, with API version
 	// negotiation, which the Source closes when Run returns.
@@ -80,6 +89,18 @@ type Config struct {
 	// RelistInterval is how often the running containers are listed again, to catch a start
 	// whose event was missed (DefaultRelistInterval).
 	RelistInterval time.Duration
+	// Multiline bounds and times the grouping of each container's stdout and stderr into
+	// multi-line events (a stack trace as one message); the zero value means package
+	// multiline's defaults.
+	Multiline multiline.Config
+	// MultilineRule groups the lines of containers without the labels qwatch.multiline and
+	// qwatch.multiline.start (see the package documentation). The zero Rule is
+	// multiline.Auto, which knows the stack traces of the common runtimes; multiline.Off
+	// turns grouping off.
+	MultilineRule multiline.Rule
+	// MultilineBytes bounds the text bytes of the lines all containers' streams hold together
+	// while they wait to be grouped (multiline.DefaultBudget); see multiline.Budget.
+	MultilineBytes int
 	// Logger reports what goes wrong: the engine out of reach, a container or checkpoint
 	// that cannot be read or written, output lost (nil: slog.Default()).
 	Logger *slog.Logger
@@ -88,8 +109,8 @@ type Config struct {
 // Stats counts a Source's work.
 type Stats struct {
 	Containers int    // followed now
-	Lines      uint64 // emitted
-	Bytes      uint64 // of the lines emitted
+	Lines      uint64 // emitted, alone or in a multi-line message
+	Bytes      uint64 // of the lines emitted, without the newlines that join a multi-line message
 	Joined     uint64 // lines put back together from the engine's 16 KiB pieces
 	// Truncated counts lines cut at MaxLineBytes, and the output of quick --rm containers
 	// cut at the 4 MiB held for each (see Missed).
@@ -106,6 +127,14 @@ type Stats struct {
 	Missed           uint64 // --rm containers gone before their output could be read (or that printed nothing)
 	Backfilling      int    // containers reading what they wrote while not followed, now
 	BackfillsWaiting int    // containers waiting for a place to do so, now
+	// Multiline counts the grouping of lines into multi-line events, over every container:
+	// Multiline.Groups messages hold Multiline.Joined lines. Evicted stays 0: the Source keeps
+	// a stream of its own for each container's stdout and stderr.
+	Multiline multiline.Stats
+	// MultilineLabelErrors counts containers whose label qwatch.multiline or
+	// qwatch.multiline.start could not be read; their lines were grouped by
+	// Config.MultilineRule.
+	MultilineLabelErrors uint64
 }
 
 // Source is a qwatch.Source over the logs of every container. Create it with NewSource.
@@ -125,6 +154,7 @@ type Source struct {
 	early     map[string]*capture    // attachments to containers just created
 	decided   map[string]string      // why a container just created is skipped
 	passed    map[string]bool        // running containers skipped at their start: a listing leaves them
+	badLabels map[string]bool        // containers with an invalid multiline label, logged once each
 
 	lines, bytes, joined, truncated, resumed, attachErrors, checkpointErrors atomic.Uint64
 	connected                                                                atomic.Bool
@@ -132,6 +162,8 @@ type Source struct {
 	missLog                                                                  rate.Sometimes
 	backfills                                                                chan struct{} // a place per backfill running
 	backfillsWaiting                                                         atomic.Int64
+	budget                                                                   *multiline.Budget // shared by every container's streams
+	labelErrors                                                              atomic.Uint64
 }
 
 // NewSource checks cfg, finds Config.SelfID when it is empty, and returns a Source. It does
@@ -162,7 +194,8 @@ func NewSource(cfg Config) (*Source, error) {
 	}
 	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger,
 		following: map[string]*follower{}, skipped: map[string]uint64{}, positions: map[string]*checkpoint{}, early: map[string]*capture{}, decided: map[string]string{}, passed: map[string]bool{},
-		backfills: make(chan struct{}, cfg.MaxBackfills), missLog: rate.Sometimes{Interval: time.Second}}
+		badLabels: map[string]bool{}, backfills: make(chan struct{}, cfg.MaxBackfills), missLog: rate.Sometimes{Interval: time.Second},
+		budget: multiline.NewBudget(int64(cfg.MultilineBytes))}
 	if s.client == nil {
 		c, err := dockerclient.New("")
 		if err != nil {
@@ -185,7 +218,8 @@ func (s *Source) Stats() Stats {
 	return Stats{Containers: n, Lines: s.lines.Load(), Bytes: s.bytes.Load(), Joined: s.joined.Load(),
 		Truncated: s.truncated.Load(), Skipped: skipped, Resumed: s.resumed.Load(),
 		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load(),
-		Backfilling: len(s.backfills), BackfillsWaiting: int(s.backfillsWaiting.Load())}
+		Backfilling: len(s.backfills), BackfillsWaiting: int(s.backfillsWaiting.Load()),
+		Multiline: s.budget.Stats(), MultilineLabelErrors: s.labelErrors.Load()}
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,
@@ -360,6 +394,7 @@ func (s *Source) destroy(id string) {
 		return
 	}
 	delete(s.decided, id)
+	delete(s.badLabels, id)
 	s.mu.Unlock()
 	s.dropEarly(id)
 	s.forget(id)
@@ -409,4 +444,34 @@ func (s *Source) skip(info container.InspectResponse) string {
 		}
 	}
 	return ""
+}
+
+// rule returns the grouping rule of a container with these labels: the pattern of the label
+// qwatch.multiline.start when it has it (multiline.ParseStart), else the rule the label
+// qwatch.multiline names (multiline.RuleByName), else Config.MultilineRule. A label that
+// cannot be read is counted and logged once for the container, and Config.MultilineRule used.
+func (s *Source) rule(id, name string, labels map[string]string) multiline.Rule {
+	label, parse := labelMultilineStart, multiline.ParseStart
+	value, ok := labels[label]
+	if !ok {
+		label, parse = labelMultiline, multiline.RuleByName
+		value, ok = labels[label]
+	}
+	if !ok {
+		return s.cfg.MultilineRule
+	}
+	r, err := parse(value)
+	if err == nil {
+		return r
+	}
+	s.mu.Lock()
+	first := !s.badLabels[id]
+	s.badLabels[id] = true
+	s.mu.Unlock()
+	if first {
+		s.labelErrors.Add(1)
+		s.log.Warn("dockerlogs: invalid label; grouping the container's lines by the default rule",
+			"container", name, "label", label, "default", s.cfg.MultilineRule.String(), "err", err)
+	}
+	return s.cfg.MultilineRule
 }

@@ -308,26 +308,32 @@ func defaultStateDir(getenv func(string) string) string {
 	return "none"
 }
 
-// setupDockerLogs follows every container's output through the engine's API.
+// setupDockerLogs follows every container's output through the engine's API, grouping
+// multi-line events by -multiline or -multiline-start unless a container's labels say
+// otherwise.
 func (d *daemon) setupDockerLogs(c *client.Client) error {
 	dir, err := d.statePath("dockerlogs")
 	if err != nil {
 		return err
 	}
+	rule, _ := d.cfg.multilineRule() // checked with the rest of the settings
 	src, err := dockerlogs.NewSource(dockerlogs.Config{
-		Client:   c,
-		StateDir: dir,
-		Flush:    d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
-		Logger:   d.log,
+		Client:        c,
+		StateDir:      dir,
+		Flush:         d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
+		MultilineRule: rule,
+		Logger:        d.log,
 	})
 	if err != nil {
 		return err
 	}
-	d.say("docker: following every container's logs (checkpoints in %s)", dir)
+	d.say("docker: following every container's logs (checkpoints in %s; multi-line events grouped by %s unless a container's labels qwatch.multiline or qwatch.multiline.start say otherwise)",
+		dir, rule)
 	d.reg.MustRegister(dockerstats.Logs(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
-		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d", st.Lines, st.Joined, st.Truncated, st.Missed)
+		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d multiline_groups=%d joined_lines=%d continuations=%d multiline_label_errors=%d",
+			st.Lines, st.Joined, st.Truncated, st.Missed, st.Multiline.Groups, st.Multiline.Joined, st.Multiline.Continuations, st.MultilineLabelErrors)
 	})
 	return d.hub.AddSource("docker-logs", src)
 }

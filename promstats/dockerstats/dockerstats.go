@@ -11,6 +11,8 @@
 //	qwatch_docker_logs_{lines,bytes,joined,truncated,resumed,missed_containers,attach_errors,checkpoint_errors}_total  counters
 //	qwatch_docker_logs_skipped_total{reason}      counter
 //	qwatch_docker_logs_{containers,backfilling,backfills_waiting,connected}  gauges
+//	qwatch_docker_logs_multiline_{groups,joined_lines,continuations,overflows,idle_closed,gap_closed,label_errors}_total  counters
+//	qwatch_docker_logs_multiline_held_bytes       gauge
 package dockerstats
 
 import (
@@ -54,6 +56,14 @@ func Logs(src interface{ Stats() dockerlogs.Stats }) prometheus.Collector {
 	b.Gauge("backfilling", "Containers reading what they wrote while not followed.", func(s st) float64 { return float64(s.Backfilling) })
 	b.Gauge("backfills_waiting", "Containers waiting to read what they wrote while not followed.", func(s st) float64 { return float64(s.BackfillsWaiting) })
 	b.Gauge("connected", "Whether the engine's container events are being followed.", func(s st) float64 { return collect.Bool(s.Connected) })
+	b.Counter("multiline_groups_total", "Messages that hold a multi-line event (a stack trace), or a part of one split at a bound.", func(s st) uint64 { return s.Multiline.Groups })
+	b.Counter("multiline_joined_lines_total", "Lines in multi-line messages.", func(s st) uint64 { return s.Multiline.Joined })
+	b.Counter("multiline_continuations_total", "Parts after the first of multi-line events split at a bound.", func(s st) uint64 { return s.Multiline.Continuations })
+	b.Counter("multiline_overflows_total", "Times a stream let out what it held because the bytes all streams hold were at their bound.", func(s st) uint64 { return s.Multiline.Overflows })
+	b.Counter("multiline_idle_closed_total", "Times a stream let out what it held because no line followed for the idle time.", func(s st) uint64 { return s.Multiline.IdleClosed })
+	b.Counter("multiline_gap_closed_total", "Times a gap between the lines' own time stamps closed what a stream held.", func(s st) uint64 { return s.Multiline.GapClosed })
+	b.Counter("multiline_label_errors_total", "Containers whose qwatch.multiline or qwatch.multiline.start label is invalid; the default rule groups their lines.", func(s st) uint64 { return s.MultilineLabelErrors })
+	b.Gauge("multiline_held_bytes", "Bytes of the lines held now until it is known whether they begin or continue a multi-line event.", func(s st) float64 { return float64(s.Multiline.Held) })
 	collect.CounterByKey(b, "skipped_total", "Containers not followed, by reason.", "reason", func(s st) map[string]uint64 { return s.Skipped })
 	return b.Collector(src.Stats)
 }

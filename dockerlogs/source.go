@@ -35,13 +35,6 @@ const (
 // decision to Config.
 const EnableLabel = "qwatch.enable"
 
-// The container labels that choose how a container's lines are grouped into multi-line
-// events; see Source.rule.
-const (
-	labelMultiline      = "qwatch.multiline"
-	labelMultilineStart = "qwatch.multiline.start"
-)
-
 // readableDrivers are the log drivers whose logs the engine can read back.
 var readableDrivers = map[string]bool{"json-file": true, "local": true, "journald": true}
 
@@ -446,23 +439,16 @@ func (s *Source) skip(info container.InspectResponse) string {
 	return ""
 }
 
-// rule returns the grouping rule of a container with these labels: the pattern of the label
-// qwatch.multiline.start when it has it (multiline.ParseStart), else the rule the label
-// qwatch.multiline names (multiline.RuleByName), else Config.MultilineRule. A label that
+// rule returns the grouping rule a container's labels choose (multiline.RuleFromLabels:
+// qwatch.multiline.start, else qwatch.multiline), else Config.MultilineRule. A label that
 // cannot be read is counted and logged once for the container, and Config.MultilineRule used.
 func (s *Source) rule(id, name string, labels map[string]string) multiline.Rule {
-	label, parse := labelMultilineStart, multiline.ParseStart
-	value, ok := labels[label]
-	if !ok {
-		label, parse = labelMultiline, multiline.RuleByName
-		value, ok = labels[label]
-	}
-	if !ok {
-		return s.cfg.MultilineRule
-	}
-	r, err := parse(value)
+	r, chosen, err := multiline.RuleFromLabels(labels)
 	if err == nil {
-		return r
+		if chosen {
+			return r
+		}
+		return s.cfg.MultilineRule
 	}
 	s.mu.Lock()
 	first := !s.badLabels[id]
@@ -471,7 +457,7 @@ func (s *Source) rule(id, name string, labels map[string]string) multiline.Rule 
 	if first {
 		s.labelErrors.Add(1)
 		s.log.Warn("dockerlogs: invalid label; grouping the container's lines by the default rule",
-			"container", name, "label", label, "default", s.cfg.MultilineRule.String(), "err", err)
+			"container", name, "default", s.cfg.MultilineRule.String(), "err", err)
 	}
 	return s.cfg.MultilineRule
 }

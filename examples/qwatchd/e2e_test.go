@@ -327,7 +327,18 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Docker splits the lines over 16 KiB; qwatchd joins them again: every line arrives whole.
-	d.waitMetric(`qwatch_source_emitted_total{source="gelf"}`, float64(total), 2*time.Minute)
+	// What the GELF source counted is said when they do not, to tell a loss from a merge.
+	waitUntil(t, 2*time.Minute, func() error {
+		names := []string{`qwatch_source_emitted_total{source="gelf"}`, "qwatch_gelf_kernel_drops_total",
+			"qwatch_gelf_join_released_total", "qwatch_gelf_multiline_groups_total", "qwatch_gelf_multiline_joined_lines_total",
+			"qwatch_gelf_chunks_expired_total", "qwatch_gelf_chunks_evicted_total"}
+		v := metrics(t, d.http, names...)
+		if v[0] < float64(total) {
+			return fmt.Errorf("%s = %v, want at least %v; %s %v, %s %v, %s %v, %s %v, %s %v, %s %v", names[0], v[0], total,
+				names[1], v[1], names[2], v[2], names[3], v[3], names[4], v[4], names[5], v[5], names[6], v[6])
+		}
+		return nil
+	})
 	// A container's destroy is the last of its events: once each container's is written, all
 	// of their events are.
 	destroyed := map[string]bool{}

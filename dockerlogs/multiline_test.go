@@ -510,21 +510,27 @@ func (s *loggerScript) print(stream string, lines ...string) {
 	for _, l := range lines {
 		fmt.Fprintf(&s.b, "%s %s\n", op, l)
 	}
-	// Apart by more than multiline.Config.Intro, less than Gap: only the rules keep the
-	// events apart.
-	s.b.WriteString("sleep 50ms\n")
+	// Apart by more than realTracesMultiline's Intro, less than its Gap: only the rules keep
+	// the events apart.
+	s.b.WriteString("sleep 500ms\n")
 	if s.want == nil {
 		s.want = map[string][]string{}
 	}
 	s.want[stream] = append(s.want[stream], strings.Join(lines, "\n"))
 }
 
+// realTracesMultiline widens the grouping's windows for lines a real engine stamps: the
+// engine stamps each line as its copier reads it, so on a loaded machine the lines of one
+// write can be stamped tens of milliseconds apart, past the default Intro of 20 ms (seen: a
+// Java trace's introducing line split off). The rules under test are the same.
+var realTracesMultiline = multiline.Config{Intro: 300 * time.Millisecond, Gap: time.Second, Idle: 3 * time.Second}
+
 // Real traces printed by a container between plain lines, on stdout and stderr, read back
 // from the engine's json-file and local drivers: each trace is one message, each plain line
 // one of its own.
 func TestMultilineRealTraces(t *testing.T) {
 	image := dockertest.Image(t)
-	r := start(t, dockerlogs.Config{})
+	r := start(t, dockerlogs.Config{Multiline: realTracesMultiline})
 	var s loggerScript
 	s.print("stdout", "INFO starting")
 	s.print("stdout", traceNamed(t, "java-printstacktrace").lines...) // with Caused by and Suppressed

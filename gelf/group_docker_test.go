@@ -34,7 +34,7 @@ func traceFile(t *testing.T, name string) string {
 
 // TestDockerGELFDriverMultiline runs a container that prints traces real runtimes printed
 // (a Java exception with its causes, a Python exception group, a Go panic on stderr, a Node
-// error with its cause) between plain lines, each block in one write and 300 ms after the
+// error with its cause) between plain lines, each block in one write and 600 ms after the
 // one before, through Docker's own GELF driver (gzip, its default) over UDP and over TCP.
 // Each trace must arrive as one message whose text is the trace without its empty lines,
 // which the driver does not send, and each plain line alone.
@@ -84,13 +84,20 @@ func runScript(t *testing.T, script []scriptBlock) {
 		want[b.stream] = append(want[b.stream], text)
 		kinds[text] = b.kind
 	}
-	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"}, nil)
+	// The engine stamps each line as its copier reads it, so on a loaded machine the lines of
+	// one write can be stamped tens of milliseconds apart, past the default Intro of 20 ms
+	// (seen on the logs path: a Java trace's introducing line split off). The windows are
+	// widened, the blocks kept apart by more than Intro and less than Gap: the rules under test
+	// are the same.
+	cfg := gelf.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0",
+		Multiline: multiline.Config{Intro: 400 * time.Millisecond, Gap: 1500 * time.Millisecond, Idle: 4 * time.Second}}
+	src, c, _ := start(t, cfg, nil)
 	seen := 0
 	for _, addr := range []string{"udp://" + src.UDPAddr().String(), "tcp://" + src.TCPAddr().String()} {
 		t.Run(addr[:3], func(t *testing.T) {
 			name := fmt.Sprintf("qwatch-multiline-%s-%d", addr[:3], time.Now().UnixNano())
 			dockertest.DockerInput(t, stdin.String(), "run", "-i", "--rm", "--name", name, "--network", "none",
-				"--log-driver", "gelf", "--log-opt", "gelf-address="+addr, image, "/logger", "-blocks", "-every", "300ms")
+				"--log-driver", "gelf", "--log-opt", "gelf-address="+addr, image, "/logger", "-blocks", "-every", "600ms")
 			all := wait(t, c, seen+len(script))
 			got := map[string][]string{}
 			for _, m := range all[seen:] {

@@ -1,7 +1,9 @@
 package inventory
 
 import (
+	"encoding/json"
 	"maps"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -171,4 +173,11 @@ func (c *Container) clone() Container {
 	out.Logs.Bytes = maps.Clone(c.Logs.Bytes)
 	out.Logs.ByLevel = maps.Clone(c.Logs.ByLevel)
 	return out
+}
+
+// ServeHTTP answers with the Snapshot as JSON.
+func (inv *Inventory) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(inv.Snapshot())
 }

@@ -37,6 +37,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/qnib/qwatch"
+	"github.com/qnib/qwatch/inventory"
 	"github.com/qnib/qwatch/promstats"
 	"github.com/qnib/qwatch/sink"
 )
@@ -92,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(cfg.HTTP, stdout, stderr)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv,
+	d := &daemon{cfg: cfg, log: logger, stderr: stderr, getenv: getenv, inv: inventory.New(),
 		hub: qwatch.NewHub(qwatch.WithLogger(logger), qwatch.WithShutdownTimeout(cfg.ShutdownTimeout)),
 		reg: prometheus.NewRegistry(), labelLog: rate.Sometimes{Interval: time.Second}}
 	d.reg.MustRegister(promstats.Hub(d.hub), collectors.NewGoCollector(),
@@ -142,6 +143,9 @@ type daemon struct {
 	// setupDocker sets it, before the Hub runs.
 	labels   func(id string) (map[string]string, bool)
 	labelLog rate.Sometimes
+	// inv is the host's containers, kept by the events source, counted by the Hub, read by
+	// /inventory and the live page.
+	inv *inventory.Inventory
 }
 
 func (d *daemon) closeAll() {

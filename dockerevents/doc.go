@@ -8,7 +8,9 @@
 // events, and none across its own restart) it emits a warning message naming the gap rather
 // than hiding it.
 //
-// While it runs, the Source keeps a current inventory of containers (ID to name, image and
-// labels); [Source.Enrich] is a processor that adds those to log lines that carry only a
-// container ID, such as what Docker's GELF driver sends.
+// While it runs, the Source keeps a current inventory of the engine's containers (an
+// inventory.Inventory, its own or [Config].Inventory): listed at the start and after every
+// reconnection, updated by each container event, and completed by inspects that run beside
+// the events. [Source.Enrich] is a processor that adds a container's name, image and labels
+// to log lines that carry only its ID, such as what Docker's GELF driver sends.
 package dockerevents

@@ -20,6 +20,7 @@ import (
 
 	"github.com/qnib/qwatch/internal/backoff"
 	"github.com/qnib/qwatch/internal/dockerclient"
+	"github.com/qnib/qwatch/inventory"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -68,6 +69,16 @@ type Config struct {
 	// event read while the backlog is full is dropped, counted in Stats.Dropped and reported
 	// as a gap with the window of the events dropped.
 	MaxBacklogBytes int
+	// Inventory, when set, is kept current with the engine's containers, for readers of
+	// its own (a page, an index): rebuilt from a list of the containers when Run starts and
+	// after every reconnection, updated by every container event, and completed by an
+	// inspect of each container (state, start and finish times, exit code, restart count,
+	// health) that runs beside the events and never holds them up; when an inspect fails,
+	// what the events said stays. Destroyed containers stay for the Inventory's retention.
+	// Nil: the Source keeps one of its own, for Enrich and Labels.
+	Inventory *inventory.Inventory
+	// InspectWorkers bounds the inspects run at once (DefaultInspectWorkers).
+	InspectWorkers int
 	// Logger reports reconnections and gaps (nil: slog.Default()).
 	Logger *slog.Logger
 }
@@ -89,8 +100,12 @@ type Stats struct {
 	Dropped     uint64 // events dropped because the backlog was full (reported as gaps)
 	Backlog     int    // events read from the engine and not yet emitted, now
 	StateErrors uint64 // failures to read or save the state file
-	Containers  int    // containers in the inventory now
-	Connected   bool   // whether a stream is up now
+	// InspectErrors counts inspects of containers the engine did not answer (the
+	// inventory keeps what the events said); InspectsSkipped those not asked for because
+	// too many waited.
+	InspectErrors, InspectsSkipped uint64
+	Containers                     int  // containers in the inventory now, the destroyed ones aside
+	Connected                      bool // whether a stream is up now
 }
 
 // Source is a qwatch.Source over the engine's events. Create it with NewSource.
@@ -99,7 +114,8 @@ type Source struct {
 	client    *client.Client
 	ownClient bool
 	log       *slog.Logger
-	inv       *inventory
+	inv       *inventory.Inventory
+	inspects  *inspector
 	started   atomic.Bool
 
 	events, duplicates, ignored, reconnects, gaps, dropped, stateErrors atomic.Uint64
@@ -132,10 +148,16 @@ func NewSource(cfg Config) (*Source, error) {
 	if cfg.MaxBacklogBytes <= 0 {
 		cfg.MaxBacklogBytes = DefaultMaxBacklogBytes
 	}
+	if cfg.InspectWorkers <= 0 {
+		cfg.InspectWorkers = DefaultInspectWorkers
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: newInventory(), stateLog: rate.Sometimes{Interval: time.Second}}
+	if cfg.Inventory == nil {
+		cfg.Inventory = inventory.New()
+	}
+	s := &Source{cfg: cfg, client: cfg.Client, log: cfg.Logger, inv: cfg.Inventory, stateLog: rate.Sometimes{Interval: time.Second}}
 	if s.client == nil {
 		c, err := dockerclient.New("")
 		if err != nil {
@@ -143,6 +165,7 @@ func NewSource(cfg Config) (*Source, error) {
 		}
 		s.client, s.ownClient = c, true
 	}
+	s.inspects = newInspector(s.client, s.inv)
 	empty := ""
 	s.host.Store(&empty)
 	return s, nil
@@ -150,17 +173,21 @@ func NewSource(cfg Config) (*Source, error) {
 
 // Stats returns the Source's counters.
 func (s *Source) Stats() Stats {
+	inspectErrors, inspectsSkipped := s.inspects.stats()
+	inv := s.inv.Stats()
 	return Stats{
-		Events:      s.events.Load(),
-		Duplicates:  s.duplicates.Load(),
-		Ignored:     s.ignored.Load(),
-		Reconnects:  s.reconnects.Load(),
-		Gaps:        s.gaps.Load(),
-		Dropped:     s.dropped.Load(),
-		Backlog:     int(s.backlog.Load()),
-		StateErrors: s.stateErrors.Load(),
-		Containers:  s.inv.len(),
-		Connected:   s.connected.Load(),
+		InspectErrors:   inspectErrors,
+		InspectsSkipped: inspectsSkipped,
+		Events:          s.events.Load(),
+		Duplicates:      s.duplicates.Load(),
+		Ignored:         s.ignored.Load(),
+		Reconnects:      s.reconnects.Load(),
+		Gaps:            s.gaps.Load(),
+		Dropped:         s.dropped.Load(),
+		Backlog:         int(s.backlog.Load()),
+		StateErrors:     s.stateErrors.Load(),
+		Containers:      inv.Containers - inv.States[inventory.StateDestroyed],
+		Connected:       s.connected.Load(),
 	}
 }
 
@@ -172,20 +199,30 @@ func (s *Source) Enrich(m *message.Message) bool {
 	if m.Kind != message.KindLog || m.Container.ID == "" {
 		return true
 	}
-	info, ok := s.inv.lookup(m.Container.ID)
+	c, ok := s.lookup(m.Container.ID)
 	if !ok {
 		return true
 	}
 	if m.Container.Name == "" {
-		m.Container.Name = info.name
+		m.Container.Name = c.Name
 	}
 	if m.Container.ImageName == "" {
-		m.Container.ImageName = info.image
+		m.Container.ImageName = c.Image
 	}
 	if len(m.Container.Labels) == 0 {
-		m.Container.Labels = info.labels
+		m.Container.Labels = c.Labels
 	}
 	return true
+}
+
+// lookup finds a container the engine has now: not one destroyed, though the inventory
+// still shows it.
+func (s *Source) lookup(id string) (inventory.Container, bool) {
+	c, ok := s.inv.Lookup(id)
+	if !ok || c.State == inventory.StateDestroyed {
+		return inventory.Container{}, false
+	}
+	return c, true
 }
 
 // Labels returns the labels of the container with the given ID (full or the 12-character
@@ -193,8 +230,8 @@ func (s *Source) Enrich(m *message.Message) bool {
 // shared: the caller must not change it. It is safe for concurrent use; a GELF source asks it
 // which multi-line rule a container's labels choose, as its messages carry no labels.
 func (s *Source) Labels(id string) (map[string]string, bool) {
-	info, ok := s.inv.lookup(id)
-	return info.labels, ok
+	c, ok := s.lookup(id)
+	return c.Labels, ok
 }
 
 // seamSlack is how far before the newest event seen a reconnection asks the engine to
@@ -264,6 +301,13 @@ func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
 	}
 	last, resume := s.start(emit)
 	defer s.saveState(last)
+	inspectCtx, stopInspects := context.WithCancel(ctx)
+	var inspects sync.WaitGroup
+	inspects.Go(func() { s.inspects.run(inspectCtx, s.cfg.InspectWorkers) })
+	defer func() {
+		stopInspects()
+		inspects.Wait()
+	}()
 	retries := backoff.New(s.cfg.MinBackoff, s.cfg.MaxBackoff, 0.2) // spread so many clients do not reconnect in step
 	for ctx.Err() == nil {
 		healthy, err := s.stream(ctx, last, resume, emit)
@@ -320,7 +364,7 @@ func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(
 	if err != nil {
 		return false, fmt.Errorf("listing containers: %w", err)
 	}
-	s.inv.reset(list)
+	s.rebuild(list)
 	s.connected.Store(true)
 
 	queue := newBacklog(s.cfg.MaxBacklogBytes, &s.backlog, &s.dropped)
@@ -344,6 +388,7 @@ func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(
 		select {
 		case <-save.C:
 			s.saveState(last)
+			s.inv.Expire()
 			continue
 		case <-seamTimer:
 			// Not reported before the events already read are handled: one may prove the seam.
@@ -411,7 +456,7 @@ func (s *Source) handle(ev events.Message, last *seam, check *seamCheck, host st
 	}
 	last.add(key, ev.TimeNano)
 	m := toMessage(ev, host)
-	s.inv.apply(ev, &m)
+	s.track(ev, &m)
 	if s.ignore(ev.Action) {
 		s.ignored.Add(1)
 		return

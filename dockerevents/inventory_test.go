@@ -161,7 +161,9 @@ func TestRealEngineInventory(t *testing.T) {
 	id := strings.TrimSpace(dockertest.Docker(t, "create", "--name", crashing, "--network", "none",
 		"--restart", "on-failure:3", "--label", "com.docker.compose.service=crasher", image, "/logger", "-no-such-flag"))
 	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", crashing) })
-	got := waitContainer(t, inv, id, "the container created", func(c inventory.Container) bool { return c.State == "created" })
+	got := waitContainer(t, inv, id, "the container created and inspected", func(c inventory.Container) bool {
+		return c.State == "created" && c.ImageID != ""
+	})
 	if got.Name != crashing || got.Image != image || got.Service.Name != "crasher" || got.Command != "/logger -no-such-flag" {
 		t.Errorf("created: %+v", got)
 	}

@@ -39,6 +39,7 @@ type config struct {
 	ESCAFile        string
 	ESTemplate      bool
 	ESWait          bool
+	InventoryIndex  string
 	HTTP            string
 	ListenAll       bool
 	StateDir        string
@@ -119,6 +120,7 @@ var settings = []setting{
 	stringSetting("es-ca-file", "PEM `FILE` of the CA that signed the Elasticsearch certificate", func(c *config) *string { return &c.ESCAFile }),
 	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
+	stringSetting("inventory-index", "keep one document per container of the host, replaced when it changes, in the Elasticsearch index `NAME` (a plain name; needs -es-url and an engine; empty: off)", func(c *config) *string { return &c.InventoryIndex }),
 	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
 	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
@@ -298,6 +300,9 @@ func (c *config) validate() error {
 		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
 			errs = append(errs, fmt.Errorf("-es-header %q: want NAME: VALUE", h))
 		}
+	}
+	if c.InventoryIndex != "" && len(c.ESURLs) == 0 {
+		errs = append(errs, fmt.Errorf("-inventory-index %q: needs -es-url", c.InventoryIndex))
 	}
 	if _, err := c.multilineRule(); err != nil {
 		errs = append(errs, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +142,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 		Client:        c,
 		IgnoreActions: []string{"exec_create", "exec_start", "exec_die"},
 		StateFile:     stateFile,
+		Inventory:     d.inv,
 		Logger:        d.log,
 	})
 	if err != nil {
@@ -157,8 +157,11 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 			return err
 		}
 	}
-	d.hub.Use(src.Enrich)
+	d.hub.Use(src.Enrich, d.inv.Count)
 	d.labels = src.Labels
+	if err := d.setupInventory(ctx, c); err != nil {
+		return err
+	}
 	d.reg.MustRegister(dockerstats.Events(src))
 	return d.hub.AddSource("docker", src)
 }
@@ -167,16 +170,9 @@ func (d *daemon) setupElasticsearch(ctx context.Context) error {
 	if len(d.cfg.ESURLs) == 0 {
 		return nil
 	}
-	headers := http.Header{}
-	for _, h := range d.cfg.ESHeaders {
-		name, value, _ := strings.Cut(h, ":")
-		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
-	}
-	s, err := elasticsearch.New(elasticsearch.Config{
-		URLs: d.cfg.ESURLs, Index: d.cfg.ESIndex, Headers: headers,
-		Username: d.cfg.ESUser, Password: d.cfg.ESPassword, APIKey: d.cfg.ESAPIKey, CAFile: d.cfg.ESCAFile,
-		InstallTemplate: d.cfg.ESTemplate, Logger: d.log,
-	})
+	cfg := d.esConfig()
+	cfg.Index, cfg.InstallTemplate = d.cfg.ESIndex, d.cfg.ESTemplate
+	s, err := elasticsearch.New(cfg)
 	if err != nil {
 		return err
 	}

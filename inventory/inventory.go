@@ -174,7 +174,9 @@ func shortID(id string) string { return id[:min(len(id), 12)] }
 
 // Put stores c (by c.ID), replacing what was known of it, except its Logs, which the
 // Inventory keeps counting itself, and Changed, which it sets. A Put that changes nothing is
-// no change. A container put with State StateDestroyed leaves after Config.Retention.
+// no change. A container put with State StateDestroyed leaves after Config.Retention. The
+// Inventory keeps c.Labels as it is, and hands it to readers: the caller must not change
+// the map afterwards.
 func (inv *Inventory) Put(c Container) {
 	if c.ID == "" {
 		return

@@ -2,12 +2,15 @@ package dockerevents_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qnib/qwatch/dockerevents"
@@ -186,4 +189,66 @@ func TestRealEngineInventory(t *testing.T) {
 		t.Errorf("killed container: exit code %d, finished %v; want 137 and a time", got.ExitCode, got.Finished)
 	}
 	waitUntil(t, "the destroyed container gone after the retention", func() bool { _, ok := inv.Get(id2); return !ok })
+}
+
+// blockInspects holds every inspect request until release is closed.
+type blockInspects struct {
+	release chan struct{}
+	held    atomic.Int64
+}
+
+func (b *blockInspects) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/containers/") &&
+		strings.HasSuffix(r.URL.Path, "/json") && !strings.HasSuffix(r.URL.Path, "/containers/json") {
+		b.held.Add(1)
+		select {
+		case <-b.release:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Inspects that do not answer hold up neither the events nor what they say in the inventory.
+func TestInventoryInspectsNeverHoldEvents(t *testing.T) {
+	f := dockertest.NewFake(t)
+	block := &blockInspects{release: make(chan struct{})}
+	cl, err := client.NewClientWithOpts(client.WithHost(f.Host()), client.WithHTTPClient(&http.Client{Transport: block}),
+		client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	inv := inventory.New()
+	col := &qwatchtest.Collector{}
+	src, err := dockerevents.NewSource(dockerevents.Config{Client: cl, Inventory: inv, Since: time.Date(2026, 11, 23, 21, 0, 0, 0, time.UTC),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- src.Run(ctx, col.Emit) }()
+	defer func() {
+		close(block.release)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	}()
+	waitConnected(t, src)
+	const n = 50
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.Run(web(fmt.Sprintf("web-%d", i)))
+	}
+	waitN(t, col, 2*n)
+	for _, id := range ids {
+		if c, ok := inv.Get(id); !ok || c.State != "running" || c.Started.IsZero() {
+			t.Fatalf("%s from its events: %+v", id[:12], c)
+		}
+	}
+	// The proof that inspects were asked for, and held, meanwhile.
+	waitUntil(t, "an inspect held", func() bool { return block.held.Load() > 0 })
 }

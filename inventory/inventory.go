@@ -113,6 +113,9 @@ type Inventory struct {
 	mu      sync.RWMutex
 	byID    map[string]*entry
 	byShort map[string]string // the 12-character short ID to the full one
+	// counted maps full and short IDs to the entries, for Count, which so takes no lock
+	// the writers take: a sync.Map reads its stable keys without one.
+	counted sync.Map
 	version uint64
 	changed chan struct{} // closed and replaced on every change
 
@@ -207,6 +210,8 @@ func (inv *Inventory) putLocked(c Container, now time.Time) bool {
 		e = &entry{}
 		inv.byID[c.ID] = e
 		inv.byShort[shortID(c.ID)] = c.ID
+		inv.counted.Store(c.ID, e)
+		inv.counted.Store(shortID(c.ID), e)
 	}
 	c.Changed = now
 	e.c = c
@@ -285,8 +290,10 @@ func (inv *Inventory) Remove(id string) {
 
 func (inv *Inventory) deleteLocked(id string) {
 	delete(inv.byID, id)
+	inv.counted.Delete(id)
 	if inv.byShort[shortID(id)] == id {
 		delete(inv.byShort, shortID(id))
+		inv.counted.Delete(shortID(id))
 	}
 }
 
@@ -471,19 +478,19 @@ func (inv *Inventory) ChangedSince(version uint64) <-chan struct{} {
 // Count adds a log message to its container's Logs: the container named by
 // m.Container.ID (full or short), if the Inventory knows it; the stream from
 // m.Fields["stream"]. It never drops a message, so it can be used as a qwatch.Processor
-// (hub.Use(inv.Count)), after whatever fills in Container.ID and Level. It takes only the
-// read lock and the container's counters, so that lines counted from many goroutines do
-// not wait for one another. Counting is not a change that closes Changed.
+// (hub.Use(inv.Count)), after whatever fills in Container.ID and Level. It takes no lock
+// of the Inventory's, only the container's counters (atomics, and a lock of the container's
+// own for the newest line), so that lines counted from many goroutines do not wait for one
+// another, nor for the writers. Counting is not a change that closes Changed.
 func (inv *Inventory) Count(m *message.Message) bool {
 	if m.Kind != message.KindLog || m.Container.ID == "" {
 		return true
 	}
-	inv.mu.RLock()
-	e := inv.find(m.Container.ID, time.Time{})
-	inv.mu.RUnlock()
-	if e == nil {
+	v, ok := inv.counted.Load(m.Container.ID)
+	if !ok {
 		return true
 	}
+	e := v.(*entry)
 	stream, _ := m.Fields["stream"].(string)
 	c := &e.counts
 	i := streamIndex(stream)

@@ -9,7 +9,9 @@
 //
 // [github.com/qnib/qwatch/promstats/gelfstats] for the GELF source,
 // [github.com/qnib/qwatch/promstats/dockerstats] for the Docker events and logs sources,
-// [github.com/qnib/qwatch/promstats/esstats] for the Elasticsearch sink.
+// [github.com/qnib/qwatch/promstats/esstats] for the Elasticsearch sink,
+// [github.com/qnib/qwatch/promstats/filterstats] for the filter stage,
+// [github.com/qnib/qwatch/promstats/inventorystats] for a container inventory.
 //
 // A collector reads the Stats when it is scraped; it starts no goroutine and keeps nothing
 // between scrapes. Metric names follow the Prometheus conventions (counters end in _total,

@@ -166,6 +166,8 @@ func (d *daemon) setup(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	d.setupFilter()
+	// Counted after the filter stage, so the inventory's levels are those read from the lines.
+	d.hub.Use(d.inv.Count)
 	if err := d.setupStdout(stdout); err != nil {
 		return err
 	}

@@ -157,7 +157,7 @@ func (d *daemon) setupDocker(ctx context.Context) error {
 			return err
 		}
 	}
-	d.hub.Use(src.Enrich, d.inv.Count)
+	d.hub.Use(src.Enrich)
 	d.labels = src.Labels
 	if err := d.setupInventory(ctx, c); err != nil {
 		return err

@@ -189,6 +189,7 @@ func (s *Sink) pageDropped(p *page) uint64 {
 // rate counts one container's lines in the last RateMinutes minutes, a bucket a minute.
 type rate struct {
 	last   int64 // the minute (Unix time / 60) of the newest bucket
+	logged int64 // the minute of the newest line, which Rates does not move as it does last
 	counts [RateMinutes]uint32
 }
 
@@ -213,14 +214,15 @@ func (s *Sink) countLocked(id string, minute int64) {
 	}
 	r.advance(minute)
 	r.counts[minute%RateMinutes]++
+	r.logged = minute
 }
 
 func (s *Sink) forgetQuietestLocked() {
 	var quietest string
 	var last int64
 	for id, r := range s.rates {
-		if quietest == "" || r.last < last {
-			quietest, last = id, r.last
+		if quietest == "" || r.logged < last {
+			quietest, last = id, r.logged
 		}
 	}
 	delete(s.rates, quietest)

@@ -180,6 +180,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		case <-h.done:
 			return
 		case <-p.done:
+			// The Sink closed: what it wrote last still goes out.
+			h.sendLines(s, h.sink.take(p))
+			s.flush()
 			return
 		case <-changed:
 			// Sent with the next batch: a burst of changes costs one snapshot.

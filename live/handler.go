@@ -24,8 +24,8 @@ const (
 )
 
 const (
-	statusEvery = 2 * time.Second  // how often a page gets the sinks' health
-	ratesEvery  = 15 * time.Second // how often a page gets the lines per minute
+	statusEvery = 2 * time.Second // how often a page gets the sinks' health
+	ratesEvery  = 5 * time.Second // how often a page gets the lines per minute
 	// writeTimeout bounds one write to a page: a page that takes no bytes for this long is
 	// cut off, so it holds no goroutine for longer.
 	writeTimeout = 10 * time.Second

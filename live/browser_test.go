@@ -80,10 +80,10 @@ func TestPageInBrowser(t *testing.T) {
 	// Filters: by text, then by level.
 	b.Run(chromedp.SendKeys("#filter-text", "needle", chromedp.ByID))
 	b.WaitTrue(5*time.Second, rowsShown+` === 2 && [...document.querySelectorAll("#tail .line")].every(l => l.textContent.includes("needle"))`, tailText)
-	setInput(b, "filter-text", "")
-	setInput(b, "filter-level", "4")
+	b.SetField("filter-text", "")
+	b.SetField("filter-level", "4")
 	b.WaitTrue(5*time.Second, rowsShown+` === 2 && [...document.querySelectorAll("#tail .line")].every(l => /\bl[0-4]\b/.test(l.className))`, tailText)
-	setInput(b, "filter-level", "7")
+	b.SetField("filter-level", "7")
 
 	// Lines that come while the page is open and filtered to one container.
 	b.Run(chromedp.Click(`#containers tr[data-cid="c-late"] input`, chromedp.ByQuery))
@@ -96,11 +96,6 @@ func TestPageInBrowser(t *testing.T) {
 	b.Screenshot("QWATCH_SCREENSHOT")
 	s.Close(context.Background())
 	b.WaitTrue(10*time.Second, `document.getElementById("conn").textContent !== "live"`, `document.getElementById("conn").textContent`)
-}
-
-// setInput sets a form field's value as a person would, with the input event that follows.
-func setInput(b *browsertest.Browser, id, value string) {
-	b.Eval(`(e => { e.value = `+jsString(value)+`; e.dispatchEvent(new Event("input")); return true })(document.getElementById(`+jsString(id)+`))`, new(bool))
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -8,6 +8,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,9 +49,15 @@ func New(t testing.TB) *Browser {
 			t.Fatalf("QWATCH_E2E=1 but no chromium (apt-get install -y chromium, or set QWATCH_CHROMIUM): %v", err)
 		}
 	}
+	// Not t.TempDir: chromium's helper processes may still write to it for a moment after
+	// the browser exits, so its removal is retried until they are done.
+	profile, err := os.MkdirTemp("", "browsertest")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(Width, Height))
+		chromedp.UserDataDir(profile), chromedp.WindowSize(Width, Height))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(alloc)
 	b := &Browser{t: t, Ctx: ctx}
@@ -71,6 +78,16 @@ func New(t testing.TB) *Browser {
 		cancelTab()
 		cancelAlloc()
 		handlers.Wait()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("removing the browser's profile: %v", err)
+				break
+			}
+		}
 	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("starting chromium %s: %v", path, err)
@@ -115,6 +132,14 @@ func (b *Browser) WaitTrue(timeout time.Duration, expr, describe string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SetField sets the value of the form field with the given id as a person would, with the
+// input event that follows.
+func (b *Browser) SetField(id, value string) {
+	b.t.Helper()
+	js, _ := json.Marshal([]string{id, value})
+	b.Eval(`(([id, v]) => { const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event("input")); return true })(`+string(js)+`)`, new(bool))
 }
 
 // Screenshot saves the viewport as a PNG at the path in the environment variable env, when

@@ -197,9 +197,11 @@ func TestLivePageE2E(t *testing.T) {
 	checkNoInjection(t, b)
 
 	// Only this container, then by text, then by level.
-	b.Eval(`(() => { const tr = [...document.querySelectorAll("#containers tr")].find(r => r.querySelector("td.name")?.textContent === "`+name+`");
-		document.getElementById("all-containers").click(); tr.querySelector("input").click(); return true })()`, new(bool))
-	b.WaitTrue(10*time.Second, `[...document.querySelectorAll("#tail .line")].every(l => l.querySelector(".name").textContent === "`+name+`")`, tail)
+	b.Eval(`(() => { document.getElementById("all-containers").click();
+		const tr = [...document.querySelectorAll("#containers tr")].find(r => r.querySelector("td.name")?.textContent === "`+name+`");
+		window.chosen = tr.dataset.cid; tr.querySelector("input").click(); return true })()`, new(bool))
+	b.WaitTrue(10*time.Second, `[...document.querySelectorAll("#tail .line")].every(l => l.dataset.cid === window.chosen)`,
+		`JSON.stringify([window.chosen, [...document.querySelectorAll("#tail .line")].map(l => l.dataset.cid)])`)
 	b.SetField("filter-text", "something failed")
 	b.WaitTrue(10*time.Second, `document.querySelectorAll("#tail .line").length > 0 && [...document.querySelectorAll("#tail .line")].every(l => l.textContent.includes("something failed"))`, tail)
 	b.SetField("filter-text", "")

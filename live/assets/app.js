@@ -66,19 +66,27 @@
     return false;
   }
 
+  function containerName(id) {
+    const c = id && state.containers.find((c) => c.id === id);
+    return c ? c.name : "";
+  }
+
   function row(l) {
     const r = el("div", "line l" + l.level + (l.kind === "event" ? " event" : ""));
     r.dataset.cid = l.cid || "";
     r.appendChild(el("span", "time", clockTime(l.time)));
-    r.appendChild(el("span", "name", l.name || l.source || ""));
+    r.appendChild(el("span", "name", l.name || containerName(l.cid) || l.source || ""));
     r.appendChild(el("span", "level", l.kind === "event" ? "event" : (levels[l.level] || l.level)));
     const text = l.text || "";
     const full = l.full || (text.includes("\n") ? text : "");
     r.appendChild(el("span", "text", full && !l.full ? text.split("\n")[0] : text));
     if (full) r.appendChild(el("pre", "full", full));
-    if (l.fields && Object.keys(l.fields).length) {
+    // The stream is told by the level already (stderr lines are err unless the line says
+    // otherwise); shown on every line it would only crowd the fields that matter.
+    const keys = Object.keys(l.fields || {}).filter((k) => k !== "stream").sort();
+    if (keys.length) {
       const f = el("div", "fields");
-      for (const k of Object.keys(l.fields).sort()) {
+      for (const k of keys) {
         const v = l.fields[k];
         const s = el("span", "field");
         s.appendChild(el("span", "key", k + "="));
@@ -109,7 +117,8 @@
     }
     appendRows(shown.reverse());
     tail.scrollTop = tail.scrollHeight;
-    const chosen = state.chosen.size ? state.chosen.size + " chosen containers" : "all containers";
+    const n = state.chosen.size;
+    const chosen = n === 0 ? "all containers" : n === 1 ? "1 chosen container" : n + " chosen containers";
     $("tail-info").textContent = chosen;
   }
 
@@ -184,8 +193,8 @@
       td.appendChild(pick);
       tr.appendChild(td);
       tr.appendChild(el("td", "name", c.name));
-      tr.appendChild(el("td", "image", c.image));
-      tr.appendChild(el("td", "service", c.service && c.service.Name));
+      tr.appendChild(el("td", "image opt", c.image));
+      tr.appendChild(el("td", "service opt", c.service && c.service.Name));
       const health = c.health ? " " + c.health : "";
       tr.appendChild(el("td", "state", stateText(c) + health + (c.restart_count ? ", " + c.restart_count + " restarts" : "")));
       const ct = el("td", "rate");

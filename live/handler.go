@@ -26,6 +26,9 @@ const (
 const (
 	statusEvery = 2 * time.Second // how often a page gets the sinks' health
 	ratesEvery  = 5 * time.Second // how often a page gets the lines per minute
+	// inventoryEvery is the least time between two inventories sent to a page: a host
+	// where containers come and go by the second costs a snapshot a second, not one a change.
+	inventoryEvery = time.Second
 	// writeTimeout bounds one write to a page: a page that takes no bytes for this long is
 	// cut off, so it holds no goroutine for longer.
 	writeTimeout = 10 * time.Second
@@ -154,10 +157,12 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	s := &sse{w: w, rc: rc}
 
 	var changed <-chan struct{}
+	var inventorySent time.Time
 	sendInventory := func() {
 		if h.cfg.Inventory != nil {
 			changed = h.cfg.Inventory.Changed() // before the snapshot, so no change is missed
 			s.json("inventory", h.cfg.Inventory.Snapshot())
+			inventorySent = time.Now()
 		}
 	}
 	sendInventory()
@@ -185,11 +190,11 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 			s.flush()
 			return
 		case <-changed:
-			// Sent with the next batch: a burst of changes costs one snapshot.
+			// Sent with a later batch: a burst of changes costs one snapshot.
 			changed, invPending = nil, true
 		case <-flush.C:
 			h.sendLines(s, h.sink.take(p))
-			if invPending {
+			if invPending && time.Since(inventorySent) >= inventoryEvery {
 				invPending = false
 				sendInventory()
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -157,10 +158,24 @@ func TestLoadManyPages(t *testing.T) {
 	t.Logf("%d lines in %v (%.0f/s) to %d reading pages and %d that never read", total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), readers, stuck)
 	t.Logf("other sink: offered %d, written %d; live sink: written %d, dropped by the Hub %d; pages dropped %d; reading pages got %d to %d lines",
 		other0.Offered, other0.Written, live.Written, live.Dropped, ls.Dropped, least, most)
-	t.Logf("heap in use: %.1f MiB before, %.1f MiB at peak", float64(before.HeapInuse)/(1<<20), float64(peak)/(1<<20))
+	t.Logf("heap in use: %.1f MiB before, %.1f MiB at peak; %s", float64(before.HeapInuse)/(1<<20), float64(peak)/(1<<20), peakRSS())
 	if peak > heapBound {
 		t.Errorf("heap in use peaked at %d MiB, want under %d MiB", peak>>20, heapBound>>20)
 	}
+}
+
+// peakRSS reports the process's peak resident memory, where Linux says it.
+func peakRSS() string {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "peak RSS unknown"
+	}
+	for l := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return "peak RSS " + strings.TrimSpace(rest)
+		}
+	}
+	return "peak RSS unknown"
 }
 
 func must(t *testing.T, err error) {

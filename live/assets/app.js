@@ -178,7 +178,8 @@
   function renderContainers() {
     const body = $("containers").tBodies[0];
     body.textContent = "";
-    for (const c of state.containers) {
+    const shown = $("show-removed").checked ? state.containers : state.containers.filter((c) => c.state !== "destroyed");
+    for (const c of shown) {
       const tr = el("tr", c.state);
       tr.dataset.cid = c.id;
       const pick = el("input");
@@ -201,11 +202,15 @@
       ct.appendChild(chart(state.rates[c.id] || []));
       tr.appendChild(ct);
       const last = state.last.get(c.id) || (c.logs && c.logs.last_text) || "";
-      tr.appendChild(el("td", "last", last));
+      const lastCell = el("td", "last", last);
+      lastCell.title = last;
+      tr.appendChild(lastCell);
       body.appendChild(tr);
     }
     const running = state.containers.filter((c) => c.state === "running").length;
-    $("container-count").textContent = running + " running, " + state.containers.length + " in all";
+    const removed = state.containers.length - state.containers.filter((c) => c.state !== "destroyed").length;
+    $("container-count").textContent = running + " running, " + (state.containers.length - removed) + " in all" +
+      (removed ? ", " + removed + " removed" : "");
   }
 
   // ---- the sinks ----
@@ -242,6 +247,7 @@
   $("filters").addEventListener("submit", (e) => e.preventDefault());
   for (const f of [filters.text, filters.level, filters.events]) f.addEventListener("input", renderTail);
   filters.pause.addEventListener("change", () => { if (!filters.pause.checked) renderTail(); });
+  $("show-removed").addEventListener("change", renderContainers);
   $("all-containers").addEventListener("click", () => { state.chosen.clear(); renderContainers(); renderTail(); });
   // The last line and uptimes change without an inventory event.
   setInterval(renderContainers, 5000);

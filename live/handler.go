@@ -151,6 +151,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	// A server's ReadTimeout would end the stream: the server reads on in the background
 	// to notice a client gone, and a read timeout there cancels the request.
 	rc.SetReadDeadline(time.Time{})
+	// The per-write deadlines set below must not outlive the stream on a kept-alive
+	// connection of a server without a WriteTimeout.
+	defer rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +65,10 @@ func get(t *testing.T, url string, header ...string) (*http.Response, string) {
 // start, and says why without showing any secret.
 func TestHTTPTokenRequiredOffLoopback(t *testing.T) {
 	listen, _ := nonLoopback(t)
+	yml := filepath.Join(t.TempDir(), "qwatch.yml")
+	if err := os.WriteFile(yml, []byte("http: "+listen+"\nlisten-all: true\nhttp-token: SENTINELtoken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -75,6 +81,7 @@ func TestHTTPTokenRequiredOffLoopback(t *testing.T) {
 		{"no -listen-all either", []string{"-http", listen, "-http-token", "SENTINELtoken"}, nil, 2, "say -listen-all"},
 		{"token on loopback is fine", []string{"-http", "127.0.0.1:0", "-http-token", "SENTINELtoken", "-healthcheck"}, nil, 1, ""},
 		{"token from the environment", []string{"-http", listen, "-listen-all", "-healthcheck"}, map[string]string{"QWATCH_HTTP_TOKEN": "SENTINELtoken"}, 1, ""},
+		{"token from the file", []string{"-config", yml, "-healthcheck"}, nil, 1, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -141,6 +141,10 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	defer h.streams.Done()
 	p, history, err := h.sink.open()
+	if errors.Is(err, errTooManyPages) {
+		http.Error(w, "too many live pages open", http.StatusServiceUnavailable)
+		return
+	}
 	if err != nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return

@@ -16,7 +16,8 @@ const (
 	DefaultHistoryLines = 2000
 	DefaultHistoryBytes = 4 << 20
 	DefaultPageLines    = 5000
-	DefaultPageBytes    = 4 << 20
+	DefaultPageBytes    = 2 << 20
+	DefaultPages        = 32
 	DefaultContainers   = 1000
 )
 
@@ -26,6 +27,9 @@ const RateMinutes = 30
 // ErrClosed is returned by a Write after Close.
 var ErrClosed = errors.New("live: sink closed")
 
+// errTooManyPages refuses a page past SinkConfig.Pages.
+var errTooManyPages = errors.New("live: too many pages open")
+
 // SinkConfig bounds what a Sink holds. Its zero value means the defaults.
 type SinkConfig struct {
 	// HistoryLines and HistoryBytes bound the recent lines a page gets when it opens
@@ -34,9 +38,13 @@ type SinkConfig struct {
 	HistoryBytes int64
 	// PageLines and PageBytes bound each open page's queue of lines not yet sent to it
 	// (defaults DefaultPageLines and DefaultPageBytes); past them the oldest are dropped,
-	// counted in Stats.Dropped.
+	// counted in Stats.Dropped. The default lines are what 20,000 lines a second bring in
+	// one DefaultFlush.
 	PageLines int
 	PageBytes int64
+	// Pages bounds how many pages may be open at once (default DefaultPages), so the pages'
+	// queues together hold at most Pages × PageBytes.
+	Pages int
 	// Containers bounds how many containers' lines per minute are kept (default
 	// DefaultContainers); past it the container that logged least recently is forgotten.
 	Containers int
@@ -54,6 +62,9 @@ func (c SinkConfig) withDefaults() SinkConfig {
 	}
 	if c.PageBytes <= 0 {
 		c.PageBytes = DefaultPageBytes
+	}
+	if c.Pages <= 0 {
+		c.Pages = DefaultPages
 	}
 	if c.Containers <= 0 {
 		c.Containers = DefaultContainers
@@ -159,6 +170,9 @@ func (s *Sink) open() (*page, [][]byte, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, nil, ErrClosed
+	}
+	if len(s.pages) >= s.cfg.Pages {
+		return nil, nil, errTooManyPages
 	}
 	p := &page{queue: newLineQueue(s.cfg.PageLines, s.cfg.PageBytes), done: make(chan struct{})}
 	s.pages[p] = struct{}{}

@@ -102,6 +102,22 @@ func TestPageDropsOldest(t *testing.T) {
 	}
 }
 
+func TestPagesBounded(t *testing.T) {
+	s := NewSink(SinkConfig{Pages: 2})
+	a, _, errA := s.open()
+	_, _, errB := s.open()
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if _, _, err := s.open(); !errors.Is(err, errTooManyPages) {
+		t.Fatalf("a third page: %v, want errTooManyPages", err)
+	}
+	s.close(a)
+	if _, _, err := s.open(); err != nil {
+		t.Errorf("a page after one closed: %v", err)
+	}
+}
+
 func TestRates(t *testing.T) {
 	now := time.Unix(1795472805, 0)
 	s := NewSink(SinkConfig{Containers: 2})

@@ -23,7 +23,9 @@ func (d *daemon) mountLive(mux *http.ServeMux, addr net.Addr) error {
 		return nil
 	}
 	s := live.NewSink(live.SinkConfig{})
-	if err := d.hub.AddSink("live", s, qwatch.WithOverflow(qwatch.DropOldest)); err != nil {
+	// A small queue: what it drops when full is only what pages would have shown, and its
+	// bytes add to those of the pages' queues (live.SinkConfig.Pages × PageBytes).
+	if err := d.hub.AddSink("live", s, qwatch.WithOverflow(qwatch.DropOldest), qwatch.WithQueueBytes(liveQueueBytes)); err != nil {
 		return err
 	}
 	h := live.NewHandler(s, live.Config{Inventory: d.inv, Stats: d.hub.Stats})
@@ -37,6 +39,9 @@ func (d *daemon) mountLive(mux *http.ServeMux, addr net.Addr) error {
 	d.say("http: live page on http://%s/ (%s)", addr, how)
 	return nil
 }
+
+// liveQueueBytes bounds the live sink's queue in the Hub.
+const liveQueueBytes = 16 << 20
 
 // liveCollectors are the live page's counters, beside the Hub's for its sink.
 func liveCollectors(s *live.Sink) []prometheus.Collector {

@@ -237,7 +237,11 @@
     const conn = $("conn");
     const es = new EventSource("stream");
     es.addEventListener("open", () => { conn.textContent = "live"; conn.className = "conn live"; });
-    es.addEventListener("error", () => { conn.textContent = "reconnecting…"; conn.className = "conn down"; });
+    es.addEventListener("error", () => {
+      // The browser retries a dropped stream by itself, but not one refused (401, 503).
+      conn.textContent = es.readyState === EventSource.CLOSED ? "disconnected: reload to retry" : "reconnecting…";
+      conn.className = "conn down";
+    });
     es.addEventListener("lines", (e) => addLines(JSON.parse(e.data)));
     es.addEventListener("inventory", (e) => { state.containers = JSON.parse(e.data).containers || []; renderContainers(); });
     es.addEventListener("rates", (e) => { state.rates = JSON.parse(e.data) || {}; renderContainers(); });

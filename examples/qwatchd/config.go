@@ -41,6 +41,8 @@ type config struct {
 	ESWait          bool
 	InventoryIndex  string
 	HTTP            string
+	HTTPToken       string
+	Live            bool
 	ListenAll       bool
 	StateDir        string
 	DockerLogs      bool
@@ -69,6 +71,7 @@ func defaultConfig() config {
 		Filter:          true,
 		Multiline:       "auto",
 		Parse:           "auto",
+		Live:            true,
 	}
 }
 
@@ -121,7 +124,9 @@ var settings = []setting{
 	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
 	stringSetting("inventory-index", "keep one document per container of the host, replaced when it changes, in the Elasticsearch index `NAME` (a plain name; needs -es-url and an engine; empty: off)", func(c *config) *string { return &c.InventoryIndex }),
-	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
+	stringSetting("http", "serve /metrics, /healthz, /inventory and the live page on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
+	stringSetting("http-token", "`TOKEN` the live page and /inventory require (Authorization: Bearer, or ?token= once in a browser); needed when -http is not loopback (prefer QWATCH_HTTP_TOKEN)", func(c *config) *string { return &c.HTTPToken }),
+	boolSetting("live", "serve the live page (containers, live tail, sinks' health) at / on -http (default true; =false for off)", func(c *config) *bool { return &c.Live }),
 	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
 	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
@@ -294,6 +299,9 @@ func (c *config) validate() error {
 		}
 		if !isLoopback(host) && !c.ListenAll {
 			errs = append(errs, fmt.Errorf("-%s %q is not a loopback address (127.0.0.0/8, ::1 or localhost); say -listen-all if other hosts may connect", a.flag, a.addr))
+		}
+		if a.flag == "http" && !isLoopback(host) && c.HTTPToken == "" {
+			errs = append(errs, fmt.Errorf("-http %q is not a loopback address: the live page and /inventory need -http-token (or QWATCH_HTTP_TOKEN)", a.addr))
 		}
 	}
 	for _, h := range c.ESHeaders {

@@ -238,6 +238,10 @@ func (d *daemon) setupHTTP() error {
 		}
 		io.WriteString(w, "ok\n")
 	})
+	if err := d.mountLive(mux, ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
 	// Bounded like any listener that faces the network: slow or idle clients are cut off,
 	// and at most httpMaxConns are served at once.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ func TestClosedStdoutAndSIGHUPDoNotKill(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d (%v), want 0; stderr:\n%s", code, err, all)
 	}
-	if !strings.Contains(all, "qwatchd: sink stdout offered=51") || strings.Contains(all, "failed=0 ") {
+	if !strings.Contains(all, "qwatchd: sink stdout offered=51") || regexp.MustCompile(`sink stdout offered=51 written=\d+ failed=0 `).MatchString(all) {
 		t.Errorf("the summary does not show the stdout sink's failures:\n%s", all)
 	}
 }

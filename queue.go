@@ -17,21 +17,24 @@ type queue struct {
 	n        int   // messages queued
 	bytes    int64 // sum of the queued messages' sizes
 	maxBytes int64
-	batch    int // wake the consumer when this many are queued
 	closed   bool
-	// ready wakes the consumer when the queue stops being empty, fills a batch, or closes.
-	ready chan struct{}
+	// ready wakes the consumer once the queue holds what it waits for (see await), or closes.
+	// Producers send on it only while the consumer sleeps: a send per message would cost a
+	// wake-up, or at least a channel operation, on every put.
+	ready     chan struct{}
+	sleeping  bool  // the consumer waits on ready
+	wantN     int   // for this many messages
+	wantBytes int64 // or this many bytes
 	// space is closed, and replaced, when the consumer makes room while producers wait.
 	space   chan struct{}
 	waiters int
 }
 
-func newQueue(size int, maxBytes int64, batch int) *queue {
+func newQueue(size int, maxBytes int64) *queue {
 	return &queue{
 		buf:      make([]message.Message, size),
 		sizes:    make([]int, size),
 		maxBytes: maxBytes,
-		batch:    batch,
 		ready:    make(chan struct{}, 1),
 		space:    make(chan struct{}),
 	}
@@ -78,11 +81,17 @@ func (q *queue) put(m *message.Message, size int, policy Overflow, stop, cancel 
 		q.mu.Unlock()
 		return false, dropped + 1
 	}
-	tail := (q.head + q.n) % len(q.buf)
+	tail := q.head + q.n
+	if tail >= len(q.buf) {
+		tail -= len(q.buf)
+	}
 	q.buf[tail], q.sizes[tail] = *m, size
 	q.n++
 	q.bytes += int64(size)
-	wake := q.n == 1 || q.n == q.batch
+	wake := q.sleeping && (q.n >= q.wantN || q.bytes >= q.wantBytes)
+	if wake {
+		q.sleeping = false
+	}
 	q.mu.Unlock()
 	if wake {
 		q.wake()
@@ -111,18 +120,50 @@ func (q *queue) dropLocked() {
 	q.n--
 }
 
+// await reports whether the queue holds at least n messages or bytes bytes, or is closed; if
+// not, it marks the consumer as sleeping until it does, and the caller must then wait on
+// q.ready (a wake-up may come for an earlier await, so the caller looks again after one).
+func (q *queue) await(n int, bytes int64) (ready bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n >= n || q.bytes >= bytes || q.closed {
+		q.sleeping = false
+		return true
+	}
+	q.sleeping, q.wantN, q.wantBytes = true, n, bytes
+	return false
+}
+
 // take moves the oldest messages to dst and returns it: at most max of them, and no more than
-// maxBytes of them but for the first.
+// maxBytes of them but for the first. They are copied, and their slots cleared, in at most
+// two runs of the ring, not one by one.
 func (q *queue) take(dst []message.Message, max int, maxBytes int64) []message.Message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	k, taken := 0, int64(0)
-	for k < max && q.n > 0 && (k == 0 || taken+int64(q.sizes[q.head]) <= maxBytes) {
-		taken += int64(q.sizes[q.head])
-		dst = append(dst, q.buf[q.head])
-		q.dropLocked()
-		k++
+	for i := q.head; k < max && k < q.n; k++ {
+		size := int64(q.sizes[i])
+		if k > 0 && taken+size > maxBytes {
+			break
+		}
+		taken += size
+		if i++; i == len(q.buf) {
+			i = 0
+		}
 	}
+	first := min(k, len(q.buf)-q.head)
+	run := q.buf[q.head : q.head+first]
+	dst = append(dst, run...)
+	clear(run) // let the collector have what the sink is done with
+	run = q.buf[:k-first]
+	dst = append(dst, run...)
+	clear(run)
+	q.head += k
+	if q.head >= len(q.buf) {
+		q.head -= len(q.buf)
+	}
+	q.n -= k
+	q.bytes -= taken
 	if k > 0 && q.waiters > 0 {
 		close(q.space)
 		q.space = make(chan struct{})

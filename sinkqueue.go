@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ func newSinkEntry(name string, s Sink, cfg sinkConfig) *sinkEntry {
 		name:     name,
 		sink:     s,
 		cfg:      cfg,
-		q:        newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
+		q:        newQueue(cfg.queueSize, cfg.queueBytes),
 		done:     make(chan struct{}),
 		dropLog:  rate.Sometimes{Interval: logInterval},
 		panicLog: rate.Sometimes{Interval: logInterval},
@@ -222,7 +223,9 @@ func (s *sinkEntry) fill(flush time.Duration, timer *time.Timer) bool {
 		case n == 0 && closed:
 			return false
 		case n == 0:
-			<-s.q.ready
+			if !s.q.await(1, math.MaxInt64) {
+				<-s.q.ready
+			}
 			continue
 		case n >= s.cfg.batchSize || closed || flush == 0 || bytes >= s.cfg.batchBytes:
 			return true
@@ -233,6 +236,9 @@ func (s *sinkEntry) fill(flush time.Duration, timer *time.Timer) bool {
 		}
 		if !now.Before(deadline) {
 			return true
+		}
+		if s.q.await(s.cfg.batchSize, s.cfg.batchBytes) {
+			continue // filled since state looked
 		}
 		timer.Reset(deadline.Sub(now))
 		select {

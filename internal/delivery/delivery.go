@@ -45,6 +45,9 @@ const (
 	retryJitter = 0.2
 )
 
+// keepBuffer is the largest encoding buffer Append keeps for the next batch.
+const keepBuffer = 1 << 20
+
 // roomPoll is how often Append with Block looks for room in a full spool.
 const roomPoll = 100 * time.Millisecond
 
@@ -62,7 +65,10 @@ type WriteFunc func(ctx context.Context, batch []message.Message) (unwritten []i
 type Spool struct {
 	sp      *spool.Spool
 	cfg     Config
-	recs    [][]byte // Append's records, reused
+	recs    [][]byte          // Append's records, reused
+	enc     []byte            // the bytes of recs
+	batch   []message.Message // deliver's batch, reused (the sink may not keep it; see qwatch.Sink)
+	ends    []int             // where each record ends in enc
 	drained context.Context
 	drain   context.CancelFunc
 	failLog rate.Sometimes
@@ -100,13 +106,24 @@ func Open(cfg Config) (*Spool, error) {
 // (of batch, or, with DropOldest, older ones deleted from the spool to make room) and the disk
 // error that made it drop the batch, if any; such an error sets Stats.SpoolError.
 func (s *Spool) Append(ctx context.Context, batch []message.Message) (dropped int, err error) {
-	recs := s.recs[:0]
+	// The records are encoded one after another into one buffer, reused from batch to batch,
+	// and handed to the spool as slices of it.
+	enc, ends := s.enc[:0], s.ends[:0]
 	for i := range batch {
-		recs = append(recs, appendMessage(nil, &batch[i]))
+		enc = appendMessage(enc, &batch[i])
+		ends = append(ends, len(enc))
+	}
+	recs, start := s.recs[:0], 0
+	for _, end := range ends {
+		recs = append(recs, enc[start:end])
+		start = end
 	}
 	dropped, err = s.append(ctx, recs)
 	clear(recs)
-	s.recs = recs[:0]
+	if cap(enc) > keepBuffer {
+		enc = nil // a batch of large messages does not hold its memory for good
+	}
+	s.recs, s.enc, s.ends = recs[:0], enc, ends
 	if err != nil {
 		s.mu.Lock()
 		s.refused = refusal{err: err.Error(), at: time.Now()}
@@ -181,17 +198,20 @@ func (s *Spool) Deliver(ctx context.Context, write WriteFunc) {
 // deliver writes recs, retrying what is not written, and acknowledges them. It returns false
 // if ctx ended first: the rest stays on disk.
 func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFunc, retry *backoff.Backoff) bool {
-	batch := make([]message.Message, 0, len(recs))
+	batch := s.batch[:0]
 	for _, r := range recs {
-		m, err := decodeMessage(r.Data)
-		if err != nil {
+		batch = append(batch, message.Message{})
+		if err := decodeMessage(r.Data, &batch[len(batch)-1]); err != nil {
+			batch = batch[:len(batch)-1]
 			s.mu.Lock()
 			s.decodeLost++
 			s.mu.Unlock()
-			continue
 		}
-		batch = append(batch, m)
 	}
+	defer func(all []message.Message) {
+		clear(all) // the sink is done with them: let the collector have them
+		s.batch = all[:0]
+	}(batch)
 	for len(batch) > 0 {
 		unwritten, err := write(ctx, batch)
 		if err == nil {

@@ -68,7 +68,8 @@ type Spool struct {
 	recs    [][]byte          // Append's records, reused
 	enc     []byte            // the bytes of recs
 	batch   []message.Message // deliver's batch, reused (the sink may not keep it; see qwatch.Sink)
-	ends    []int             // where each record ends in enc
+	recent  recent
+	ends    []int // where each record ends in enc
 	drained context.Context
 	drain   context.CancelFunc
 	failLog rate.Sometimes
@@ -95,7 +96,7 @@ func Open(cfg Config) (*Spool, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Spool{sp: sp, cfg: cfg,
+	s := &Spool{sp: sp, cfg: cfg, recent: recent{max: 2 * max(cfg.BatchSize, 1)},
 		failLog: rate.Sometimes{Interval: time.Second}, readLog: rate.Sometimes{Interval: time.Second}}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	return s, nil
@@ -118,7 +119,11 @@ func (s *Spool) Append(ctx context.Context, batch []message.Message) (dropped in
 		recs = append(recs, enc[start:end])
 		start = end
 	}
+	first := s.sp.NextSeq()
 	dropped, err = s.append(ctx, recs)
+	if s.sp.NextSeq()-first == uint64(len(batch)) { // the batch went in, at first and on
+		s.recent.add(first, batch)
+	}
 	clear(recs)
 	if cap(enc) > keepBuffer {
 		enc = nil // a batch of large messages does not hold its memory for good
@@ -201,6 +206,9 @@ func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFun
 	batch := s.batch[:0]
 	for _, r := range recs {
 		batch = append(batch, message.Message{})
+		if s.recent.take(r.Seq, &batch[len(batch)-1]) {
+			continue
+		}
 		if err := decodeMessage(r.Data, &batch[len(batch)-1]); err != nil {
 			batch = batch[:len(batch)-1]
 			s.mu.Lock()
@@ -306,4 +314,73 @@ func (r refusal) current(now time.Time) string {
 		return ""
 	}
 	return r.err
+}
+
+// recent holds copies of the messages the last appends wrote, by sequence number, so that
+// delivery, while it keeps up, takes a record it reads back from here rather than decoding
+// it: decoding (and the strings it allocates) was the largest part of a spooled message's
+// cost. What is on disk is unchanged, and a record not found here (after a restart, or when
+// delivery lags more than max messages behind) is decoded as before. A message taken from
+// here is the message as it was queued, its times in UTC as decoding gives them; a decoded one
+// differs only where the binary form keeps less (a field value that is not a string, float64
+// or bool comes back as text).
+type recent struct {
+	mu    sync.Mutex
+	max   int
+	msgs  []message.Message // msgs[head:] are the messages of first, first+1, ...
+	head  int
+	first uint64
+}
+
+// add keeps copies of batch, appended at sequence numbers from first on, dropping the oldest
+// kept beyond max.
+func (r *recent) add(first uint64, batch []message.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(batch) > r.max {
+		first += uint64(len(batch) - r.max)
+		batch = batch[len(batch)-r.max:]
+	}
+	if n := len(r.msgs) - r.head; n == 0 || r.first+uint64(n) != first {
+		clear(r.msgs)
+		r.msgs, r.head, r.first = r.msgs[:0], 0, first // not contiguous: start again
+	}
+	if over := len(r.msgs) - r.head + len(batch) - r.max; over > 0 {
+		clear(r.msgs[r.head : r.head+over])
+		r.head += over
+		r.first += uint64(over)
+	}
+	if r.head > 0 && len(r.msgs)+len(batch) > cap(r.msgs) {
+		n := copy(r.msgs, r.msgs[r.head:]) // move down, rather than grow
+		clear(r.msgs[n:])
+		r.msgs, r.head = r.msgs[:n], 0
+	}
+	r.msgs = append(r.msgs, batch...)
+}
+
+// take sets *m to the message of seq, and forgets it and every one before it, if it is
+// kept; it reports whether it was.
+func (r *recent) take(seq uint64, m *message.Message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := uint64(len(r.msgs) - r.head)
+	if seq < r.first || seq >= r.first+n {
+		return false
+	}
+	k := r.head + int(seq-r.first)
+	*m = r.msgs[k]
+	m.Time, m.Container.Created = asDecoded(m.Time), asDecoded(m.Container.Created)
+	clear(r.msgs[r.head : k+1])
+	r.first += uint64(k + 1 - r.head)
+	r.head = k + 1
+	return true
+}
+
+// asDecoded returns t as the binary form gives it back: in UTC, to the nanosecond, without a
+// monotonic reading.
+func asDecoded(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.Unix(0, t.UnixNano()).UTC()
 }

@@ -139,9 +139,9 @@ type Spool struct {
 	cursorAt    time.Time
 	cursorStale bool
 	wbuf        []byte // Append's records, reused
-	dirty   bool   // written since the last fsync
-	closed  bool
-	more    chan struct{} // closed and replaced when records are appended
+	dirty       bool   // written since the last fsync
+	closed      bool
+	more        chan struct{} // closed and replaced when records are appended
 
 	// The reader's position: the next record Read returns.
 	rseq   uint64
@@ -409,6 +409,13 @@ func (s *Spool) Append(data ...[]byte) error {
 	close(s.more)
 	s.more = make(chan struct{})
 	return nil
+}
+
+// NextSeq returns the sequence number the next appended record will have.
+func (s *Spool) NextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSeq
 }
 
 // DropOldest deletes the oldest segment that Read has not begun, to make room, and returns

@@ -40,6 +40,7 @@ type config struct {
 	ESTemplate      bool
 	ESWait          bool
 	HTTP            string
+	Pprof           string
 	ListenAll       bool
 	StateDir        string
 	DockerLogs      bool
@@ -120,6 +121,7 @@ var settings = []setting{
 	boolSetting("es-template", "install the qwatch index template at start", func(c *config) *bool { return &c.ESTemplate }),
 	boolSetting("es-wait", "start even when Elasticsearch does not answer yet (documents wait in the queue)", func(c *config) *bool { return &c.ESWait }),
 	stringSetting("http", "serve /metrics and /healthz on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
+	stringSetting("pprof", "serve Go's CPU, heap and other profiles (net/http/pprof, /debug/pprof/) on `ADDR`, loopback only unless -listen-all (empty: off, the default)", func(c *config) *string { return &c.Pprof }),
 	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
 	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
@@ -281,7 +283,7 @@ func (c *config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("-stdout %q: want text, json, pretty or none", c.Stdout))
 	}
-	for _, a := range []struct{ flag, addr string }{{"gelf-udp", c.GELFUDP}, {"gelf-tcp", c.GELFTCP}, {"gelf-http", c.GELFHTTP}, {"http", c.HTTP}} {
+	for _, a := range []struct{ flag, addr string }{{"gelf-udp", c.GELFUDP}, {"gelf-tcp", c.GELFTCP}, {"gelf-http", c.GELFHTTP}, {"http", c.HTTP}, {"pprof", c.Pprof}} {
 		if a.addr == "" {
 			continue
 		}

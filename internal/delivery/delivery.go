@@ -45,6 +45,13 @@ const (
 	retryJitter = 0.2
 )
 
+// Delivery takes the messages of the last appends from memory while it is no more than
+// recentBatches batches, and recentBytes of messages, behind; see recent.
+const (
+	recentBatches = 8
+	recentBytes   = 16 << 20
+)
+
 // keepBuffer is the largest encoding buffer Append keeps for the next batch.
 const keepBuffer = 1 << 20
 
@@ -96,7 +103,7 @@ func Open(cfg Config) (*Spool, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Spool{sp: sp, cfg: cfg, recent: recent{max: 2 * max(cfg.BatchSize, 1)},
+	s := &Spool{sp: sp, cfg: cfg, recent: recent{max: recentBatches * max(cfg.BatchSize, 1), maxBytes: recentBytes},
 		failLog: rate.Sometimes{Interval: time.Second}, readLog: rate.Sometimes{Interval: time.Second}}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	return s, nil
@@ -320,42 +327,65 @@ func (r refusal) current(now time.Time) string {
 // delivery, while it keeps up, takes a record it reads back from here rather than decoding
 // it: decoding (and the strings it allocates) was the largest part of a spooled message's
 // cost. What is on disk is unchanged, and a record not found here (after a restart, or when
-// delivery lags more than max messages behind) is decoded as before. A message taken from
+// delivery lags more than max messages or maxBytes behind) is decoded as before. A message taken from
 // here is the message as it was queued, its times in UTC as decoding gives them; a decoded one
 // differs only where the binary form keeps less (a field value that is not a string, float64
 // or bool comes back as text).
 type recent struct {
-	mu    sync.Mutex
-	max   int
-	msgs  []message.Message // msgs[head:] are the messages of first, first+1, ...
-	head  int
-	first uint64
+	mu       sync.Mutex
+	max      int               // messages kept at most
+	maxBytes int64             // and bytes, as message.Message.Size estimates them
+	msgs     []message.Message // msgs[head:] are the messages of first, first+1, ...
+	sizes    []int             // sizes[i] is msgs[i].Size()
+	bytes    int64             // the sum of sizes[head:]
+	head     int
+	first    uint64
 }
 
 // add keeps copies of batch, appended at sequence numbers from first on, dropping the oldest
-// kept beyond max.
+// kept beyond max messages or maxBytes. A message larger than maxBytes is not kept; the
+// messages after it are kept from it on.
 func (r *recent) add(first uint64, batch []message.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(batch) > r.max {
-		first += uint64(len(batch) - r.max)
-		batch = batch[len(batch)-r.max:]
+	if r.first+uint64(len(r.msgs)-r.head) != first {
+		r.restart(first) // not contiguous with what is kept
 	}
-	if n := len(r.msgs) - r.head; n == 0 || r.first+uint64(n) != first {
-		clear(r.msgs)
-		r.msgs, r.head, r.first = r.msgs[:0], 0, first // not contiguous: start again
+	for i := range batch {
+		size := batch[i].Size()
+		if int64(size) > r.maxBytes {
+			r.restart(first + uint64(i) + 1)
+			continue
+		}
+		for r.head < len(r.msgs) && (len(r.msgs)-r.head >= r.max || r.bytes+int64(size) > r.maxBytes) {
+			r.forget(1)
+		}
+		if r.head > 0 && len(r.msgs) == cap(r.msgs) {
+			n := copy(r.msgs, r.msgs[r.head:]) // move down, rather than grow
+			copy(r.sizes, r.sizes[r.head:])
+			clear(r.msgs[n:])
+			r.msgs, r.sizes, r.head = r.msgs[:n], r.sizes[:n], 0
+		}
+		r.msgs = append(r.msgs, batch[i])
+		r.sizes = append(r.sizes, size)
+		r.bytes += int64(size)
 	}
-	if over := len(r.msgs) - r.head + len(batch) - r.max; over > 0 {
-		clear(r.msgs[r.head : r.head+over])
-		r.head += over
-		r.first += uint64(over)
+}
+
+// restart forgets what is kept; the next message kept will be that of first.
+func (r *recent) restart(first uint64) {
+	clear(r.msgs)
+	r.msgs, r.sizes, r.head, r.bytes, r.first = r.msgs[:0], r.sizes[:0], 0, 0, first
+}
+
+// forget drops the oldest n messages kept.
+func (r *recent) forget(n int) {
+	clear(r.msgs[r.head : r.head+n])
+	for _, size := range r.sizes[r.head : r.head+n] {
+		r.bytes -= int64(size)
 	}
-	if r.head > 0 && len(r.msgs)+len(batch) > cap(r.msgs) {
-		n := copy(r.msgs, r.msgs[r.head:]) // move down, rather than grow
-		clear(r.msgs[n:])
-		r.msgs, r.head = r.msgs[:n], 0
-	}
-	r.msgs = append(r.msgs, batch...)
+	r.head += n
+	r.first += uint64(n)
 }
 
 // take sets *m to the message of seq, and forgets it and every one before it, if it is
@@ -363,16 +393,13 @@ func (r *recent) add(first uint64, batch []message.Message) {
 func (r *recent) take(seq uint64, m *message.Message) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	n := uint64(len(r.msgs) - r.head)
-	if seq < r.first || seq >= r.first+n {
+	if seq < r.first || seq >= r.first+uint64(len(r.msgs)-r.head) {
 		return false
 	}
 	k := r.head + int(seq-r.first)
 	*m = r.msgs[k]
 	m.Time, m.Container.Created = asDecoded(m.Time), asDecoded(m.Container.Created)
-	clear(r.msgs[r.head : k+1])
-	r.first += uint64(k + 1 - r.head)
-	r.head = k + 1
+	r.forget(k + 1 - r.head)
 	return true
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,7 +244,7 @@ func TestDeliveredFromMemoryAsFromDisk(t *testing.T) {
 // recent keeps the last max messages of contiguous appends, starts again after a gap, and
 // forgets what was taken and everything before it.
 func TestRecentKeepsTheLastAppends(t *testing.T) {
-	r := recent{max: 4}
+	r := recent{max: 4, maxBytes: 1 << 20}
 	r.add(1, numbered(1, 3)) // seq 1..3
 	r.add(4, numbered(4, 3)) // seq 4..6: 1 and 2 go
 	var m message.Message
@@ -265,5 +266,21 @@ func TestRecentKeepsTheLastAppends(t *testing.T) {
 	r.add(12, numbered(12, 9)) // more than max at once: the last 4 are kept
 	if r.take(16, &m) || !r.take(17, &m) || m.Text != "0017" {
 		t.Errorf("after a large batch: take(17) gave %q", m.Text)
+	}
+	// Bounded in bytes too: a message larger than the bound is not kept, and two that
+	// together pass it are not kept together.
+	r = recent{max: 100, maxBytes: 3000}
+	big := numbered(1, 4)
+	big[1].Text = strings.Repeat("x", 3000)
+	big[2].Text = strings.Repeat("y", 1500)
+	big[3].Text = strings.Repeat("z", 1500)
+	r.add(1, big)
+	for seq, want := range map[uint64]bool{1: false, 2: false, 3: false, 4: true} {
+		if r.take(seq, &m) != want {
+			t.Errorf("bounded in bytes: take(%d) = %v, want %v", seq, !want, want)
+		}
+	}
+	if r.bytes != 0 {
+		t.Errorf("%d bytes counted with nothing kept", r.bytes)
 	}
 }

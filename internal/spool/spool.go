@@ -737,14 +737,22 @@ func (s *Spool) syncLoop() {
 		select {
 		case <-t.C:
 			s.mu.Lock()
+			var w *os.File
 			if s.dirty && !s.closed {
-				s.w.Sync()
-				s.dirty = false
+				w, s.dirty = s.w, false
 			}
 			if s.cursorStale && !s.closed && s.writeCursor() == nil {
 				s.cursorAt, s.cursorStale = time.Now(), false
 			}
 			s.mu.Unlock()
+			// Outside the lock: an fsync can take as long as the disk likes, and Append, Read
+			// and Ack must not wait for it (they did, and the spooled path spent most of its
+			// time idle). What is appended meanwhile sets dirty again, for the next tick. If a
+			// new segment replaced w meanwhile, newSegment synced w before closing it, and
+			// this Sync fails harmlessly on the closed file.
+			if w != nil {
+				w.Sync()
+			}
 		case <-s.stopSync:
 			return
 		}

@@ -26,7 +26,20 @@ var benchMsg = message.Message{
 // BenchmarkHub measures one message from Publish through the Hub to every sink: ns/op,
 // cpu-ns/op (the CPU time of every goroutine, which a busy machine does not inflate) and
 // allocs/op are per message. The Hub sets a new ID on each (one allocation per message).
-func BenchmarkHub(b *testing.B) {
+func BenchmarkHub(b *testing.B) { benchHub(b, 1) }
+
+// BenchmarkHubBatch is BenchmarkHub with the messages handed over in batches of 64 with
+// PublishBatch, as a BatchSource that reads many lines at a time does: ns/op is still per
+// message.
+func BenchmarkHubBatch(b *testing.B) { benchHub(b, 64) }
+
+// benchHub publishes b.N messages to 1, 2 and 4 discarding sinks, size at a time: with
+// Publish for a size of 1, PublishBatch otherwise.
+func benchHub(b *testing.B, size int) {
+	msgs := make([]message.Message, size)
+	for i := range msgs {
+		msgs[i] = benchMsg
+	}
 	for _, sinks := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("sinks=%d", sinks), func(b *testing.B) {
 			h := qwatch.NewHub()
@@ -41,8 +54,14 @@ func BenchmarkHub(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			stopCPU := benchcpu.Start(b)
-			for range b.N {
-				if err := h.Publish(ctx, benchMsg); err != nil {
+			for i := 0; i < b.N; i += size {
+				var err error
+				if size == 1 {
+					err = h.Publish(ctx, benchMsg)
+				} else {
+					err = h.PublishBatch(ctx, msgs[:min(size, b.N-i)])
+				}
+				if err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -46,57 +46,66 @@ func (q *queue) full(size int) bool {
 	return q.n == len(q.buf) || (q.n > 0 && q.bytes+int64(size) > q.maxBytes)
 }
 
-// put queues a copy of *m, whose Size is size, according to the overflow policy. It reports whether *m was queued
-// and how many messages were discarded to honour the policy (the new one for DropNewest, the
-// oldest ones for DropOldest). With Block it waits for room until stop or cancel is closed, and
-// then gives up on *m, which the caller must count as dropped.
-func (q *queue) put(m *message.Message, size int, policy Overflow, stop, cancel <-chan struct{}) (queued bool, dropped int) {
+// put queues copies of msgs, whose sizes are sizes, in order, according to the overflow
+// policy, under one lock and with at most one wake-up of the consumer while none has to wait.
+// It returns how many messages were discarded to honour the policy (the new ones for
+// DropNewest, the oldest ones for DropOldest, those not queued once the queue closed). With
+// Block it waits for room until stop or cancel is closed, and then gives up on the rest of
+// msgs, which are counted as dropped; gaveUp says so.
+func (q *queue) put(msgs []message.Message, sizes []int, policy Overflow, stop, cancel <-chan struct{}) (gaveUp bool, dropped int) {
 	q.mu.Lock()
-	for q.full(size) && !q.closed {
-		switch policy {
-		case DropNewest:
-			q.mu.Unlock()
-			return false, 1
-		case DropOldest:
-			q.dropLocked()
-			dropped++
-		default:
+	wake := false
+	for i := range msgs {
+		size := sizes[i]
+		for q.full(size) && !q.closed && policy != DropNewest {
+			if policy == DropOldest {
+				q.dropLocked()
+				dropped++
+				continue
+			}
 			space := q.space
 			q.waiters++
 			q.mu.Unlock()
+			if wake { // the consumer must make the room this waits for
+				q.wake()
+				wake = false
+			}
 			select {
 			case <-space:
 			case <-stop:
 				q.unwait()
-				return false, 1
+				return true, dropped + len(msgs) - i
 			case <-cancel:
 				q.unwait()
-				return false, 1
+				return true, dropped + len(msgs) - i
 			}
 			q.mu.Lock()
 			q.waiters--
 		}
-	}
-	if q.closed {
-		q.mu.Unlock()
-		return false, dropped + 1
-	}
-	tail := q.head + q.n
-	if tail >= len(q.buf) {
-		tail -= len(q.buf)
-	}
-	q.buf[tail], q.sizes[tail] = *m, size
-	q.n++
-	q.bytes += int64(size)
-	wake := q.sleeping && (q.n >= q.wantN || q.bytes >= q.wantBytes)
-	if wake {
-		q.sleeping = false
+		if q.closed {
+			q.mu.Unlock()
+			return policy == Block, dropped + len(msgs) - i
+		}
+		if q.full(size) { // DropNewest
+			dropped++
+			continue
+		}
+		tail := q.head + q.n
+		if tail >= len(q.buf) {
+			tail -= len(q.buf)
+		}
+		q.buf[tail], q.sizes[tail] = msgs[i], size
+		q.n++
+		q.bytes += int64(size)
+		if q.sleeping && (q.n >= q.wantN || q.bytes >= q.wantBytes) {
+			q.sleeping, wake = false, true
+		}
 	}
 	q.mu.Unlock()
 	if wake {
 		q.wake()
 	}
-	return true, dropped
+	return false, dropped
 }
 
 func (q *queue) unwait() {

@@ -49,7 +49,7 @@ const (
 // recentBatches batches, and recentBytes of messages, behind; see recent.
 const (
 	recentBatches = 8
-	recentBytes   = 16 << 20
+	recentBytes   = 8 << 20
 )
 
 // keepBuffer is the largest encoding buffer Append keeps for the next batch.

@@ -4,7 +4,8 @@
 // A [Hub] connects the parts. Sources produce messages: dockerlogs.Source follows every
 // container's output through the engine's API (no log driver change), gelf.Source receives
 // what `docker run --log-driver gelf` sends, dockerevents.Source follows the engine's events,
-// and the program itself can hand messages in with [Hub.Publish]. The Hub gives each message an
+// and the program itself can hand messages in with [Hub.Publish] (or many at once with
+// [Hub.PublishBatch]; a [BatchSource] does the same). The Hub gives each message an
 // ID, runs the processors added with [Hub.Use] (enrichment, filtering, and the filter stage of
 // package filter: JSON and logfmt lines into fields, levels, service names), and offers it to every
 // sink: each sink has its own bounded queue and goroutine, so one slow output never steals or

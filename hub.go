@@ -150,47 +150,76 @@ func (h *Hub) Use(p ...Processor) {
 // until ctx is done, and then returns ctx's error; the message is counted as dropped for
 // the sinks it could not reach.
 func (h *Hub) Publish(ctx context.Context, m message.Message) error {
-	gaveUp, err := h.dispatch(ctx.Done(), m)
+	return h.PublishBatch(ctx, []message.Message{m})
+}
+
+// PublishBatch hands several messages to the Hub at once, in order, as that many calls of
+// Publish would, for less: each sink's queue is locked, and its goroutine woken, once for the
+// batch rather than once a message. The Hub does not keep msgs, and does not change them. It
+// returns ErrClosed, having published none, once Run has shut down; with a Block sink whose
+// queue is full it waits for room until ctx is done, and then returns ctx's error, the
+// messages that could not be queued counted as dropped for the sinks they did not reach.
+func (h *Hub) PublishBatch(ctx context.Context, msgs []message.Message) error {
+	gaveUp, err := h.dispatch(ctx.Done(), "", msgs)
 	if err != nil {
 		return err
 	}
-	h.published.Add(1)
+	h.published.Add(uint64(len(msgs)))
 	if gaveUp {
 		return fmt.Errorf("qwatch: publishing to a full queue: %w", context.Cause(ctx))
 	}
 	return nil
 }
 
-// scratch holds the copy of a message that processors may change; pooled, because a message
-// handed to a func value would otherwise escape to the heap, one allocation per message.
-var scratch = sync.Pool{New: func() any { return new(message.Message) }}
+// batch is the copy of the messages being dispatched, which processors may change, with their
+// sizes; pooled, because a message handed to a func value would otherwise escape to the heap,
+// one allocation per message.
+type batch struct {
+	msgs  []message.Message
+	sizes []int
+}
 
-// dispatch stamps, processes and offers msg to every sink. It reports whether a Block queue was
-// given up on because cancel or the shutdown deadline came first.
-func (h *Hub) dispatch(cancel <-chan struct{}, msg message.Message) (gaveUp bool, err error) {
+var scratch = sync.Pool{New: func() any { return new(batch) }}
+
+// dispatch stamps, processes and offers msgs to every sink; source names those without a
+// Source. It reports whether a Block queue was given up on because cancel or the shutdown
+// deadline came first.
+func (h *Hub) dispatch(cancel <-chan struct{}, source string, msgs []message.Message) (gaveUp bool, err error) {
 	h.pubMu.RLock()
 	defer h.pubMu.RUnlock()
 	if h.closed {
 		return false, ErrClosed
 	}
-	m := scratch.Get().(*message.Message)
-	*m = msg
+	b := scratch.Get().(*batch)
 	defer func() {
-		*m = message.Message{}
-		scratch.Put(m)
+		clear(b.msgs)
+		b.msgs, b.sizes = b.msgs[:0], b.sizes[:0]
+		scratch.Put(b)
 	}()
-	if m.ID == "" {
-		m.ID = message.NewID()
+	for _, msg := range msgs {
+		b.msgs = append(b.msgs, msg)
+		m := &b.msgs[len(b.msgs)-1]
+		if m.Source == "" {
+			m.Source = source
+		}
+		if m.ID == "" {
+			m.ID = message.NewID()
+		}
+		if m.Time.IsZero() {
+			m.Time = time.Now()
+		}
+		if !h.process(m) {
+			*m = message.Message{}
+			b.msgs = b.msgs[:len(b.msgs)-1]
+			continue
+		}
+		b.sizes = append(b.sizes, m.Size())
 	}
-	if m.Time.IsZero() {
-		m.Time = time.Now()
-	}
-	if !h.process(m) {
+	if len(b.msgs) == 0 {
 		return false, nil
 	}
-	size := m.Size()
 	for _, s := range h.sinks {
-		if !s.offer(m, size, h.stop, cancel, h.log) {
+		if !s.offer(b.msgs, b.sizes, h.stop, cancel, h.log) {
 			gaveUp = true
 		}
 	}
@@ -219,21 +248,27 @@ func (h *Hub) process(m *message.Message) (keep bool) {
 	return true
 }
 
+// emitter is the emit function of source e: one message at a time.
 func (h *Hub) emitter(e *sourceEntry) func(message.Message) {
-	return func(m message.Message) {
-		if m.Source == "" {
-			m.Source = e.name
-		}
-		if _, err := h.dispatch(nil, m); err != nil {
-			n := e.late.Add(1)
-			e.lateLog.Do(func() {
-				h.log.Error("qwatch: source emitted after the hub closed; message discarded",
-					"source", e.name, "discarded", n)
-			})
-			return
-		}
-		e.emitted.Add(1)
+	return func(m message.Message) { h.emit(e, []message.Message{m}) }
+}
+
+// batchEmitter is the emit function of a BatchSource e.
+func (h *Hub) batchEmitter(e *sourceEntry) func([]message.Message) {
+	return func(msgs []message.Message) { h.emit(e, msgs) }
+}
+
+// emit dispatches what source e emitted, and counts it.
+func (h *Hub) emit(e *sourceEntry, msgs []message.Message) {
+	if _, err := h.dispatch(nil, e.name, msgs); err != nil {
+		n := e.late.Add(uint64(len(msgs)))
+		e.lateLog.Do(func() {
+			h.log.Error("qwatch: source emitted after the hub closed; messages discarded",
+				"source", e.name, "discarded", n)
+		})
+		return
 	}
+	e.emitted.Add(uint64(len(msgs)))
 }
 
 // Run starts every sink's queue, then every source, and blocks until ctx is done or a source
@@ -298,9 +333,17 @@ func (h *Hub) startSources(ctx context.Context, sources []*sourceEntry) *running
 	ctx, stop := context.WithCancel(ctx)
 	r := &runningSources{ctx: ctx, stop: stop, results: make(chan sourceResult, len(sources)), running: len(sources)}
 	for _, e := range sources {
-		go func() { r.results <- sourceResult{e.name, e.src.Run(ctx, h.emitter(e))} }()
+		go func() { r.results <- sourceResult{e.name, h.runSource(ctx, e)} }()
 	}
 	return r
+}
+
+// runSource runs e's source: RunBatch for a BatchSource, Run otherwise.
+func (h *Hub) runSource(ctx context.Context, e *sourceEntry) error {
+	if bs, ok := e.src.(BatchSource); ok {
+		return bs.RunBatch(ctx, h.batchEmitter(e))
+	}
+	return e.src.Run(ctx, h.emitter(e))
 }
 
 // wait collects what the sources return until every one has returned or until is closed, and

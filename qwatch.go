@@ -17,6 +17,21 @@ type Source interface {
 	Run(ctx context.Context, emit func(message.Message)) error
 }
 
+// BatchSource is a Source that can hand over many messages at a time, such as one that reads
+// many lines with each read: the Hub then calls RunBatch instead of Run, and a batch costs
+// each sink's queue one lock and at most one wake-up rather than one a message.
+//
+// RunBatch is Run with emit taking a batch: it blocks, and returns nil after ctx is cancelled
+// or an error if it cannot go on; the Hub calls it once. emit hands the messages of batch to
+// the Hub in order, as that many calls of Run's emit would: it may block while the sinks'
+// queues are full, it is safe to call from several goroutines at once, and it must not be
+// called after RunBatch has returned. The Hub neither keeps nor changes batch, so the source
+// may reuse it once emit returns. Run is still needed, for a program that calls it directly.
+type BatchSource interface {
+	Source
+	RunBatch(ctx context.Context, emit func(batch []message.Message)) error
+}
+
 // Sink receives batches of messages from the Hub.
 //
 // The Hub calls Write and Close from one goroutine per sink, never concurrently. Write returns

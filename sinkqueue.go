@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ func newSinkEntry(name string, s Sink, cfg sinkConfig) *sinkEntry {
 		name:     name,
 		sink:     s,
 		cfg:      cfg,
-		q:        newQueue(cfg.queueSize, cfg.queueBytes, cfg.batchSize),
+		q:        newQueue(cfg.queueSize, cfg.queueBytes),
 		done:     make(chan struct{}),
 		dropLog:  rate.Sometimes{Interval: logInterval},
 		panicLog: rate.Sometimes{Interval: logInterval},
@@ -55,25 +56,39 @@ func newSinkEntry(name string, s Sink, cfg sinkConfig) *sinkEntry {
 	}
 }
 
-// offer hands m to the sink's queue. It returns false if a Block queue was given up on.
-func (s *sinkEntry) offer(m *message.Message, size int, stop, cancel <-chan struct{}, log *slog.Logger) bool {
-	if s.cfg.filter != nil {
-		keep, panicked := s.keep(m, log)
-		if panicked {
+// offer hands msgs, whose sizes are sizes, to the sink's queue, through its filter if it has
+// one. It returns false if a Block queue was given up on.
+func (s *sinkEntry) offer(msgs []message.Message, sizes []int, stop, cancel <-chan struct{}, log *slog.Logger) bool {
+	if s.cfg.filter == nil {
+		s.offered.Add(uint64(len(msgs)))
+		return s.put(msgs, sizes, stop, cancel, log)
+	}
+	ok := true
+	for i := range msgs {
+		keep, panicked := s.keep(&msgs[i], log)
+		switch {
+		case panicked:
 			// Offered, and failed: the sink's own filter lost it, not the overflow policy.
 			s.offered.Add(1)
 			s.mu.Lock()
 			s.failed++
 			s.mu.Unlock()
-			return true
-		}
-		if !keep {
+		case !keep:
 			s.filtered.Add(1)
-			return true
+		default:
+			s.offered.Add(1)
+			if !s.put(msgs[i:i+1], sizes[i:i+1], stop, cancel, log) {
+				ok = false
+			}
 		}
 	}
-	s.offered.Add(1)
-	queued, dropped := s.q.put(m, size, s.cfg.overflow, stop, cancel)
+	return ok
+}
+
+// put queues msgs and counts what the overflow policy dropped. It returns false if a Block
+// queue was given up on.
+func (s *sinkEntry) put(msgs []message.Message, sizes []int, stop, cancel <-chan struct{}, log *slog.Logger) bool {
+	gaveUp, dropped := s.q.put(msgs, sizes, s.cfg.overflow, stop, cancel)
 	if dropped == 0 {
 		return true
 	}
@@ -85,7 +100,7 @@ func (s *sinkEntry) offer(m *message.Message, size int, stop, cancel <-chan stru
 		log.Warn("qwatch: sink queue full; messages dropped", "sink", s.name,
 			"overflow", s.cfg.overflow.String(), "dropped_total", total)
 	})
-	return queued || s.cfg.overflow != Block
+	return !gaveUp
 }
 
 // keep runs the sink's filter on m, recovering a panic in it.
@@ -222,7 +237,9 @@ func (s *sinkEntry) fill(flush time.Duration, timer *time.Timer) bool {
 		case n == 0 && closed:
 			return false
 		case n == 0:
-			<-s.q.ready
+			if !s.q.await(1, math.MaxInt64) {
+				<-s.q.ready
+			}
 			continue
 		case n >= s.cfg.batchSize || closed || flush == 0 || bytes >= s.cfg.batchBytes:
 			return true
@@ -233,6 +250,9 @@ func (s *sinkEntry) fill(flush time.Duration, timer *time.Timer) bool {
 		}
 		if !now.Before(deadline) {
 			return true
+		}
+		if s.q.await(s.cfg.batchSize, s.cfg.batchBytes) {
+			continue // filled since state looked
 		}
 		timer.Reset(deadline.Sub(now))
 		select {

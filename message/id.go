@@ -42,12 +42,19 @@ func NewID() string {
 }
 
 // encodeID writes the 128 bits hi:lo as 26 base-32 digits, most significant first (the first
-// digit carries the top 3 bits, so the order of strings is the order of numbers).
+// digit carries the top 3 bits, so the order of strings is the order of numbers). The low 12
+// digits are lo's low 60 bits, the 13th joins lo's top 4 bits to hi's lowest, the first 13 are
+// the rest of hi: each word is shifted on its own, not the pair as one 128-bit number.
 func encodeID(hi, lo uint64) string {
 	var b [IDLen]byte
-	for i := IDLen - 1; i >= 0; i-- {
+	for i := IDLen - 1; i > IDLen-13; i-- {
 		b[i] = idAlphabet[lo&31]
-		lo = lo>>5 | hi<<59
+		lo >>= 5
+	}
+	b[IDLen-13] = idAlphabet[(lo|hi<<4)&31]
+	hi >>= 1
+	for i := IDLen - 14; i >= 0; i-- {
+		b[i] = idAlphabet[hi&31]
 		hi >>= 5
 	}
 	return string(b[:])

@@ -3,6 +3,7 @@ package message_test
 import (
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -261,5 +262,33 @@ func BenchmarkAppendJSONLongText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = m.AppendJSON(buf[:0])
+	}
+}
+
+// @timestamp is written as time.Format writes it in UTC, with 3, 6 or 9 digits of fraction,
+// the fewest that keep the time exact; a year beyond four digits with Format's own layout.
+func TestAppendJSONTimestampIsTimeFormat(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	zone := time.FixedZone("x", 5*3600+45*60)
+	times := []time.Time{time.Unix(0, 0), time.Date(2026, 1, 2, 3, 4, 5, 120_000_000, zone),
+		time.Date(2026, 1, 2, 3, 4, 5, 123_400_000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 123_456_789, time.UTC),
+		time.Date(12026, 1, 2, 3, 4, 5, 6, time.UTC)}
+	for range 5000 {
+		times = append(times, time.Unix(r.Int64N(300_000_000_000), r.Int64N(1e9)).In(zone))
+	}
+	for _, at := range times {
+		layout := "2006-01-02T15:04:05.000000000Z"
+		switch ns := at.Nanosecond(); {
+		case at.UTC().Year() > 9999:
+			layout = "2006-01-02T15:04:05.999999999Z07:00"
+		case ns%1e6 == 0:
+			layout = "2006-01-02T15:04:05.000Z"
+		case ns%1e3 == 0:
+			layout = "2006-01-02T15:04:05.000000Z"
+		}
+		want := `{"@timestamp":"` + at.UTC().Format(layout) + `",`
+		if got := string(message.Message{Time: at}.AppendJSON(nil)); !strings.HasPrefix(got, want) {
+			t.Fatalf("%v: got %.60s, want %s", at, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/qnib/qwatch/internal/rfc3339"
 	"github.com/qnib/qwatch/message"
 )
 
@@ -149,7 +150,7 @@ func (w *Writer) Close(context.Context) error {
 // and invalid UTF-8 escaped so that one message stays one line and cannot send terminal
 // escapes.
 func AppendText(b []byte, m *message.Message) []byte {
-	b = m.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = rfc3339.AppendUTC(b, m.Time, 3)
 	b = append(b, ' ')
 	b = append(b, m.Level.String()...)
 	b = append(b, ' ')

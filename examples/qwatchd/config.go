@@ -43,6 +43,7 @@ type config struct {
 	HTTP            string
 	HTTPToken       string
 	Live            bool
+	Pprof           string
 	ListenAll       bool
 	StateDir        string
 	DockerLogs      bool
@@ -127,6 +128,7 @@ var settings = []setting{
 	stringSetting("http", "serve /metrics, /healthz, /inventory and the live page on `ADDR` (empty: off)", func(c *config) *string { return &c.HTTP }),
 	stringSetting("http-token", "`TOKEN` the live page and /inventory require (Authorization: Bearer, or ?token= once in a browser); needed when -http is not loopback (prefer QWATCH_HTTP_TOKEN)", func(c *config) *string { return &c.HTTPToken }),
 	boolSetting("live", "serve the live page (containers, live tail, sinks' health) at / on -http (default true; =false for off)", func(c *config) *bool { return &c.Live }),
+	stringSetting("pprof", "serve Go's CPU, heap and other profiles (net/http/pprof, /debug/pprof/) on `ADDR`, loopback only unless -listen-all (empty: off, the default)", func(c *config) *string { return &c.Pprof }),
 	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
 	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
@@ -288,7 +290,7 @@ func (c *config) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("-stdout %q: want text, json, pretty or none", c.Stdout))
 	}
-	for _, a := range []struct{ flag, addr string }{{"gelf-udp", c.GELFUDP}, {"gelf-tcp", c.GELFTCP}, {"gelf-http", c.GELFHTTP}, {"http", c.HTTP}} {
+	for _, a := range []struct{ flag, addr string }{{"gelf-udp", c.GELFUDP}, {"gelf-tcp", c.GELFTCP}, {"gelf-http", c.GELFHTTP}, {"http", c.HTTP}, {"pprof", c.Pprof}} {
 		if a.addr == "" {
 			continue
 		}

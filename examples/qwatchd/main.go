@@ -103,6 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
 		return 1
 	}
+	if err := d.setupPprof(); err != nil {
+		fmt.Fprintf(stderr, "qwatchd: %v\n", err)
+		return 1
+	}
 	err = d.hub.Run(ctx)
 	d.summary()
 	if err != nil {

@@ -72,43 +72,63 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 
 var errCodec = errors.New("spooled message does not decode")
 
-// decoder reads the binary form; the first error sticks.
+// decoder reads the binary form from one string: the strings of the message it decodes are
+// parts of that string, one allocation a message rather than one a field. The first error
+// sticks.
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
 func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
+	if d.err != nil || len(d.s) < 1 {
 		d.err = errCodec
 		return 0
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
+	c := d.s[0]
+	d.s = d.s[1:]
 	return c
 }
 
+// uvarint reads what binary.AppendUvarint wrote.
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCodec
-		return 0
+	var v uint64
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			break // overflows 64 bits
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			d.s = d.s[i+1:]
+			return v
+		}
 	}
-	d.b = d.b[n:]
+	d.err = errCodec
+	return 0
+}
+
+// varint reads what binary.AppendVarint wrote.
+func (d *decoder) varint() int64 {
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
+	}
 	return v
 }
 
 func (d *decoder) string() string {
 	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
+	if d.err != nil || n > uint64(len(d.s)) {
 		d.err = errCodec
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
+	s := d.s[:n]
+	d.s = d.s[n:]
 	return s
 }
 
@@ -116,18 +136,29 @@ func (d *decoder) time() time.Time {
 	if d.byte() == 0 || d.err != nil {
 		return time.Time{}
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errCodec
+	v := d.varint()
+	if d.err != nil {
 		return time.Time{}
 	}
-	d.b = d.b[n:]
 	return time.Unix(0, v).UTC()
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil || len(d.s) < 8 {
+		d.err = errCodec
+		return 0
+	}
+	var bits uint64
+	for i := 7; i >= 0; i-- {
+		bits = bits<<8 | uint64(d.s[i])
+	}
+	d.s = d.s[8:]
+	return math.Float64frombits(bits)
 }
 
 func (d *decoder) stringMap() map[string]string {
 	n := d.uvarint()
-	if n == 0 || d.err != nil || n > uint64(len(d.b)) {
+	if n == 0 || d.err != nil || n > uint64(len(d.s)) {
 		return nil
 	}
 	m := make(map[string]string, n)
@@ -138,13 +169,14 @@ func (d *decoder) stringMap() map[string]string {
 	return m
 }
 
-// decodeMessage reads a message appendMessage wrote.
-func decodeMessage(b []byte) (message.Message, error) {
-	d := &decoder{b: b}
-	var m message.Message
+// decodeMessage reads a message appendMessage wrote into *m, which must be zero: in place,
+// so that a batch's messages are not copied once more (each copy of a message is a typed copy,
+// with write barriers while the collector runs). On an error *m is left zero.
+func decodeMessage(b []byte, m *message.Message) error {
+	d := &decoder{s: string(b)}
 	version := d.byte()
 	if version != 1 && version != codecVersion {
-		return m, errCodec
+		return errCodec
 	}
 	m.Kind, m.Level = message.Kind(d.byte()), message.Level(d.byte())
 	m.Time = d.time()
@@ -157,7 +189,7 @@ func decodeMessage(b []byte) (message.Message, error) {
 	m.Container.Created = d.time()
 	m.Container.Labels = d.stringMap()
 	m.Event.Attributes = d.stringMap()
-	if n := d.uvarint(); n > 0 && n <= uint64(len(d.b)) {
+	if n := d.uvarint(); n > 0 && n <= uint64(len(d.s)) {
 		m.Fields = make(map[string]any, n)
 		for range n {
 			k := d.string()
@@ -165,12 +197,7 @@ func decodeMessage(b []byte) (message.Message, error) {
 			case 's':
 				m.Fields[k] = d.string()
 			case 'f':
-				if len(d.b) < 8 {
-					d.err = errCodec
-					break
-				}
-				m.Fields[k] = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
-				d.b = d.b[8:]
+				m.Fields[k] = d.float()
 			case 'b':
 				m.Fields[k] = d.byte() == 1
 			default:
@@ -182,7 +209,8 @@ func decodeMessage(b []byte) (message.Message, error) {
 		m.Service.Name, m.Service.Namespace = d.string(), d.string()
 	}
 	if d.err != nil {
-		return message.Message{}, d.err
+		*m = message.Message{}
+		return d.err
 	}
-	return m, nil
+	return nil
 }

@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -11,8 +13,8 @@ import (
 
 func TestCodecRoundTrip(t *testing.T) {
 	for i, m := range sampleForCodec() {
-		got, err := decodeMessage(appendMessage(nil, &m))
-		if err != nil {
+		var got message.Message
+		if err := decodeMessage(appendMessage(nil, &m), &got); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
 		if diff := cmp.Diff(m, got); diff != "" {
@@ -28,8 +30,8 @@ func TestCodecReadsVersion1(t *testing.T) {
 	v1 := append([]byte{1}, b[1:len(b)-len("\x03web\x04shop")]...)
 	want := m
 	want.Service = message.Service{}
-	got, err := decodeMessage(v1)
-	if err != nil {
+	var got message.Message
+	if err := decodeMessage(v1, &got); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -42,9 +44,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add(appendMessage(nil, &m))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := decodeMessage(b)
-		if err == nil {
-			if _, err := decodeMessage(appendMessage(nil, &m)); err != nil {
+		var m, again message.Message
+		if err := decodeMessage(b, &m); err == nil {
+			if err := decodeMessage(appendMessage(nil, &m), &again); err != nil {
 				t.Errorf("a decoded message does not decode again: %v", err)
 			}
 		}
@@ -64,5 +66,36 @@ func sampleForCodec() []message.Message {
 		{Kind: message.KindEvent, Time: at, Level: message.LevelWarning, Text: "container die",
 			Event: message.Event{Type: "container", Action: "die", ActorID: "c0ffee", Scope: "local",
 				Attributes: map[string]string{"exitCode": "1"}}},
+	}
+}
+
+// The decoder's varints read what encoding/binary reads, and reject what it rejects.
+func TestDecoderVarintsAgreeWithEncodingBinary(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var inputs [][]byte
+	for _, v := range []uint64{0, 1, 127, 128, 1<<63 - 1, 1 << 63, ^uint64(0)} {
+		inputs = append(inputs, binary.AppendUvarint(nil, v))
+	}
+	for range 20000 {
+		b := make([]byte, r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.Uint32())
+			if r.IntN(3) > 0 {
+				b[i] |= 0x80
+			}
+		}
+		inputs = append(inputs, b, binary.AppendUvarint(nil, r.Uint64()>>r.UintN(64)))
+	}
+	for _, b := range inputs {
+		wantU, n := binary.Uvarint(b)
+		d := &decoder{s: string(b)}
+		if gotU := d.uvarint(); (n > 0) != (d.err == nil) || gotU != wantU && n > 0 || n > 0 && len(d.s) != len(b)-n {
+			t.Fatalf("uvarint of %x: got %d (err %v, %d left), want %d (n %d)", b, gotU, d.err, len(d.s), wantU, n)
+		}
+		wantV, n := binary.Varint(b)
+		d = &decoder{s: string(b)}
+		if gotV := d.varint(); (n > 0) != (d.err == nil) || gotV != wantV && n > 0 {
+			t.Fatalf("varint of %x: got %d (err %v), want %d (n %d)", b, gotV, d.err, wantV, n)
+		}
 	}
 }

@@ -45,6 +45,16 @@ const (
 	retryJitter = 0.2
 )
 
+// Delivery takes the messages of the last appends from memory while it is no more than
+// recentBatches batches, and recentBytes of messages, behind; see recent.
+const (
+	recentBatches = 8
+	recentBytes   = 8 << 20
+)
+
+// keepBuffer is the largest encoding buffer Append keeps for the next batch.
+const keepBuffer = 1 << 20
+
 // roomPoll is how often Append with Block looks for room in a full spool.
 const roomPoll = 100 * time.Millisecond
 
@@ -62,7 +72,11 @@ type WriteFunc func(ctx context.Context, batch []message.Message) (unwritten []i
 type Spool struct {
 	sp      *spool.Spool
 	cfg     Config
-	recs    [][]byte // Append's records, reused
+	recs    [][]byte          // Append's records, reused
+	enc     []byte            // the bytes of recs
+	batch   []message.Message // deliver's batch, reused (the sink may not keep it; see qwatch.Sink)
+	recent  recent
+	ends    []int // where each record ends in enc
 	drained context.Context
 	drain   context.CancelFunc
 	failLog rate.Sometimes
@@ -89,7 +103,7 @@ func Open(cfg Config) (*Spool, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Spool{sp: sp, cfg: cfg,
+	s := &Spool{sp: sp, cfg: cfg, recent: recent{max: recentBatches * max(cfg.BatchSize, 1), maxBytes: recentBytes},
 		failLog: rate.Sometimes{Interval: time.Second}, readLog: rate.Sometimes{Interval: time.Second}}
 	s.drained, s.drain = context.WithCancel(context.Background())
 	return s, nil
@@ -100,13 +114,28 @@ func Open(cfg Config) (*Spool, error) {
 // (of batch, or, with DropOldest, older ones deleted from the spool to make room) and the disk
 // error that made it drop the batch, if any; such an error sets Stats.SpoolError.
 func (s *Spool) Append(ctx context.Context, batch []message.Message) (dropped int, err error) {
-	recs := s.recs[:0]
+	// The records are encoded one after another into one buffer, reused from batch to batch,
+	// and handed to the spool as slices of it.
+	enc, ends := s.enc[:0], s.ends[:0]
 	for i := range batch {
-		recs = append(recs, appendMessage(nil, &batch[i]))
+		enc = appendMessage(enc, &batch[i])
+		ends = append(ends, len(enc))
 	}
+	recs, start := s.recs[:0], 0
+	for _, end := range ends {
+		recs = append(recs, enc[start:end])
+		start = end
+	}
+	first := s.sp.NextSeq()
 	dropped, err = s.append(ctx, recs)
+	if s.sp.NextSeq()-first == uint64(len(batch)) { // the batch went in, at first and on
+		s.recent.add(first, batch)
+	}
 	clear(recs)
-	s.recs = recs[:0]
+	if cap(enc) > keepBuffer {
+		enc = nil // a batch of large messages does not hold its memory for good
+	}
+	s.recs, s.enc, s.ends = recs[:0], enc, ends
 	if err != nil {
 		s.mu.Lock()
 		s.refused = refusal{err: err.Error(), at: time.Now()}
@@ -181,17 +210,23 @@ func (s *Spool) Deliver(ctx context.Context, write WriteFunc) {
 // deliver writes recs, retrying what is not written, and acknowledges them. It returns false
 // if ctx ended first: the rest stays on disk.
 func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFunc, retry *backoff.Backoff) bool {
-	batch := make([]message.Message, 0, len(recs))
+	batch := s.batch[:0]
 	for _, r := range recs {
-		m, err := decodeMessage(r.Data)
-		if err != nil {
+		batch = append(batch, message.Message{})
+		if s.recent.take(r.Seq, &batch[len(batch)-1]) {
+			continue
+		}
+		if err := decodeMessage(r.Data, &batch[len(batch)-1]); err != nil {
+			batch = batch[:len(batch)-1]
 			s.mu.Lock()
 			s.decodeLost++
 			s.mu.Unlock()
-			continue
 		}
-		batch = append(batch, m)
 	}
+	defer func(all []message.Message) {
+		clear(all) // the sink is done with them: let the collector have them
+		s.batch = all[:0]
+	}(batch)
 	for len(batch) > 0 {
 		unwritten, err := write(ctx, batch)
 		if err == nil {
@@ -286,4 +321,93 @@ func (r refusal) current(now time.Time) string {
 		return ""
 	}
 	return r.err
+}
+
+// recent holds copies of the messages the last appends wrote, by sequence number, so that
+// delivery, while it keeps up, takes a record it reads back from here rather than decoding
+// it: decoding (and the strings it allocates) was the largest part of a spooled message's
+// cost. What is on disk is unchanged, and a record not found here (after a restart, or when
+// delivery lags more than max messages or maxBytes behind) is decoded as before. A message taken from
+// here is the message as it was queued, its times in UTC as decoding gives them; a decoded one
+// differs only where the binary form keeps less (a field value that is not a string, float64
+// or bool comes back as text).
+type recent struct {
+	mu       sync.Mutex
+	max      int               // messages kept at most
+	maxBytes int64             // and bytes, as message.Message.Size estimates them
+	msgs     []message.Message // msgs[head:] are the messages of first, first+1, ...
+	sizes    []int             // sizes[i] is msgs[i].Size()
+	bytes    int64             // the sum of sizes[head:]
+	head     int
+	first    uint64
+}
+
+// add keeps copies of batch, appended at sequence numbers from first on, dropping the oldest
+// kept beyond max messages or maxBytes. A message larger than maxBytes is not kept; the
+// messages after it are kept from it on.
+func (r *recent) add(first uint64, batch []message.Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.first+uint64(len(r.msgs)-r.head) != first {
+		r.restart(first) // not contiguous with what is kept
+	}
+	for i := range batch {
+		size := batch[i].Size()
+		if int64(size) > r.maxBytes {
+			r.restart(first + uint64(i) + 1)
+			continue
+		}
+		for r.head < len(r.msgs) && (len(r.msgs)-r.head >= r.max || r.bytes+int64(size) > r.maxBytes) {
+			r.forget(1)
+		}
+		if r.head > 0 && len(r.msgs) == cap(r.msgs) {
+			n := copy(r.msgs, r.msgs[r.head:]) // move down, rather than grow
+			copy(r.sizes, r.sizes[r.head:])
+			clear(r.msgs[n:])
+			r.msgs, r.sizes, r.head = r.msgs[:n], r.sizes[:n], 0
+		}
+		r.msgs = append(r.msgs, batch[i])
+		r.sizes = append(r.sizes, size)
+		r.bytes += int64(size)
+	}
+}
+
+// restart forgets what is kept; the next message kept will be that of first.
+func (r *recent) restart(first uint64) {
+	clear(r.msgs)
+	r.msgs, r.sizes, r.head, r.bytes, r.first = r.msgs[:0], r.sizes[:0], 0, 0, first
+}
+
+// forget drops the oldest n messages kept.
+func (r *recent) forget(n int) {
+	clear(r.msgs[r.head : r.head+n])
+	for _, size := range r.sizes[r.head : r.head+n] {
+		r.bytes -= int64(size)
+	}
+	r.head += n
+	r.first += uint64(n)
+}
+
+// take sets *m to the message of seq, and forgets it and every one before it, if it is
+// kept; it reports whether it was.
+func (r *recent) take(seq uint64, m *message.Message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq < r.first || seq >= r.first+uint64(len(r.msgs)-r.head) {
+		return false
+	}
+	k := r.head + int(seq-r.first)
+	*m = r.msgs[k]
+	m.Time, m.Container.Created = asDecoded(m.Time), asDecoded(m.Container.Created)
+	r.forget(k + 1 - r.head)
+	return true
+}
+
+// asDecoded returns t as the binary form gives it back: in UTC, to the nanosecond, without a
+// monotonic reading.
+func asDecoded(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.Unix(0, t.UnixNano()).UTC()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -197,5 +198,89 @@ func TestRefusalHoldsThenClears(t *testing.T) {
 				t.Errorf("current = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// A message delivered while delivery keeps up (taken from memory) is the message delivery
+// reads back from disk after a restart.
+func TestDeliveredFromMemoryAsFromDisk(t *testing.T) {
+	msgs := sampleForCodec()
+	msgs[1].Time = time.Now() // local, with a monotonic reading
+	collect := func(got *[]message.Message) WriteFunc {
+		return func(_ context.Context, batch []message.Message) ([]int, error) {
+			*got = append(*got, batch...)
+			return nil, nil
+		}
+	}
+	var fromMemory, fromDisk []message.Message
+	s := open(t, Config{Spool: spool.Config{Dir: t.TempDir()}})
+	if _, err := s.Append(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.recent.msgs) - s.recent.head; n != len(msgs) {
+		t.Fatalf("%d messages kept in memory, want %d", n, len(msgs))
+	}
+	deliverAll(s, collect(&fromMemory))
+	if n := len(s.recent.msgs) - s.recent.head; n != 0 {
+		t.Errorf("%d messages still kept after delivery", n)
+	}
+
+	dir := t.TempDir()
+	s = open(t, Config{Spool: spool.Config{Dir: dir}})
+	if _, err := s.Append(context.Background(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, Config{Spool: spool.Config{Dir: dir}})
+	deliverAll(s, collect(&fromDisk))
+	if diff := cmp.Diff(fromDisk, fromMemory); diff != "" {
+		t.Errorf("from memory (-disk +memory):\n%s", diff)
+	}
+	if len(fromDisk) != len(msgs) {
+		t.Errorf("delivered %d, want %d", len(fromDisk), len(msgs))
+	}
+}
+
+// recent keeps the last max messages of contiguous appends, starts again after a gap, and
+// forgets what was taken and everything before it.
+func TestRecentKeepsTheLastAppends(t *testing.T) {
+	r := recent{max: 4, maxBytes: 1 << 20}
+	r.add(1, numbered(1, 3)) // seq 1..3
+	r.add(4, numbered(4, 3)) // seq 4..6: 1 and 2 go
+	var m message.Message
+	for seq, want := range map[uint64]bool{1: false, 2: false, 7: false} {
+		if r.take(seq, &m) != want {
+			t.Errorf("take(%d) = %v, want %v", seq, !want, want)
+		}
+	}
+	if !r.take(4, &m) || m.Text != "0004" {
+		t.Fatalf("take(4) gave %q", m.Text)
+	}
+	if r.take(3, &m) {
+		t.Error("3 was kept after 4 was taken")
+	}
+	r.add(10, numbered(10, 2)) // a gap: 5 and 6 are forgotten
+	if r.take(5, &m) || !r.take(11, &m) || m.Text != "0011" {
+		t.Errorf("after a gap: take(11) gave %q", m.Text)
+	}
+	r.add(12, numbered(12, 9)) // more than max at once: the last 4 are kept
+	if r.take(16, &m) || !r.take(17, &m) || m.Text != "0017" {
+		t.Errorf("after a large batch: take(17) gave %q", m.Text)
+	}
+	// Bounded in bytes too: a message larger than the bound is not kept, and two that
+	// together pass it are not kept together.
+	r = recent{max: 100, maxBytes: 3000}
+	big := numbered(1, 4)
+	big[1].Text = strings.Repeat("x", 3000)
+	big[2].Text = strings.Repeat("y", 1500)
+	big[3].Text = strings.Repeat("z", 1500)
+	r.add(1, big)
+	for seq, want := range map[uint64]bool{1: false, 2: false, 3: false, 4: true} {
+		if r.take(seq, &m) != want {
+			t.Errorf("bounded in bytes: take(%d) = %v, want %v", seq, !want, want)
+		}
+	}
+	if r.bytes != 0 {
+		t.Errorf("%d bytes counted with nothing kept", r.bytes)
 	}
 }

@@ -15,5 +15,7 @@
 //
 // Records hold messages in a compact binary form of this package's own rather than as JSON
 // documents, because decoding JSON was most of the cost of the spooled path. A version byte
-// leads each record so that the form can change.
+// leads each record so that the form can change. While delivery keeps up with Append, it
+// takes the messages of the records it reads back from a bounded copy in memory of the last
+// appends instead of decoding them; what is on disk, and what survives a crash, is the same.
 package delivery

@@ -22,7 +22,11 @@
 // hint only: at Open, records are found by scanning the data, a cursor beyond the last record
 // is ignored (everything on disk is delivered again), and one before the first is taken as
 // "nothing of this acknowledged". So delivery is at least once: after a crash, the records
-// acknowledged since the cursor was last written come again.
+// acknowledged since the cursor was last written come again. Ack writes it at most every
+// cursorInterval (100 ms) and whenever it deletes a segment; with SyncInterval the sync loop
+// writes one left behind, and Close writes the last, so a crash brings back at most the last 100 ms of
+// acknowledgements (the cursor costs four system calls: one a batch was a sixth of the
+// spooled path's time).
 //
 // # Durability
 //
@@ -131,9 +135,13 @@ type Spool struct {
 	w       *os.File   // the last segment, open for appending
 	nextSeq uint64
 	acked   uint64 // last acknowledged sequence number
-	dirty   bool   // written since the last fsync
-	closed  bool
-	more    chan struct{} // closed and replaced when records are appended
+	// cursorAt is when the cursor file was last written; cursorStale says it lags acked.
+	cursorAt    time.Time
+	cursorStale bool
+	wbuf        []byte // Append's records, reused
+	dirty       bool   // written since the last fsync
+	closed      bool
+	more        chan struct{} // closed and replaced when records are appended
 
 	// The reader's position: the next record Read returns.
 	rseq   uint64
@@ -142,6 +150,7 @@ type Spool struct {
 	roff   int64
 	gone   [][2]uint64 // ranges of records DropOldest removed, beyond the acknowledged
 	buf    []byte      // the chunk of the reader's segment read last
+	arena  []byte      // where payloads are copied out of buf; see carve
 	bufOff int64       // where in the segment it starts
 
 	lost, appended, ackedN uint64
@@ -370,11 +379,14 @@ func (s *Spool) Append(data ...[]byte) error {
 	if s.diskBytes()+int64(size) > s.cfg.MaxBytes {
 		return ErrFull
 	}
-	buf := make([]byte, 0, size)
+	buf := s.wbuf[:0]
 	seq := s.nextSeq
 	for _, d := range data {
 		buf = appendRecord(buf, seq, d)
 		seq++
+	}
+	if cap(buf) <= keepBuffer {
+		s.wbuf = buf // kept for the next Append, unless large records made it large
 	}
 	if _, err := s.w.Write(buf); err != nil {
 		// Leave no partial records behind: cut the file back to where it was, and forget
@@ -397,6 +409,13 @@ func (s *Spool) Append(data ...[]byte) error {
 	close(s.more)
 	s.more = make(chan struct{})
 	return nil
+}
+
+// NextSeq returns the sequence number the next appended record will have.
+func (s *Spool) NextSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSeq
 }
 
 // DropOldest deletes the oldest segment that Read has not begun, to make room, and returns
@@ -519,9 +538,25 @@ func (s *Spool) nextRecord() (Record, int, error) {
 	if !ok {
 		return s.recordAt(s.roff) // larger than a chunk, or corrupt: read it alone
 	}
-	data := make([]byte, n-headerLen)
-	copy(data, s.buf[rel+headerLen:rel+int64(n)])
-	return Record{Seq: seq, Data: data}, n, nil
+	return Record{Seq: seq, Data: s.carve(s.buf[rel+headerLen : rel+int64(n)])}, n, nil
+}
+
+// keepBuffer is the largest write buffer Append keeps for the next call.
+const keepBuffer = 1 << 20
+
+// arenaBytes is the size of the blocks the reader copies payloads into: one allocation for
+// many small records, rather than one each.
+const arenaBytes = 64 << 10
+
+// carve returns a copy of data in the reader's arena, a block handed out piece by piece and
+// never written again, so records Read returned stay valid.
+func (s *Spool) carve(data []byte) []byte {
+	if cap(s.arena)-len(s.arena) < len(data) {
+		s.arena = make([]byte, 0, max(arenaBytes, len(data)))
+	}
+	start := len(s.arena)
+	s.arena = append(s.arena, data...)
+	return s.arena[start:len(s.arena):len(s.arena)]
 }
 
 // recordAt reads and checks the record at off in the reader's segment.
@@ -652,14 +687,21 @@ func (s *Spool) Ack(seq uint64) error {
 		s.segs = s.segs[1:]
 		removed = true
 	}
-	if err := s.writeCursor(); err != nil {
-		return err
+	s.cursorStale = true
+	if now := time.Now(); removed || now.Sub(s.cursorAt) >= cursorInterval {
+		if err := s.writeCursor(); err != nil {
+			return err
+		}
+		s.cursorAt, s.cursorStale = now, false
 	}
 	if removed {
 		return s.syncDir()
 	}
 	return nil
 }
+
+// cursorInterval is how often at most Ack writes the cursor; see the package documentation.
+const cursorInterval = 100 * time.Millisecond
 
 func (s *Spool) cursorPath() string { return filepath.Join(s.cfg.Dir, "ack") }
 
@@ -695,11 +737,22 @@ func (s *Spool) syncLoop() {
 		select {
 		case <-t.C:
 			s.mu.Lock()
+			var w *os.File
 			if s.dirty && !s.closed {
-				s.w.Sync()
-				s.dirty = false
+				w, s.dirty = s.w, false
+			}
+			if s.cursorStale && !s.closed && s.writeCursor() == nil {
+				s.cursorAt, s.cursorStale = time.Now(), false
 			}
 			s.mu.Unlock()
+			// Outside the lock: an fsync can take as long as the disk likes, and Append, Read
+			// and Ack must not wait for it (they did, and the spooled path spent most of its
+			// time idle). What is appended meanwhile sets dirty again, for the next tick. If a
+			// new segment replaced w meanwhile, newSegment synced w before closing it, and
+			// this Sync fails harmlessly on the closed file.
+			if w != nil {
+				w.Sync()
+			}
 		case <-s.stopSync:
 			return
 		}
@@ -735,12 +788,15 @@ func (s *Spool) Close() error {
 	if s.w != nil && s.cfg.Sync != SyncAlways {
 		err = s.w.Sync()
 	}
+	if s.cursorStale {
+		err = errors.Join(err, s.writeCursor())
+	}
 	s.mu.Unlock()
 	close(s.stopSync)
 	<-s.syncDone
 	s.closeFiles()
 	if err != nil {
-		return fmt.Errorf("spool: syncing at close: %w", err)
+		return fmt.Errorf("spool: closing: %w", err)
 	}
 	return nil
 }

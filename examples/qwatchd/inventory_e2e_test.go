@@ -29,8 +29,10 @@ func TestDaemonInventoryIndex(t *testing.T) {
 	dockertest.DockerErr("run", "--name", name, "--network", "none", "--label", "com.docker.compose.service=crasher",
 		image, "/logger", "-no-such-flag") // exits 2
 	byName := map[string]any{"term": map[string]any{"container.name": name}}
+	// A pattern, not the name: until the writer's first bulk the index does not exist, and a
+	// pattern that matches nothing is an empty answer rather than a 404.
 	doc := func() (map[string]any, error) {
-		docs := n.Search(t, index, byName)
+		docs := n.Search(t, index+"*", byName)
 		if len(docs) != 1 {
 			return nil, fmt.Errorf("%d documents of %s", len(docs), name)
 		}
@@ -43,7 +45,7 @@ func TestDaemonInventoryIndex(t *testing.T) {
 		}
 		return err
 	})
-	docs := n.Search(t, index, byName)
+	docs := n.Search(t, index+"*", byName)
 	if svc, _ := docs[0]["service"].(map[string]any); svc["name"] != "crasher" {
 		t.Errorf("service of %v", docs[0])
 	}

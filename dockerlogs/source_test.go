@@ -59,10 +59,17 @@ func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *runnin
 		t.Fatal(err)
 	}
 	r := &running{src: src, c: &qwatchtest.Collector{}}
-	if gate != nil {
-		r.c.OnEmit = func(message.Message) { <-gate }
-	}
 	ctx, cancel := context.WithCancel(context.Background())
+	if gate != nil {
+		// Stopping opens the gate too, so that a test that fails before it opens the gate
+		// stops instead of waiting for ever on an emit.
+		r.c.OnEmit = func(message.Message) {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+	}
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, r.c.Emit) }()
 	var once sync.Once

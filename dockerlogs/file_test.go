@@ -1,7 +1,17 @@
 package dockerlogs_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/qnib/qwatch/dockerlogs"
+	"github.com/qnib/qwatch/filter/multiline"
+	"github.com/qnib/qwatch/internal/dockertest"
+	"github.com/qnib/qwatch/message"
 )
 
 // The tests of the fake engine run again with the containers' logs read from their
@@ -39,5 +49,144 @@ func TestFakeFileReader(t *testing.T) {
 			defer func() { readFiles = false }()
 			tt.test(t)
 		})
+	}
+}
+
+// startFile starts a Source that reads the fake's json-files, which it writes under a
+// directory of the test's.
+func startFile(t *testing.T, f *dockertest.Fake, cfg dockerlogs.Config, gate chan struct{}) *running {
+	t.Helper()
+	f.WriteLogFiles(t.TempDir())
+	cfg.Reader = dockerlogs.ReaderFile
+	return startFakeGated(t, f, cfg, gate)
+}
+
+// numbered returns n lines from first on, a microsecond apart, on stdout and every third on
+// stderr.
+func numbered(t0 time.Time, first, n int) []dockertest.Line {
+	var out []dockertest.Line
+	for i := first; i < first+n; i++ {
+		stream := "stdout"
+		if i%3 == 0 {
+			stream = "stderr"
+		}
+		out = append(out, dockertest.Line{Time: t0.Add(time.Duration(i) * time.Microsecond), Stream: stream, Text: fmt.Sprint("line ", i)})
+	}
+	return out
+}
+
+// checkOnce checks that the messages are the lines fed, in order in each stream, each once.
+func checkOnce(t *testing.T, got []message.Message, want []dockertest.Line) {
+	t.Helper()
+	checkLines(t, got, want)
+	ids := map[string]bool{}
+	for _, m := range got {
+		if ids[m.ID] {
+			t.Errorf("ID %s (%q) twice", m.ID, m.Text)
+		}
+		ids[m.ID] = true
+	}
+}
+
+// The file is rotated three times while the reader is held back by emit, and again while it
+// follows: the rotated files are read oldest first, each to its end, then the new one; every
+// line once, in order.
+func TestFakeFileRotation(t *testing.T) {
+	f := dockertest.NewFake(t)
+	gate := make(chan struct{})
+	r := startFile(t, f, dockerlogs.Config{MultilineRule: multiline.Off}, gate)
+	id := f.Run(dockertest.Container{Name: "rotating"})
+	t0 := at()
+	var fed []dockertest.Line
+	log := func(n int) {
+		lines := numbered(t0, len(fed), n)
+		f.Log(id, lines...)
+		fed = append(fed, lines...)
+	}
+	log(100)
+	waitUntil(t, "the reader held by emit", func() bool { return r.src.Stats().FileReads == 1 })
+	for range 3 {
+		f.RotateLog(id, 5)
+		log(3000)
+	}
+	close(gate)
+	r.waitLines(t, "rotating", len(fed))
+	for range 3 {
+		f.RotateLog(id, 5)
+		log(10)
+		r.waitLines(t, "rotating", len(fed))
+	}
+	f.Stop(id)
+	checkOnce(t, r.waitDone(t, id, "rotating", len(fed)), fed)
+	if st := r.src.Stats(); st.FileReads != 1 || st.APIReads != 0 || st.FileErrors != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// appendRaw appends json-file entries, or parts of them, to a file.
+func appendRaw(t *testing.T, path string, data string) {
+	t.Helper()
+	file, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	if _, err := file.WriteString(data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// entry is a json-file entry as the engine writes it.
+func entry(t *testing.T, stream, text string, at time.Time) string {
+	t.Helper()
+	b, err := json.Marshal(map[string]string{"log": text, "stream": stream, "time": at.UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
+}
+
+// What the engine is writing when the reader gets there: a last line written in two parts,
+// a 16 KiB piece of a line in one file and the rest in the next, a file truncated and written
+// again from its start. Each line comes once and whole.
+func TestFakeFileEdges(t *testing.T) {
+	f := dockertest.NewFake(t)
+	r := startFile(t, f, dockerlogs.Config{MultilineRule: multiline.Off}, nil)
+	id := f.Run(dockertest.Container{Name: "edges"})
+	path := f.LogPath(id)
+	t0 := at()
+	var want []dockertest.Line
+	line := func(text string, i int) string {
+		want = append(want, dockertest.Line{Time: t0.Add(ms(i)), Stream: "stdout", Text: text})
+		return entry(t, "stdout", text+"\n", t0.Add(ms(i)))
+	}
+
+	before := line("before", 0)
+	half := line("written in two parts", 1)
+	appendRaw(t, path, before+half[:20])
+	r.waitLines(t, "edges", 1)
+	appendRaw(t, path, half[20:])
+	r.waitLines(t, "edges", 2)
+
+	long := strings.Repeat("0123456789abcdef", 1500)
+	want = append(want, dockertest.Line{Time: t0.Add(ms(2)), Stream: "stdout", Text: long})
+	mid := dockertest.Line{Time: t0.Add(ms(2)), Stream: "stderr", Text: "on stderr while the line is cut"}
+	want = append(want, mid)
+	// The stderr line is read after the first piece: once it is emitted, the piece is read.
+	appendRaw(t, path, entry(t, "stdout", long[:dockertest.PieceSize], t0.Add(ms(2)))+entry(t, "stderr", mid.Text+"\n", mid.Time))
+	r.waitLines(t, "edges", 3)
+	f.RotateLog(id, 3)
+	appendRaw(t, path, entry(t, "stdout", long[dockertest.PieceSize:]+"\n", t0.Add(ms(2)))+line("after the rotation", 3))
+	r.waitLines(t, "edges", 5)
+
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendRaw(t, path, line("after truncation", 4))
+	r.waitLines(t, "edges", 6)
+	f.Stop(id)
+	checkOnce(t, r.waitDone(t, id, "edges", len(want)), want)
+	if st := r.src.Stats(); st.Joined != 1 || st.FileErrors != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }

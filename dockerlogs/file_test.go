@@ -1,12 +1,17 @@
 package dockerlogs_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/qnib/qwatch/dockerlogs"
 	"github.com/qnib/qwatch/filter/multiline"
@@ -188,5 +193,114 @@ func TestFakeFileEdges(t *testing.T) {
 	checkOnce(t, r.waitDone(t, id, "edges", len(want)), want)
 	if st := r.src.Stats(); st.Joined != 1 || st.FileErrors != 0 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// One container's lines are read in turns by the API reader and the file reader, on one
+// state directory; two turns end as a kill -9 ends them (lines emitted after the last
+// checkpoint), three cleanly, one of them between two lines at one time stamp, and the file is rotated between turns. Stored by ID, the lines
+// are those of one uninterrupted read, each once and the same: the readers derive the same
+// IDs and take up each other's checkpoints.
+func TestFakeFileAPISwitch(t *testing.T) {
+	f := dockertest.NewFake(t)
+	f.WriteLogFiles(t.TempDir())
+	whole := startFake(t, f, dockerlogs.Config{Reader: dockerlogs.ReaderAPI})
+	state := t.TempDir()
+	var frozen atomic.Bool
+	flush := func(context.Context) error {
+		if frozen.Load() {
+			return errors.New("killed")
+		}
+		return nil
+	}
+	turn := func(reader string) *running {
+		return startFake(t, f, dockerlogs.Config{StateDir: state, Flush: flush, Reader: reader})
+	}
+	r := turn(dockerlogs.ReaderAPI)
+	id := f.Run(dockertest.Container{Name: "switch"})
+	t0 := at()
+	var fed []dockertest.Line
+	// Lines two at a time stamp, so that their ordinals count.
+	log := func(n int) {
+		for range n {
+			i := len(fed)
+			stream := map[bool]string{true: "stderr", false: "stdout"}[i%5 == 0]
+			l := dockertest.Line{Time: t0.Add(time.Duration(i/2) * time.Microsecond), Stream: stream, Text: fmt.Sprint("line ", i)}
+			f.Log(id, l)
+			fed = append(fed, l)
+		}
+	}
+	// covered waits until the checkpoint is at the last line of each stream.
+	covered := func() {
+		t.Helper()
+		want := map[string]dockertest.Line{}
+		for _, l := range fed {
+			p := want[l.Stream]
+			n := 1
+			if p.Time.Equal(l.Time) {
+				fmt.Sscan(p.Text, &n)
+				n++
+			}
+			want[l.Stream] = dockertest.Line{Time: l.Time, Stream: l.Stream, Text: fmt.Sprint(n)}
+		}
+		waitUntil(t, "the checkpoint at the last lines", func() bool { return cmp.Equal(want, readCheckpoint(t, state, id)) })
+	}
+	var runs [][]message.Message
+	kill := func(r *running) {
+		covered()
+		frozen.Store(true)
+		log(40)
+		last := map[string]string{}
+		for _, l := range fed {
+			last[l.Stream] = l.Text
+		}
+		waitUntil(t, "the lines after the checkpoint emitted", func() bool {
+			n := 0
+			for _, m := range of(r.c.Messages(), "switch") {
+				if last[m.Fields["stream"].(string)] == m.Text {
+					n++
+				}
+			}
+			return n == len(last)
+		})
+		r.stop()
+		frozen.Store(false)
+		runs = append(runs, r.c.Messages())
+	}
+
+	log(60)
+	r.waitLines(t, "switch", 60)
+	kill(r)
+
+	r = turn(dockerlogs.ReaderFile) // from the API's checkpoint, which has no file place
+	log(63) // the turn ends between two stdout lines at one time stamp
+	covered()
+	r.stop()
+	runs = append(runs, r.c.Messages())
+
+	r = turn(dockerlogs.ReaderFile) // from its own exact place: the next line's ordinal is 1
+	log(60)
+	covered()
+	r.stop()
+	runs = append(runs, r.c.Messages())
+
+	r = turn(dockerlogs.ReaderAPI)
+	log(60)
+	kill(r)
+
+	f.RotateLog(id, 5)
+	r = turn(dockerlogs.ReaderFile) // from the file place the first file turn left
+	log(60)
+	f.Stop(id)
+	r.waitDone(t, id, "switch", 1)
+	runs = append(runs, r.c.Messages())
+
+	want := whole.waitDone(t, id, "switch", len(fed))
+	checkOnce(t, want, fed)
+	if diff := cmp.Diff(stored(t, want), stored(t, runs...)); diff != "" {
+		t.Errorf("stored by ID (-one uninterrupted read +in turns):\n%s", diff)
+	}
+	if st := r.src.Stats(); st.FileReads != 1 || st.APIReads != 0 {
+		t.Errorf("last turn's stats %+v", st)
 	}
 }

@@ -198,7 +198,10 @@ func (f *Fake) Host() string { return "tcp://" + strings.TrimPrefix(f.srv.URL, "
 // Client returns a client for the fake, negotiating the API version as the sources' own
 // clients do; it is closed when the test ends.
 func (f *Fake) Client() *client.Client {
-	c, err := client.NewClientWithOpts(client.WithHost(f.Host()), client.WithHTTPClient(f.srv.Client()),
+	// A copy of the server's http.Client for each: the docker client wraps its Transport, and
+	// two clients of one http.Client, used at once, would race on it.
+	hc := *f.srv.Client()
+	c, err := client.NewClientWithOpts(client.WithHost(f.Host()), client.WithHTTPClient(&hc),
 		client.WithAPIVersionNegotiation())
 	if err != nil {
 		f.t.Fatal(err)

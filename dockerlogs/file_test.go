@@ -273,7 +273,7 @@ func TestFakeFileAPISwitch(t *testing.T) {
 	kill(r)
 
 	r = turn(dockerlogs.ReaderFile) // from the API's checkpoint, which has no file place
-	log(63) // the turn ends between two stdout lines at one time stamp
+	log(63)                         // the turn ends between two stdout lines at one time stamp
 	covered()
 	r.stop()
 	runs = append(runs, r.c.Messages())

@@ -341,6 +341,15 @@ func (r *fileReader) fill() (int, error) {
 // publish records where a read resumes: the start of the earliest line not emitted, or where
 // the reader is.
 func (r *fileReader) publish() {
+	if r.cur.HeadLen < headLen {
+		// Opened nearly empty (the engine had just created it): the hash takes in the
+		// bytes that came since, up to headLen, so that the file is told from another.
+		if n := min(r.cur.Offset+int64(r.end-r.start), headLen); n > int64(r.cur.HeadLen) {
+			if h, m := hashPrefix(r.file, int(n)); m > r.cur.HeadLen {
+				r.cur.Head, r.cur.HeadLen = h, m
+			}
+		}
+	}
 	p := r.at()
 	for _, w := range []*lineWriter{r.out, r.errw} {
 		if q, ok := w.track.first(); ok && q.before(p) {

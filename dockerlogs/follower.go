@@ -518,7 +518,7 @@ func (w *lineWriter) entry(e []byte) {
 	if !w.stampAt.IsZero() {
 		at = w.stampAt
 	} else if ts, rest, ok := bytes.Cut(e, []byte{' '}); ok {
-		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
+		if t, ok := parseStamp(ts); ok {
 			at, text = t, rest
 		} else {
 			at = w.partialAt // no time stamp, which the engine always sends: part of the line before

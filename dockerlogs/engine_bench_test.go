@@ -182,8 +182,12 @@ func cpuOf(b *testing.B, pid int) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
-// BenchmarkEngineLatency runs a container on the real engine that prints 100,000 lines of 100
-// bytes paced by the logger's -every 50us (about 20,000 lines/s on Linux), and reports how
+// latencyScript prints 20 lines of about 100 bytes, then sleeps a millisecond: a little
+// under 20,000 lines/s (a sleep lasts a little longer than asked).
+var latencyScript = strings.Repeat("out {i} GET /api/v1/items status=200 duration=1.2ms user=alice agent=curl/8.5 bytes=5120 cache=miss\n", 20) + "sleep 1ms"
+
+// BenchmarkEngineLatency runs a container on the real engine that prints 100,000 lines of
+// about 100 bytes, 20 then a pause of 1 ms (about 18,000 lines/s), and reports how
 // old each line is when the Source emits it (now minus the engine's time stamp), at the
 // median and the 99th percentile, for each reader, with the default multi-line rule.
 func BenchmarkEngineLatency(b *testing.B) {
@@ -217,7 +221,7 @@ func BenchmarkEngineLatency(b *testing.B) {
 				}
 				start := time.Now()
 				dockertest.Docker(b, "run", "-d", "--name", name, "--network", "none", image,
-					"/logger", "-id", "l", "-n", strconv.Itoa(n), "-min", "100", "-max", "100", "-every", "50us")
+					"/logger", "-n", strconv.Itoa(n/20), "-script", latencyScript)
 				for deadline := time.Now().Add(5 * time.Minute); got.Load() < n; time.Sleep(time.Millisecond) {
 					if time.Now().After(deadline) {
 						b.Fatalf("%d lines of %d read", got.Load(), n)

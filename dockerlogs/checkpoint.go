@@ -18,6 +18,7 @@ import (
 type position struct {
 	Time  time.Time `json:"time"`
 	Count int       `json:"count"`
+	seq   uint64    // the line's number in its stream, to find it among the held lines of the file reader
 }
 
 // checkpoint is what the state file of a container holds: a position per stream.
@@ -26,7 +27,10 @@ type checkpoint struct {
 	// Read is the start time, as the engine gives it, of a run of the container that was
 	// read to its end after it stopped: found stopped with this start time, it has no line
 	// that was not taken.
-	Read  string `json:"read,omitempty"`
+	Read string `json:"read,omitempty"`
+	// File, when the container's json-file is read, is where that read resumes: every line
+	// before it is emitted, and those after it that were are skipped by Streams.
+	File  *place `json:"file,omitempty"`
 	dirty bool
 }
 
@@ -84,6 +88,10 @@ func (c *checkpoint) clone() *checkpoint {
 		return nil
 	}
 	out := &checkpoint{Streams: map[string]*position{}, Read: c.Read}
+	if c.File != nil {
+		p := *c.File
+		out.File = &p
+	}
 	for k, p := range c.Streams {
 		cp := *p
 		out.Streams[k] = &cp
@@ -109,6 +117,22 @@ func (s *Source) advance(id, stream string, at time.Time, count int) {
 		return
 	}
 	c.Read, c.dirty = "", true
+}
+
+// advanceFile records where a read of the container's json-file resumes. It records nothing
+// for a container with no line taken yet: a checkpoint holds lines' positions first.
+func (s *Source) advanceFile(id string, p place) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.positions[id]
+	if c == nil || (c.File != nil && *c.File == p) {
+		return
+	}
+	if c.File == nil {
+		c.File = new(place)
+	}
+	*c.File = p
+	c.dirty = true
 }
 
 // advance moves p to q if q is further; it reports whether it did.

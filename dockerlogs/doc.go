@@ -1,12 +1,15 @@
-// Package dockerlogs is a qwatch source that follows the stdout and stderr of every container
-// through the engine's API, so a host needs no log driver change: containers keep the default
-// json-file driver (or local, or journald) and their lines arrive as messages.
+// Package dockerlogs is a qwatch source that follows the stdout and stderr of every container,
+// so a host needs no log driver change: containers keep the default json-file driver (or
+// local, or journald) and their lines arrive as messages. A json-file container's log is
+// read from its file when the program can open it, else through the engine's logs API (see
+// Reading the files).
 //
 // The Source subscribes to container events first and then lists the running containers, so
 // that a container started in between is not missed; it follows each container from its start
 // event (a --rm container that prints and exits at once is caught), and lists again every
-// RelistInterval to catch a start whose event was missed. Each container is read with the
-// engine's logs endpoint (follow, timestamps) and demultiplexed with the engine's own stdcopy.
+// RelistInterval to catch a start whose event was missed. Through the API, a container is
+// read with the engine's logs endpoint (follow, timestamps) and demultiplexed with the
+// engine's own stdcopy.
 // A TTY container's stream has no frames: it is split into the engine's entries by their time
 // stamps, and the terminal's carriage return at the end of each line is stripped.
 //
@@ -17,6 +20,43 @@
 // which. Messages carry the same container fields as the GELF path (ID, name, image ID and
 // name, command, creation time, labels). Each line's ID derives from (container, stream, time
 // stamp, ordinal among the stream's lines at that time stamp).
+//
+// # Reading the files
+//
+// The logs API costs the engine about three times the CPU a line costs it to write (it
+// decodes its own json-file again and sends each line as an HTTP chunk of its own), and
+// slows down a container that prints flat out. So with Config.Reader auto (the default), a
+// json-file container's log is read from the file the engine writes (inspect's LogPath),
+// when the engine is on this host (the client talks through a unix socket) and the file can
+// be opened; Config.DataRoot says where the engine's data root is mounted when the program
+// runs in a container. Other drivers (local, journald, the dual-logging cache), a remote
+// engine, a file that cannot be opened (no permission, gone) and Reader api go through the
+// API, as before. Each container's reader is logged (at debug, or at info when its file
+// could not be opened) and counted in Stats.FileReads and Stats.APIReads.
+//
+// The file is read in blocks of 256 KiB and each line decoded in place, without
+// encoding/json. At the file's end the reader polls: it waits 1 ms, doubling up to 200 ms
+// while nothing comes, so a new line of an idle container is read within 200 ms, and a busy
+// one's at once. The engine's rotation (max-size, max-file: NAME renamed NAME.1, NAME.1
+// NAME.2 and so on, and NAME created anew) is followed: the file being read is held open and
+// read to its end before the next, which is found by the device and inode of the current
+// one, not by its name, so that several rotations while the reader was behind are read
+// oldest first, each once. Lines lost are those the engine deleted before they were read (more
+// than max-file rotations behind), and rotated files compressed (compress=true) before the
+// reader got to them, which are skipped and counted in Stats.FilesSkipped. A file truncated
+// is read again from its start. A --rm container's file is deleted at its removal: the
+// reader holds it open and reads it to its end all the same; one removed before its file
+// could be opened is read through the API and the attachment made at its creation, as before.
+//
+// A checkpoint then also holds the place a read resumes from: the file's device, inode and
+// the hash of its first 256 bytes (an inode is reused after a rotated file is deleted), the
+// offset of the first line not yet emitted of either stream (held in a multi-line group, or
+// a line begun in 16 KiB pieces), and the ordinals of both streams there. After a restart
+// the file is found again by that identity among NAME, NAME.1 …, and read from the offset;
+// when it is gone, or the checkpoint came from the API reader, the read starts at the first
+// line at the checkpoint's time, found by bisection. Either way the IDs are those the API
+// reader derives, so a switch between the readers, or a restart with another Reader,
+// stores no line twice.
 //
 // # Multi-line events
 //

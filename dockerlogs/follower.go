@@ -27,6 +27,7 @@ type follower struct {
 	base      message.Message // the container's fields, copied into each line
 	rule      multiline.Rule  // how its lines are grouped, from its labels
 	destroyed bool            // the container was destroyed while followed (Source.mu)
+	died      chan struct{}   // a die event came: a file reader asks whether it still runs
 }
 
 // run follows the container; it returns why the container is skipped, or "". A container
@@ -76,11 +77,17 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 	if !fresh && ck != nil && info.State != nil && !info.State.Running && ck.Read == info.State.StartedAt {
 		return "" // stopped, and read to its end before
 	}
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
-	var started time.Time
-	if info.State != nil {
-		started, _ = time.Parse(time.RFC3339Nano, info.State.StartedAt)
+	path, why := s.logFile(info)
+	if path != "" && f.readFile(ctx, fresh, info, ck, path, emit) {
+		return ""
 	}
+	if path != "" {
+		why = "file not readable"
+	}
+	s.apiReads.Add(1)
+	s.log.Debug("dockerlogs: reading container logs", "container", f.base.Container.Name, "reader", ReaderAPI, "why", why)
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+	started := startedAt(info)
 	switch {
 	case ck != nil:
 		opts.Since = since(ck.earliest())
@@ -240,15 +247,11 @@ func (f *follower) drain(ctx context.Context, opts container.LogsOptions, out, e
 // holding one of Config.MaxBackfills places. It reports false when ctx ended first.
 func (f *follower) backfill(ctx context.Context, opts container.LogsOptions, out, errw *lineWriter) bool {
 	s := f.src
-	s.backfillsWaiting.Add(1)
-	select {
-	case s.backfills <- struct{}{}:
-		s.backfillsWaiting.Add(-1)
-	case <-ctx.Done():
-		s.backfillsWaiting.Add(-1)
+	release, ok := s.backfillPlace(ctx)
+	if !ok {
 		return false
 	}
-	defer func() { <-s.backfills }()
+	defer release()
 	opts.Follow, opts.Until = false, since(time.Now())
 	body, err := s.client.ContainerLogs(ctx, f.id, opts)
 	if err != nil {
@@ -260,6 +263,19 @@ func (f *follower) backfill(ctx context.Context, opts container.LogsOptions, out
 		s.log.Warn("dockerlogs: reading what a container wrote while not followed", "container", f.base.Container.Name, "err", err)
 	}
 	return ctx.Err() == nil
+}
+
+// backfillPlace waits for one of Config.MaxBackfills places and returns the function that
+// gives it back; false when ctx ended first.
+func (s *Source) backfillPlace(ctx context.Context) (func(), bool) {
+	s.backfillsWaiting.Add(1)
+	defer s.backfillsWaiting.Add(-1)
+	select {
+	case s.backfills <- struct{}{}:
+		return func() { <-s.backfills }, true
+	case <-ctx.Done():
+		return nil, false
+	}
 }
 
 // copyStreams reads a logs stream to its end into the writers: stdcopy frames, or a TTY
@@ -476,6 +492,8 @@ type lineWriter struct {
 
 	last time.Time // the time of the last line
 	ord  int       // lines at exactly last so far
+
+	track *heldLines // where the lines taken and not emitted begin in the file; nil reading the API
 }
 
 // Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
@@ -500,7 +518,7 @@ func (w *lineWriter) entry(e []byte) {
 	if !w.stampAt.IsZero() {
 		at = w.stampAt
 	} else if ts, rest, ok := bytes.Cut(e, []byte{' '}); ok {
-		if t, err := time.Parse(time.RFC3339Nano, string(ts)); err == nil {
+		if t, ok := parseStamp(ts); ok {
 			at, text = t, rest
 		} else {
 			at = w.partialAt // no time stamp, which the engine always sends: part of the line before
@@ -508,8 +526,17 @@ func (w *lineWriter) entry(e []byte) {
 	} else {
 		at = w.partialAt
 	}
+	w.piece(at, text)
+}
+
+// piece takes one entry's text, stamped at: a whole line ending in a newline, or a piece of
+// a longer one.
+func (w *lineWriter) piece(at time.Time, text []byte) {
 	if w.partial != nil && !at.Equal(w.partialAt) {
 		w.flushPieces() // the pieces of a line share its time: that line ended
+	}
+	if w.partial == nil && w.track != nil {
+		w.track.begin()
 	}
 	// The engine cuts lines into pieces of pieceSize bytes. json-file ends a line's last piece
 	// with a newline; the local driver does not, so a shorter piece ends a line too.
@@ -601,6 +628,9 @@ func (w *lineWriter) emitEvent(m message.Message, last position, partial bool) {
 	s.bytes.Add(uint64(size))
 	if !partial {
 		s.advance(w.f.id, w.stream, last.Time, last.Count)
+		if w.track != nil {
+			w.track.emitted(last.seq)
+		}
 	}
 }
 
@@ -618,6 +648,9 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 	if w.resuming {
 		if at.Before(w.ck.Time) || (at.Equal(w.ck.Time) && w.ord < w.ck.Count) {
 			w.f.src.resumed.Add(1)
+			if w.track != nil {
+				w.track.dropPending()
+			}
 			return false
 		}
 		w.resuming = false // past the checkpoint: from here no line is dropped for its time
@@ -628,6 +661,9 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 	m.Fields = map[string]any{"stream": w.stream}
 	m.ID = message.DerivedID(at, w.f.id+"/"+w.stream+"/"+strconv.Itoa(w.ord))
 	p := position{Time: at, Count: w.ord + 1}
+	if w.track != nil {
+		p.seq = w.track.take()
+	}
 	if !w.took {
 		w.taken, w.took = p, true
 	} else {

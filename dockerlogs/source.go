@@ -94,6 +94,18 @@ type Config struct {
 	// MultilineBytes bounds the text bytes of the lines all containers' streams hold together
 	// while they wait to be grouped (multiline.DefaultBudget); see multiline.Budget.
 	MultilineBytes int
+	// Reader says how containers' logs are read: ReaderAuto (or empty) reads the json-file
+	// of a json-file container from the file system when the engine is on this host (its
+	// client talks through a unix socket) and the file can be opened, else through the
+	// engine's logs API; ReaderAPI always through the API; ReaderFile reads the files of a
+	// remote engine too (its data root mounted here, see DataRoot), falling back to the API
+	// for a container whose file cannot be opened. See the package documentation.
+	Reader string
+	// DataRoot is where the engine's data root (docker info's DockerRootDir,
+	// /var/lib/docker by default) is mounted in this program's file system when it is not
+	// at the same path: a program in a container with -v /var/lib/docker:/host/docker:ro
+	// sets /host/docker. Empty: log paths are read as the engine gives them.
+	DataRoot string
 	// Logger reports what goes wrong: the engine out of reach, a container or checkpoint
 	// that cannot be read or written, output lost (nil: slog.Default()).
 	Logger *slog.Logger
@@ -124,6 +136,14 @@ type Stats struct {
 	// Multiline.Groups messages hold Multiline.Joined lines. Evicted stays 0: the Source keeps
 	// a stream of its own for each container's stdout and stderr.
 	Multiline multiline.Stats
+	// FileReads and APIReads count the reads of containers' logs by the reader used: their
+	// json-files, or the engine's logs API. A container is counted at each of its starts.
+	FileReads, APIReads uint64
+	// FilesSkipped counts rotated log files not read: compressed (the json-file driver's
+	// compress option) before the reader got to them.
+	FilesSkipped uint64
+	// FileErrors counts lines of json-files that could not be decoded, and were skipped.
+	FileErrors uint64
 	// MultilineLabelErrors counts containers whose label qwatch.multiline or
 	// qwatch.multiline.start could not be read; their lines were grouped by
 	// Config.MultilineRule.
@@ -157,6 +177,9 @@ type Source struct {
 	backfillsWaiting                                                         atomic.Int64
 	budget                                                                   *multiline.Budget // shared by every container's streams
 	labelErrors                                                              atomic.Uint64
+	fileReads, apiReads, filesSkipped, fileErrors                            atomic.Uint64
+	local                                                                    bool   // the engine is on this host: its log paths are ours
+	rootDir                                                                  string // the engine's data root, as it names it
 }
 
 // NewSource checks cfg, finds Config.SelfID when it is empty, and returns a Source. It does
@@ -180,6 +203,13 @@ func NewSource(cfg Config) (*Source, error) {
 	case "none":
 		cfg.SelfID = ""
 	}
+	switch cfg.Reader {
+	case "":
+		cfg.Reader = ReaderAuto
+	case ReaderAuto, ReaderAPI, ReaderFile:
+	default:
+		return nil, fmt.Errorf("dockerlogs: reader %q: want auto, api or file", cfg.Reader)
+	}
 	for _, p := range cfg.ExcludeNames {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("dockerlogs: exclude pattern %q: %w", p, err)
@@ -196,6 +226,7 @@ func NewSource(cfg Config) (*Source, error) {
 		}
 		s.client, s.ownClient = c, true
 	}
+	s.local = strings.HasPrefix(s.client.DaemonHost(), "unix://")
 	return s, nil
 }
 
@@ -212,7 +243,8 @@ func (s *Source) Stats() Stats {
 		Truncated: s.truncated.Load(), Skipped: skipped, Resumed: s.resumed.Load(),
 		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load(),
 		Backfilling: len(s.backfills), BackfillsWaiting: int(s.backfillsWaiting.Load()),
-		Multiline: s.budget.Stats(), MultilineLabelErrors: s.labelErrors.Load()}
+		Multiline: s.budget.Stats(), MultilineLabelErrors: s.labelErrors.Load(),
+		FileReads: s.fileReads.Load(), APIReads: s.apiReads.Load(), FilesSkipped: s.filesSkipped.Load(), FileErrors: s.fileErrors.Load()}
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,
@@ -277,12 +309,12 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 		if err != nil {
 			return fmt.Errorf("engine info: %w", err)
 		}
-		s.host = info.Name
+		s.host, s.rootDir = info.Name, info.DockerRootDir
 	}
 	// Subscribed before listing, so that a container started in between is not missed.
 	msgs, errs := s.client.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("event", "start"),
-		filters.Arg("event", "destroy"))})
+		filters.Arg("event", "die"), filters.Arg("event", "destroy"))})
 	if err := s.relist(ctx, followCtx, wg, emit, true); err != nil {
 		return err
 	}
@@ -302,6 +334,8 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 				s.attachEarly(followCtx, wg, ev.Actor.ID)
 			case events.ActionStart:
 				s.follow(followCtx, wg, ev.Actor.ID, true, ev.Actor.Attributes, emit)
+			case events.ActionDie:
+				s.died(ev.Actor.ID)
 			case events.ActionDestroy:
 				s.destroy(ev.Actor.ID)
 			}
@@ -354,7 +388,7 @@ func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fres
 		s.mu.Unlock()
 		return
 	}
-	f := &follower{src: s, id: id}
+	f := &follower{src: s, id: id, died: make(chan struct{}, 1)}
 	s.following[id] = f
 	s.mu.Unlock()
 	wg.Go(func() {
@@ -391,6 +425,18 @@ func (s *Source) destroy(id string) {
 	s.mu.Unlock()
 	s.dropEarly(id)
 	s.forget(id)
+}
+
+// died tells the container's follower, if any, that a die event came.
+func (s *Source) died(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.following[id]; ok {
+		select {
+		case f.died <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // skipByAttributes decides what it can from a start event's attributes (name and labels),

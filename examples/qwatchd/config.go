@@ -47,6 +47,8 @@ type config struct {
 	ListenAll       bool
 	StateDir        string
 	DockerLogs      bool
+	DockerLogsRead  string
+	DockerDataRoot  string
 	Spool           bool
 	SpoolMaxBytes   int64
 	ShutdownTimeout time.Duration
@@ -132,6 +134,8 @@ var settings = []setting{
 	boolSetting("healthcheck", "ask the qwatchd running with these settings for its /healthz (at -http), print the answer and exit 0 when healthy, 1 otherwise: a container's HEALTHCHECK", func(c *config) *bool { return &c.Healthcheck }),
 	boolSetting("listen-all", "allow listening on addresses other than loopback (127.0.0.0/8, ::1, localhost)", func(c *config) *bool { return &c.ListenAll }),
 	boolSetting("docker-logs", "follow every container's output through the engine API, no log driver change needed (default true when an engine answers; GELF-driver containers are left to the GELF source)", func(c *config) *bool { return &c.DockerLogs }),
+	stringSetting("docker-logs-reader", "how container logs are read: auto (a json-file container's log file when the engine is on this host and the file can be opened, else the engine API), api, or file (the files of a remote engine too, its data root mounted here)", func(c *config) *string { return &c.DockerLogsRead }),
+	stringSetting("docker-data-root", "`DIR` where the engine's data root (/var/lib/docker) is mounted here, when qwatchd runs in a container (e.g. -v /var/lib/docker:/host/docker:ro and /host/docker); empty: the engine's own paths", func(c *config) *string { return &c.DockerDataRoot }),
 	boolSetting("spool", "spool the Elasticsearch sink on disk in the state directory, so outages and kill -9 lose nothing (default true; =false for a memory queue that drops its oldest when full)", func(c *config) *bool { return &c.Spool }),
 	{name: "spool-max-bytes", usage: "most `BYTES` the Elasticsearch spool may hold on disk (default 1 GiB); past it the oldest segment is dropped, counted", set: func(c *config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -304,7 +304,8 @@ func defaultStateDir(getenv func(string) string) string {
 	return "none"
 }
 
-// setupDockerLogs follows every container's output through the engine's API, grouping
+// setupDockerLogs follows every container's output, from its json-file or through the
+// engine's API (-docker-logs-reader), grouping
 // multi-line events by -multiline or -multiline-start unless a container's labels say
 // otherwise.
 func (d *daemon) setupDockerLogs(c *client.Client) error {
@@ -318,6 +319,8 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 		StateDir:      dir,
 		Flush:         d.hub.Sync, // a checkpoint never runs ahead of what is written or spooled
 		MultilineRule: rule,
+		Reader:        d.cfg.DockerLogsRead,
+		DataRoot:      d.cfg.DockerDataRoot,
 		Logger:        d.log,
 	})
 	if err != nil {
@@ -328,8 +331,9 @@ func (d *daemon) setupDockerLogs(c *client.Client) error {
 	d.reg.MustRegister(dockerstats.Logs(src))
 	d.final = append(d.final, func() string {
 		st := src.Stats()
-		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d multiline_groups=%d joined_lines=%d continuations=%d multiline_label_errors=%d",
-			st.Lines, st.Joined, st.Truncated, st.Missed, st.Multiline.Groups, st.Multiline.Joined, st.Multiline.Continuations, st.MultilineLabelErrors)
+		return fmt.Sprintf("docker-logs lines=%d joined=%d truncated=%d missed=%d multiline_groups=%d joined_lines=%d continuations=%d multiline_label_errors=%d file_reads=%d api_reads=%d files_skipped=%d",
+			st.Lines, st.Joined, st.Truncated, st.Missed, st.Multiline.Groups, st.Multiline.Joined, st.Multiline.Continuations, st.MultilineLabelErrors,
+			st.FileReads, st.APIReads, st.FilesSkipped)
 	})
 	return d.hub.AddSource("docker-logs", src)
 }

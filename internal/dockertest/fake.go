@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,6 +65,8 @@ type Fake struct {
 	filters     string
 	logRequests map[string][]url.Values
 	requests    map[string]int
+
+	logDir string // with WriteLogFiles: where containers' json-files are written
 
 	hijacked sync.WaitGroup
 	conns    map[net.Conn]struct{}
@@ -127,6 +131,7 @@ type fakeContainer struct {
 	changed    chan struct{} // closed and replaced when a line is logged or the state changes
 	faults     Faults
 	attached   int // attach streams open now
+	logPath    string
 }
 
 // NewFake starts a fake engine; it stops when the test ends, ending every stream.
@@ -193,7 +198,10 @@ func (f *Fake) Host() string { return "tcp://" + strings.TrimPrefix(f.srv.URL, "
 // Client returns a client for the fake, negotiating the API version as the sources' own
 // clients do; it is closed when the test ends.
 func (f *Fake) Client() *client.Client {
-	c, err := client.NewClientWithOpts(client.WithHost(f.Host()), client.WithHTTPClient(f.srv.Client()),
+	// A copy of the server's http.Client for each: the docker client wraps its Transport, and
+	// two clients of one http.Client, used at once, would race on it.
+	hc := *f.srv.Client()
+	c, err := client.NewClientWithOpts(client.WithHost(f.Host()), client.WithHTTPClient(&hc),
 		client.WithAPIVersionNegotiation())
 	if err != nil {
 		f.t.Fatal(err)
@@ -241,6 +249,15 @@ func (f *Fake) Add(c Container) string {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.logDir != "" && c.Driver == "json-file" {
+		fc.logPath = filepath.Join(f.logDir, c.ID, c.ID+"-json.log")
+		if err := os.MkdirAll(filepath.Dir(fc.logPath), 0o755); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := os.WriteFile(fc.logPath, nil, 0o644); err != nil {
+			f.t.Fatal(err)
+		}
+	}
 	f.containers[c.ID] = fc
 	return c.ID
 }
@@ -287,6 +304,9 @@ func (f *Fake) Remove(id string) {
 	if c == nil {
 		f.t.Fatalf("fake engine: no container %s to remove", id)
 	}
+	if c.logPath != "" {
+		os.RemoveAll(filepath.Dir(c.logPath))
+	}
 	f.event(events.ActionDestroy, c.Container, nil, 0, true)
 }
 
@@ -298,7 +318,75 @@ func (f *Fake) Remove(id string) {
 // carriage return, and its stream has no frames, so that its pieces follow one another with
 // nothing between them but their time stamps.
 func (f *Fake) Log(id string, lines ...Line) {
-	f.change(id, func(c *fakeContainer) { c.log = append(c.log, lines...) })
+	f.change(id, func(c *fakeContainer) {
+		c.log = append(c.log, lines...)
+		if c.logPath != "" {
+			f.appendFile(c, lines)
+		}
+	})
+}
+
+// WriteLogFiles makes the fake write the log of each json-file container added from now on
+// to dir/ID/ID-json.log, in the json-file driver's format (each piece of a line a JSON object
+// of its own), as the engine does under its data root, and report that path as the
+// container's LogPath. Removing a container deletes its directory.
+func (f *Fake) WriteLogFiles(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.logDir = dir
+}
+
+// LogPath returns the path of a container's json-file, or "" if the fake writes none.
+func (f *Fake) LogPath(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.containers[id]; c != nil {
+		return c.logPath
+	}
+	return ""
+}
+
+// RotateLog rotates a container's json-file as the engine does at max-size with maxFiles:
+// NAME.(k) is renamed NAME.(k+1) from the oldest, the oldest past maxFiles-1 is replaced, NAME
+// becomes NAME.1, and an empty NAME is created.
+func (f *Fake) RotateLog(id string, maxFiles int) {
+	f.change(id, func(c *fakeContainer) {
+		for k := maxFiles - 1; k > 1; k-- {
+			os.Rename(fmt.Sprintf("%s.%d", c.logPath, k-1), fmt.Sprintf("%s.%d", c.logPath, k))
+		}
+		if err := os.Rename(c.logPath, c.logPath+".1"); err != nil {
+			f.t.Fatal(err)
+		}
+		if err := os.WriteFile(c.logPath, nil, 0o644); err != nil {
+			f.t.Fatal(err)
+		}
+	})
+}
+
+// appendFile writes lines to a container's json-file.
+func (f *Fake) appendFile(c *fakeContainer, lines []Line) {
+	var b []byte
+	for _, l := range lines {
+		for _, e := range pieces(l.Text, c.Driver, c.TTY) {
+			entry, err := json.Marshal(struct {
+				Log    string `json:"log"`
+				Stream string `json:"stream"`
+				Time   string `json:"time"`
+			}{e, l.Stream, l.Time.UTC().Format(time.RFC3339Nano)})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			b = append(append(b, entry...), '\n')
+		}
+	}
+	file, err := os.OpenFile(c.logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer file.Close()
+	if _, err := file.Write(b); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // SetFaults sets what a container's endpoints do wrong from now on.
@@ -614,7 +702,7 @@ func (f *Fake) serveInspect(w http.ResponseWriter, r *http.Request) {
 		path, args = c.Cmd[0], c.Cmd[1:]
 	}
 	writeJSON(w, container.InspectResponse{
-		ContainerJSONBase: &container.ContainerJSONBase{ID: c.ID, Name: "/" + c.Name, Image: c.imageID,
+		ContainerJSONBase: &container.ContainerJSONBase{ID: c.ID, Name: "/" + c.Name, Image: c.imageID, LogPath: c.logPath,
 			Created: c.created.UTC().Format(time.RFC3339Nano), Path: path, Args: args, State: state,
 			HostConfig: &container.HostConfig{LogConfig: container.LogConfig{Type: c.Driver}, AutoRemove: c.AutoRemove}},
 		Config: &container.Config{Image: c.Image, Labels: c.Labels, Tty: c.TTY, Cmd: c.Cmd},

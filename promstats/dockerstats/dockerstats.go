@@ -65,5 +65,10 @@ func Logs(src interface{ Stats() dockerlogs.Stats }) prometheus.Collector {
 	b.Counter("multiline_label_errors_total", "Containers whose qwatch.multiline or qwatch.multiline.start label is invalid; the default rule groups their lines.", func(s st) uint64 { return s.MultilineLabelErrors })
 	b.Gauge("multiline_held_bytes", "Bytes of the lines held now until it is known whether they begin or continue a multi-line event.", func(s st) float64 { return float64(s.Multiline.Held) })
 	collect.CounterByKey(b, "skipped_total", "Containers not followed, by reason.", "reason", func(s st) map[string]uint64 { return s.Skipped })
+	collect.CounterByKey(b, "reads_total", "Starts of reading a container's logs, by reader: its json-file, or the engine's logs API.", "reader", func(s st) map[string]uint64 {
+		return map[string]uint64{"file": s.FileReads, "api": s.APIReads}
+	})
+	b.Counter("files_skipped_total", "Rotated log files not read because they were compressed before the reader got to them.", func(s st) uint64 { return s.FilesSkipped })
+	b.Counter("file_errors_total", "Lines of json-files that could not be decoded, skipped.", func(s st) uint64 { return s.FileErrors })
 	return b.Collector(src.Stats)
 }

@@ -147,3 +147,53 @@ func BenchmarkUDPWorker(b *testing.B) {
 	b.ReportMetric(float64(on.Nanoseconds())/float64(n), "on-ns/msg")
 	b.ReportMetric(float64(off)/float64(on), "on/off")
 }
+
+// The inflate benchmarks inflate dockerPayload, gzipped as Docker's driver does, three ways:
+// a new compress/gzip reader per message (what go-gelf's reader does: the baseline), one
+// compress/gzip reader Reset for each, and the decoder's inflater (klauspost/compress,
+// reset, reading straight into a kept buffer).
+
+func BenchmarkInflate(b *testing.B) {
+	payload := dockerCompressed(b, false)
+	var src bytes.Reader
+	std, err := stdgzip.NewReader(bytes.NewReader(payload))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]byte, 0, 4096)
+	var inf inflater
+	for _, way := range []struct {
+		name    string
+		inflate func() error
+	}{
+		{"baseline-std-new", func() error {
+			r, err := stdgzip.NewReader(bytes.NewReader(payload))
+			if err == nil {
+				_, err = io.ReadAll(r)
+			}
+			return err
+		}},
+		{"std-reset", func() error {
+			src.Reset(payload)
+			err := std.Reset(&src)
+			if err == nil {
+				_, err = bytes.NewBuffer(out[:0]).ReadFrom(std)
+			}
+			return err
+		}},
+		{"inflater", func() error {
+			_, err := inf.inflate(payload, false, DefaultMaxMessageSize)
+			return err
+		}},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			b.SetBytes(int64(len(dockerPayload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := way.inflate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -19,58 +19,80 @@ import (
 // inflated on every core and still come out in the order they came:
 //
 //   - one reader takes the datagrams from the socket, a batch a system call (recvmmsg), and
-//     does nothing else, so the kernel's buffer is emptied as fast as datagrams arrive. It
-//     numbers each datagram in its sender's lane;
-//   - UDPWorkers decoders, any of them for any datagram, reassemble chunks, inflate and
-//     decode: inflating a gzip message (Docker's default) costs several times the read;
+//     does little else, so the kernel's buffer is emptied as fast as datagrams arrive. It
+//     numbers each batch in every lane it holds datagrams of;
+//   - UDPWorkers decoders, any of them for any batch, reassemble chunks, inflate and decode:
+//     inflating a gzip message (Docker's default) costs several times the read;
 //   - UDPWorkers lanes, each for the senders (address and port) that hash to it, put the
-//     decoded messages back in their numbered order and hand them, one at a time, to the
-//     lane's joiner, grouping and emit. Docker's driver opens a socket per container, so each
-//     container's lines keep their order, and the pieces of a split line meet in one joiner.
+//     decoded parts of the batches back in their numbered order and hand the messages, one
+//     at a time, to the lane's joiner, grouping and emit. Docker's driver opens a socket per
+//     container, so each container's lines keep their order, and the pieces of a split line
+//     meet in one joiner.
+//
+// A batch, not a datagram, is what passes between the stages, so that a busy socket costs a
+// few goroutine wake-ups per read rather than per datagram.
 //
 // What is between the reader and emit is bounded twice: udpWindow datagrams at most (read,
-// not yet emitted), and udpHeldBytes of decoded messages waiting for an earlier one of their
-// lane or for emit, which the reader may overshoot by what the decoders have in hand
-// (udpQueuePerWorker+1 messages a decoder, each at most MaxMessageSize). When either is
-// full the reader waits, and the datagrams wait in the socket's buffer, where the kernel
-// counts what overflows it (Stats.KernelDrops): nothing is dropped unseen in between.
+// not yet emitted), and the decoded messages waiting for an earlier part of their lane or
+// for emit take udpHeldBytes, plus at most a message (MaxMessageSize) a decoder: a decoder
+// that finds the bound reached leaves the rest of its batch undecoded, for the lanes to
+// decode in turn. When the window is full the reader waits, and the datagrams wait in the
+// socket's buffer, where the kernel counts what overflows it (Stats.KernelDrops): nothing is
+// dropped unseen in between.
 
 const (
 	// udpWindow bounds the datagrams of one socket that were read and not yet emitted.
-	udpWindow = 512
+	udpWindow = 1024
 	// udpHeldBytes bounds (see above) the decoded messages of one socket waiting to be
 	// emitted, by message.Message.Size.
 	udpHeldBytes = 16 << 20
-	// udpQueuePerWorker is how many datagrams wait for a decoder, per decoder: few, as a
-	// decoded message may be large and the reader cannot tell before it is decoded.
-	udpQueuePerWorker = 4
+	// udpQueuePerWorker is how many batches wait for a decoder, per decoder.
+	udpQueuePerWorker = 2
 	// udpBatch is how many datagrams one read takes at most; each has a buffer of the
 	// largest datagram, 64 KiB.
 	udpBatch = 32
 )
 
-// udpJob is one datagram read, in a buffer of the pool, numbered in its lane.
-type udpJob struct {
-	buf  *[]byte
-	at   time.Time
-	seq  uint64
-	lane *lane
+// inbound is a datagram as read: its sender and its bytes, which dispatch copies.
+type inbound struct {
+	from netip.AddrPort
+	data []byte
 }
 
-// decoded is what a decoder made of a datagram: a message, or nothing (a chunk that did not
-// complete its message, or input rejected and counted).
-type decoded struct {
-	seq  uint64
+// datagram is one datagram read, in a buffer of the pool, and its lane.
+type datagram struct {
+	buf  *[]byte
+	lane int
+}
+
+// batch is the datagrams one read took, received at at, and the number of the batch's part
+// in each lane it has datagrams of.
+type batch struct {
+	ds   []datagram
 	at   time.Time
-	m    message.Message
-	ok   bool
-	size int64 // m.Size(), held against udpHeldBytes until emitted
+	seqs []uint64 // by lane
+}
+
+// part is what a decoder made of a batch's datagrams of one lane, in their order.
+type part struct {
+	seq   uint64
+	at    time.Time
+	items []item
+	size  int64 // the decoded messages' Size, held against udpHeldBytes until emitted
+}
+
+// item is one datagram of a part: a message, or nothing (a chunk that did not complete its
+// message, or input rejected and counted), or, past the byte bound, the datagram undecoded.
+type item struct {
+	m   message.Message
+	ok  bool
+	raw *[]byte
 }
 
 // lane restores the order of the datagrams of the senders that hash to it.
 type lane struct {
-	in   chan decoded // never full: it has room for the whole window
-	next uint64       // the number of the lane's next datagram; the reader's alone
+	in   chan part // never full: it has room for the whole window
+	next uint64    // the number of the lane's next part; the reader's alone
 }
 
 var datagramBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
@@ -78,14 +100,10 @@ var datagramBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); retur
 // udpPipeline is the decoders and lanes of one socket.
 type udpPipeline struct {
 	s      *Source
-	jobs   chan udpJob
+	jobs   chan *batch
 	lanes  []*lane
 	window chan struct{} // a token per datagram read and not yet emitted
-
-	held    atomic.Int64 // bytes of decoded messages not yet emitted
-	waiting atomic.Bool  // the reader waits for held to fall
-	mu      sync.Mutex
-	fell    *sync.Cond
+	held   atomic.Int64  // bytes of decoded messages not yet emitted
 
 	decoders, lanesWG sync.WaitGroup
 }
@@ -93,11 +111,11 @@ type udpPipeline struct {
 // startUDP starts the decoders and lanes of a socket whose messages go to emit.
 func (s *Source) startUDP(emit func(message.Message)) *udpPipeline {
 	n := s.cfg.UDPWorkers
-	p := &udpPipeline{s: s, jobs: make(chan udpJob, n*udpQueuePerWorker), window: make(chan struct{}, udpWindow)}
-	p.fell = sync.NewCond(&p.mu)
+	p := &udpPipeline{s: s, jobs: make(chan *batch, n*udpQueuePerWorker), window: make(chan struct{}, udpWindow)}
 	for range n {
-		ln := &lane{in: make(chan decoded, udpWindow)}
-		p.lanes = append(p.lanes, ln)
+		p.lanes = append(p.lanes, &lane{in: make(chan part, udpWindow)})
+	}
+	for _, ln := range p.lanes {
 		p.lanesWG.Go(func() { p.runLane(ln, emit) })
 		p.decoders.Go(p.decode)
 	}
@@ -114,60 +132,60 @@ func (p *udpPipeline) stop() {
 	p.lanesWG.Wait()
 }
 
-// dispatch numbers a datagram from a sender, received at at, in its lane and queues it for
-// a decoder; it waits while the window or the bytes held are full. data is copied.
-func (p *udpPipeline) dispatch(from netip.AddrPort, data []byte, at time.Time) {
-	p.window <- struct{}{}
-	if p.held.Load() > udpHeldBytes {
-		p.waitHeld()
+// dispatch queues the datagrams of one read, received at at, for a decoder, numbered in
+// their lanes; it waits while the window is full. The datagrams' bytes are copied.
+func (p *udpPipeline) dispatch(in []inbound, at time.Time) {
+	b := &batch{ds: make([]datagram, len(in)), at: at, seqs: make([]uint64, len(p.lanes))}
+	numbered := make([]bool, len(p.lanes))
+	for i, d := range in {
+		p.window <- struct{}{}
+		buf := datagramBufs.Get().(*[]byte)
+		*buf = append((*buf)[:0], d.data...)
+		l := senderSlot(d.from, len(p.lanes))
+		b.ds[i] = datagram{buf: buf, lane: l}
+		if !numbered[l] {
+			numbered[l] = true
+			b.seqs[l] = p.lanes[l].next
+			p.lanes[l].next++
+		}
 	}
-	buf := datagramBufs.Get().(*[]byte)
-	*buf = append((*buf)[:0], data...)
-	ln := p.lanes[senderSlot(from, len(p.lanes))]
-	p.jobs <- udpJob{buf: buf, at: at, seq: ln.next, lane: ln}
-	ln.next++
+	p.jobs <- b
 }
 
-// waitHeld waits until the decoded messages held take at most udpHeldBytes.
-func (p *udpPipeline) waitHeld() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.waiting.Store(true)
-	for p.held.Load() > udpHeldBytes {
-		p.fell.Wait()
-	}
-	p.waiting.Store(false)
-}
-
-// release gives back what an emitted (or empty) result held.
-func (p *udpPipeline) release(size int64) {
-	<-p.window
-	if size == 0 {
-		return
-	}
-	// The reader stores waiting before it looks at held, and a lane looks at waiting after
-	// it lowered held: one of them sees the other's write, so no wake-up is missed.
-	if p.held.Add(-size) <= udpHeldBytes && p.waiting.Load() {
-		p.mu.Lock()
-		p.fell.Signal()
-		p.mu.Unlock()
-	}
-}
-
-// decode is a decoder: it turns datagrams into messages for their lanes until jobs closes.
+// decode is a decoder: it decodes batches into parts for their lanes until jobs closes.
 func (p *udpPipeline) decode() {
 	dec := p.s.newDecoder()
-	for j := range p.jobs {
-		r := decoded{seq: j.seq, at: j.at}
-		r.m, r.ok = p.s.decodeDatagram(dec, *j.buf, j.at)
-		if cap(*j.buf) <= 64<<10 {
-			datagramBufs.Put(j.buf)
+	parts := make([]part, len(p.lanes))
+	for b := range p.jobs {
+		for _, d := range b.ds {
+			pt := &parts[d.lane]
+			if p.held.Load() > udpHeldBytes {
+				pt.items = append(pt.items, item{raw: d.buf})
+				continue
+			}
+			var it item
+			it.m, it.ok = p.s.decodeDatagram(dec, *d.buf, b.at)
+			putDatagram(d.buf)
+			if it.ok {
+				size := int64(it.m.Size())
+				pt.size += size
+				p.held.Add(size)
+			}
+			pt.items = append(pt.items, it)
 		}
-		if r.ok {
-			r.size = int64(r.m.Size())
-			p.held.Add(r.size)
+		for l := range parts {
+			if pt := parts[l]; pt.items != nil {
+				pt.seq, pt.at = b.seqs[l], b.at
+				p.lanes[l].in <- pt
+				parts[l] = part{}
+			}
 		}
-		j.lane.in <- r
+	}
+}
+
+func putDatagram(buf *[]byte) {
+	if cap(*buf) <= 64<<10 {
+		datagramBufs.Put(buf)
 	}
 }
 
@@ -177,11 +195,12 @@ func (p *udpPipeline) decode() {
 // Config.Multiline.TickEvery, whether datagrams come or not.
 func (p *udpPipeline) runLane(ln *lane, emit func(message.Message)) {
 	s := p.s
+	dec := s.newDecoder() // for the datagrams the decoders left undecoded
 	l := s.newLines(emit)
 	defer l.finish() // the socket is closed: nothing more can come
-	// The results that came before their turn, by number modulo the window: a lane never
-	// has more than the window outstanding, so two never share a place.
-	early := make([]decoded, udpWindow)
+	// The parts that came before their turn, by number modulo the window: a lane never has
+	// more than the window's datagrams outstanding, so two parts never share a place.
+	early := make([]part, udpWindow)
 	have := make([]bool, udpWindow)
 	var next uint64
 	idle := time.NewTimer(time.Hour)
@@ -203,20 +222,17 @@ func (p *udpPipeline) runLane(ln *lane, emit func(message.Message)) {
 			ticked = tick.C
 		}
 		select {
-		case r, ok := <-ln.in:
+		case pt, ok := <-ln.in:
 			if !ok {
 				return
 			}
-			i := r.seq % udpWindow
-			early[i], have[i] = r, true
+			i := pt.seq % udpWindow
+			early[i], have[i] = pt, true
 			for i = next % udpWindow; have[i]; i = next % udpWindow {
-				r := early[i]
-				early[i], have[i] = decoded{}, false
+				pt := early[i]
+				early[i], have[i] = part{}, false
 				next++
-				if r.ok {
-					l.add(r.m, r.at)
-				}
-				p.release(r.size)
+				p.emitPart(dec, l, pt)
 			}
 		case <-wait:
 			l.flushJoined()
@@ -225,6 +241,22 @@ func (p *udpPipeline) runLane(ln *lane, emit func(message.Message)) {
 			l.tick(now)
 		}
 	}
+}
+
+// emitPart hands a part's messages to the lane's lines, decoding those left undecoded, and
+// gives back the window and bytes they held.
+func (p *udpPipeline) emitPart(dec *decoder, l *lines, pt part) {
+	for _, it := range pt.items {
+		if it.raw != nil {
+			it.m, it.ok = p.s.decodeDatagram(dec, *it.raw, pt.at)
+			putDatagram(it.raw)
+		}
+		if it.ok {
+			l.add(it.m, pt.at)
+		}
+		<-p.window
+	}
+	p.held.Add(-pt.size)
 }
 
 // udpBatchReader reads many datagrams in one system call: recvmmsg on Linux, one at a time
@@ -246,6 +278,7 @@ func (s *Source) readUDP(conn *net.UDPConn, emit func(message.Message)) {
 	defer p.stop()
 	br := batchReader(conn)
 	batch := make([]ipv4.Message, udpBatch)
+	in := make([]inbound, 0, udpBatch)
 	for i := range batch {
 		batch[i].Buffers = [][]byte{make([]byte, 65536)}
 	}
@@ -269,12 +302,13 @@ func (s *Source) readUDP(conn *net.UDPConn, emit func(message.Message)) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		at := time.Now()
+		in = in[:0]
 		for _, m := range batch[:n] {
 			s.datagrams.Add(1)
 			s.bytes.Add(uint64(m.N))
-			p.dispatch(addrPort(m.Addr), m.Buffers[0][:m.N], at)
+			in = append(in, inbound{addrPort(m.Addr), m.Buffers[0][:m.N]})
 		}
+		p.dispatch(in, time.Now())
 	}
 }
 

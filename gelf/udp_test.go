@@ -89,8 +89,15 @@ func TestUDPOrderKeptPerSender(t *testing.T) {
 			all = append(all, datagram{from, payload})
 		}
 	}
-	for _, d := range all {
-		p.dispatch(d.from, d.data, time.Now())
+	// In reads of 1 to udpBatch datagrams, so that a batch holds several senders' datagrams,
+	// several of one sender, and parts of several lanes.
+	for len(all) > 0 {
+		var in []inbound
+		for _, d := range all[:min(len(all), 1+rng.IntN(udpBatch))] {
+			in = append(in, inbound{d.from, d.data})
+		}
+		all = all[len(in):]
+		p.dispatch(in, time.Now())
 	}
 	p.stop()
 	for _, e := range errs {
@@ -127,7 +134,7 @@ func TestUDPWindowBounded(t *testing.T) {
 		defer close(done)
 		from := netip.MustParseAddrPort("127.0.0.1:5000")
 		for i := range sent {
-			p.dispatch(from, fmt.Appendf(nil, `{"short_message":"m %d"}`, i), time.Now())
+			p.dispatch([]inbound{{from, fmt.Appendf(nil, `{"short_message":"m %d"}`, i)}}, time.Now())
 			dispatched.Add(1)
 		}
 	}()
@@ -146,40 +153,47 @@ func TestUDPWindowBounded(t *testing.T) {
 	}
 }
 
-// While emit is held up, large decoded messages stop the reader once they hold udpHeldBytes,
-// well before the window is full; what they hold stays within the bound and the overshoot
-// the decoders can have in hand.
+// While emit is held up, large decoded messages hold at most udpHeldBytes and a message a
+// decoder; the decoders leave the rest of the window undecoded, for the lanes to decode in
+// turn, and every message comes out, in order, once emit goes on.
 func TestUDPHeldBytesBounded(t *testing.T) {
 	const workers = 2
 	s := pipelineSource(t, workers)
 	release := make(chan struct{})
 	var emitted atomic.Int64
-	p := s.startUDP(func(message.Message) { <-release; emitted.Add(1) })
-	big := Gzipped(fmt.Appendf(nil, `{"short_message":%q}`, strings.Repeat("y", 512<<10)))
-	const sent = 200
-	var dispatched atomic.Int64
+	var misordered atomic.Int64
+	p := s.startUDP(func(m message.Message) {
+		<-release
+		if m.Host != fmt.Sprint(emitted.Load()) {
+			misordered.Add(1)
+		}
+		emitted.Add(1)
+	})
+	// The window's worth of these holds four times udpHeldBytes.
+	text := strings.Repeat("y", 4*udpHeldBytes/udpWindow)
+	const sent = udpWindow + 100
+	payloads := make([][]byte, sent)
+	for i := range payloads {
+		payloads[i] = Gzipped(fmt.Appendf(nil, `{"host":"%d","short_message":%q}`, i, text))
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		from := netip.MustParseAddrPort("127.0.0.1:5000")
-		for range sent {
-			p.dispatch(from, big, time.Now())
-			dispatched.Add(1)
+		for _, pl := range payloads {
+			p.dispatch([]inbound{{from, pl}}, time.Now())
 		}
 	}()
-	waitFor(t, "the reader to wait for held bytes", func() bool { return p.waiting.Load() })
-	limit := int64(udpHeldBytes) + int64(workers*(udpQueuePerWorker+1))*int64(DefaultMaxMessageSize)
+	waitFor(t, "the window to fill", func() bool { return len(p.window) == udpWindow })
 	waitFor(t, "the decoders to finish what they have", func() bool { return len(p.jobs) == 0 })
-	if h := p.held.Load(); h > limit {
-		t.Errorf("held %d bytes; the bound is %d", h, limit)
-	}
-	if n := dispatched.Load(); n >= udpWindow || n >= sent {
-		t.Errorf("%d dispatched: the byte bound did not stop the reader", n)
+	limit := int64(udpHeldBytes) + workers*int64(DefaultMaxMessageSize)
+	if h := p.held.Load(); h > limit || h < udpHeldBytes {
+		t.Errorf("held %d bytes; want between %d and %d", h, udpHeldBytes, limit)
 	}
 	close(release)
 	<-done
 	p.stop()
-	if emitted.Load() != sent || p.held.Load() != 0 {
-		t.Errorf("emitted %d of %d, %d bytes still held", emitted.Load(), sent, p.held.Load())
+	if emitted.Load() != sent || p.held.Load() != 0 || misordered.Load() != 0 {
+		t.Errorf("emitted %d of %d (%d out of order), %d bytes still held", emitted.Load(), sent, misordered.Load(), p.held.Load())
 	}
 }

@@ -21,31 +21,27 @@ func runReceiver(role string) error {
 	var count atomic.Int64
 	var addr string
 	switch role {
-	case "bare-udp":
+	case "bare-udp", "bare-udp-batch":
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return err
 		}
 		conn.SetReadBuffer(8 << 20)
 		addr = conn.LocalAddr().String()
-		go func() {
-			buf := make([]byte, 65536)
-			for {
-				if _, _, err := conn.ReadFromUDP(buf); err != nil {
-					return
+		if role == "bare-udp" {
+			go func() {
+				buf := make([]byte, 65536)
+				for {
+					if _, _, err := conn.ReadFromUDP(buf); err != nil {
+						return
+					}
+					count.Add(1)
 				}
-				count.Add(1)
-			}
-		}()
-	case "bare-udp-batch":
+			}()
+			break
+		}
 		// The second ceiling: the same loop reading up to 32 datagrams a system call
 		// (recvmmsg), as gelf.Source reads.
-		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			return err
-		}
-		conn.SetReadBuffer(8 << 20)
-		addr = conn.LocalAddr().String()
 		pc := ipv4.NewPacketConn(conn)
 		batch := make([]ipv4.Message, 32)
 		for i := range batch {

@@ -1,12 +1,20 @@
 package gelf
 
 import (
+	"bufio"
 	"bytes"
 	stdgzip "compress/gzip"
 	stdzlib "compress/zlib"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,4 +204,153 @@ func BenchmarkInflate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTCP sends gelfload's Docker-style lines (plain JSON, NUL after each, as Docker's
+// driver sends over TCP) over 4 loopback connections, to a bare reader that only finds the
+// NULs (the baseline) and to a Source joining Docker's split lines, grouping off (the last line of a stream would
+// wait for the idle time), whose emit
+// only counts. An op is a message received.
+func BenchmarkTCP(b *testing.B) {
+	msgs, err := gelfload.Make(gelfload.Config{Count: 20000, Compression: "none"}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const conns = 4
+	send := func(b *testing.B, addr string) {
+		load := make([]gelfload.Message, b.N)
+		for i := range load {
+			load[i] = msgs[i%len(msgs)]
+		}
+		if _, err := gelfload.Send(context.Background(), "tcp", addr, load, 0, conns); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("baseline-bare-nul-reader", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got atomic.Int64
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer ln.Close()
+		wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer conn.Close()
+					r := bufio.NewReaderSize(conn, 64<<10)
+					for {
+						_, err := r.ReadSlice(0)
+						if err == nil {
+							got.Add(1)
+						} else if !errors.Is(err, bufio.ErrBufferFull) {
+							return
+						}
+					}
+				})
+			}
+		})
+		b.ReportAllocs()
+		send(b, ln.Addr().String())
+		for got.Load() < int64(b.N) {
+			runtime.Gosched()
+		}
+	})
+	b.Run("source", func(b *testing.B) {
+		s, err := Listen(Config{TCPAddr: "127.0.0.1:0", JoinDockerLines: true, MultilineRule: multiline.Off,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got atomic.Int64
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, func(message.Message) { got.Add(1) }) }()
+		b.ReportAllocs()
+		send(b, s.TCPAddr().String())
+		for got.Load() < int64(b.N) {
+			runtime.Gosched()
+		}
+		b.StopTimer()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkUDPOneSender is one sender's gzip datagrams (gelfload's Docker-style lines, every
+// 20th chunked) in reads of udpBatch: decoded inline by one goroutine (the baseline: a
+// sender pinned to one worker, as before) and through the pipeline that decodes on every
+// core and puts the messages back in order. An op is a message emitted; grouping is on.
+func BenchmarkUDPOneSender(b *testing.B) {
+	msgs, err := gelfload.Make(gelfload.Config{Count: 30000, Containers: 1}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:40000")
+	// reads returns the datagrams of b.N messages in reads of udpBatch.
+	reads := func(b *testing.B) [][]inbound {
+		var out [][]inbound
+		var cur []inbound
+		for i := range b.N {
+			for _, pk := range msgs[i%len(msgs)].Packets {
+				cur = append(cur, inbound{from, pk})
+				if len(cur) == udpBatch {
+					out, cur = append(out, cur), nil
+				}
+			}
+		}
+		return append(out, cur)
+	}
+	newSource := func(b *testing.B) *Source {
+		s, err := Listen(Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	check := func(b *testing.B, emitted int) {
+		if emitted != b.N {
+			b.Fatalf("%d messages sent, %d emitted", b.N, emitted)
+		}
+	}
+	b.Run("baseline-inline", func(b *testing.B) {
+		s := newSource(b)
+		emitted := 0
+		l := s.newLines(func(message.Message) { emitted++ })
+		dec := s.newDecoder()
+		in := reads(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for _, batch := range in {
+			now := time.Now()
+			for _, d := range batch {
+				if m, ok := s.decodeDatagram(dec, d.data, now); ok {
+					l.add(m, now)
+				}
+			}
+		}
+		l.finish()
+		check(b, emitted)
+	})
+	b.Run("pipeline", func(b *testing.B) {
+		s := newSource(b)
+		emitted := 0
+		p := s.startUDP(func(message.Message) { emitted++ })
+		in := reads(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for _, batch := range in {
+			p.dispatch(batch, time.Now())
+		}
+		p.stop()
+		check(b, emitted)
+	})
 }

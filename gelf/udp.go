@@ -97,6 +97,10 @@ type lane struct {
 
 var datagramBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
+// itemLists keeps the items of emitted parts for the decoders to fill again: a part's
+// items hold whole messages, too large to allocate a batch at a time.
+var itemLists = sync.Pool{New: func() any { return new([]item) }}
+
 // udpPipeline is the decoders and lanes of one socket.
 type udpPipeline struct {
 	s      *Source
@@ -159,6 +163,9 @@ func (p *udpPipeline) decode() {
 	for b := range p.jobs {
 		for _, d := range b.ds {
 			pt := &parts[d.lane]
+			if pt.items == nil {
+				pt.items = (*itemLists.Get().(*[]item))[:0]
+			}
 			if p.held.Load() > udpHeldBytes {
 				pt.items = append(pt.items, item{raw: d.buf})
 				continue
@@ -257,6 +264,9 @@ func (p *udpPipeline) emitPart(dec *decoder, l *lines, pt part) {
 		<-p.window
 	}
 	p.held.Add(-pt.size)
+	clear(pt.items) // let the messages go
+	items := pt.items[:0]
+	itemLists.Put(&items)
 }
 
 // udpBatchReader reads many datagrams in one system call: recvmmsg on Linux, one at a time

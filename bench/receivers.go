@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gogelf "github.com/Graylog2/go-gelf/gelf"
+	"golang.org/x/net/ipv4"
 )
 
 // A receiver runs in a process of its own (the bench program started again with -role), so
@@ -20,20 +21,39 @@ func runReceiver(role string) error {
 	var count atomic.Int64
 	var addr string
 	switch role {
-	case "bare-udp":
+	case "bare-udp", "bare-udp-batch":
 		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return err
 		}
 		conn.SetReadBuffer(8 << 20)
 		addr = conn.LocalAddr().String()
+		if role == "bare-udp" {
+			go func() {
+				buf := make([]byte, 65536)
+				for {
+					if _, _, err := conn.ReadFromUDP(buf); err != nil {
+						return
+					}
+					count.Add(1)
+				}
+			}()
+			break
+		}
+		// The second ceiling: the same loop reading up to 32 datagrams a system call
+		// (recvmmsg), as gelf.Source reads.
+		pc := ipv4.NewPacketConn(conn)
+		batch := make([]ipv4.Message, 32)
+		for i := range batch {
+			batch[i].Buffers = [][]byte{make([]byte, 65536)}
+		}
 		go func() {
-			buf := make([]byte, 65536)
 			for {
-				if _, _, err := conn.ReadFromUDP(buf); err != nil {
+				n, err := pc.ReadBatch(batch, 0)
+				if err != nil {
 					return
 				}
-				count.Add(1)
+				count.Add(int64(n))
 			}
 		}()
 	case "gogelf-udp":

@@ -1,12 +1,21 @@
 package gelf
 
 import (
+	"bufio"
 	"bytes"
 	stdgzip "compress/gzip"
 	stdzlib "compress/zlib"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,7 +135,9 @@ func BenchmarkUDPWorker(b *testing.B) {
 		for _, p := range paths {
 			start := time.Now()
 			for _, pk := range packets {
-				p.s.handleDatagram(p.dec, p.l, pk, start)
+				if m, ok := p.s.decodeDatagram(p.dec, pk, start); ok {
+					p.l.add(m, start)
+				}
 			}
 			p.took += time.Since(start)
 		}
@@ -144,4 +155,214 @@ func BenchmarkUDPWorker(b *testing.B) {
 	b.ReportMetric(float64(off.Nanoseconds())/float64(n), "off-ns/msg")
 	b.ReportMetric(float64(on.Nanoseconds())/float64(n), "on-ns/msg")
 	b.ReportMetric(float64(off)/float64(on), "on/off")
+}
+
+// The inflate benchmarks inflate dockerPayload, gzipped as Docker's driver does, three ways:
+// a new compress/gzip reader per message (what go-gelf's reader does: the baseline), one
+// compress/gzip reader Reset for each, and the decoder's inflater (klauspost/compress,
+// reset, reading straight into a kept buffer).
+
+func BenchmarkInflate(b *testing.B) {
+	payload := dockerCompressed(b, false)
+	var src bytes.Reader
+	std, err := stdgzip.NewReader(bytes.NewReader(payload))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make([]byte, 0, 4096)
+	var inf inflater
+	for _, way := range []struct {
+		name    string
+		inflate func() error
+	}{
+		{"baseline-std-new", func() error {
+			r, err := stdgzip.NewReader(bytes.NewReader(payload))
+			if err == nil {
+				_, err = io.ReadAll(r)
+			}
+			return err
+		}},
+		{"std-reset", func() error {
+			src.Reset(payload)
+			err := std.Reset(&src)
+			if err == nil {
+				_, err = bytes.NewBuffer(out[:0]).ReadFrom(std)
+			}
+			return err
+		}},
+		{"inflater", func() error {
+			_, err := inf.inflate(payload, false, DefaultMaxMessageSize)
+			return err
+		}},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			b.SetBytes(int64(len(dockerPayload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := way.inflate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkTCP sends gelfload's Docker-style lines (plain JSON, NUL after each, as Docker's
+// driver sends over TCP) over 4 loopback connections, to a bare reader that only finds the
+// NULs (the baseline) and to a Source joining Docker's split lines, grouping off (the last line of a stream would
+// wait for the idle time), whose emit
+// only counts. An op is a message received.
+func BenchmarkTCP(b *testing.B) {
+	msgs, err := gelfload.Make(gelfload.Config{Count: 20000, Compression: "none"}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const conns = 4
+	send := func(b *testing.B, addr string) {
+		load := make([]gelfload.Message, b.N)
+		for i := range load {
+			load[i] = msgs[i%len(msgs)]
+		}
+		if _, err := gelfload.Send(context.Background(), "tcp", addr, load, 0, conns); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("baseline-bare-nul-reader", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got atomic.Int64
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer ln.Close()
+		wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				wg.Go(func() {
+					defer conn.Close()
+					r := bufio.NewReaderSize(conn, 64<<10)
+					for {
+						_, err := r.ReadSlice(0)
+						if err == nil {
+							got.Add(1)
+						} else if !errors.Is(err, bufio.ErrBufferFull) {
+							return
+						}
+					}
+				})
+			}
+		})
+		b.ReportAllocs()
+		send(b, ln.Addr().String())
+		for got.Load() < int64(b.N) {
+			runtime.Gosched()
+		}
+	})
+	b.Run("source", func(b *testing.B) {
+		s, err := Listen(Config{TCPAddr: "127.0.0.1:0", JoinDockerLines: true, MultilineRule: multiline.Off,
+			Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got atomic.Int64
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, func(message.Message) { got.Add(1) }) }()
+		b.ReportAllocs()
+		send(b, s.TCPAddr().String())
+		for got.Load() < int64(b.N) {
+			runtime.Gosched()
+		}
+		b.StopTimer()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkUDPOneSender is one sender's gzip datagrams (gelfload's Docker-style lines, every
+// 20th chunked) in reads of udpBatch: decoded inline by one goroutine (the baseline: a
+// sender pinned to one worker, as before) and through the pipeline that decodes on every
+// core and puts the messages back in order. An op is a message emitted; grouping is on.
+func BenchmarkUDPOneSender(b *testing.B) {
+	msgs, err := gelfload.Make(gelfload.Config{Count: 30000, Containers: 1}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:40000")
+	// reads returns the datagrams of b.N messages in reads of udpBatch.
+	reads := func(b *testing.B) [][]inbound {
+		var out [][]inbound
+		var cur []inbound
+		for i := range b.N {
+			for _, pk := range msgs[i%len(msgs)].Packets {
+				cur = append(cur, inbound{from, pk})
+				if len(cur) == udpBatch {
+					out, cur = append(out, cur), nil
+				}
+			}
+		}
+		return append(out, cur)
+	}
+	newSource := func(b *testing.B) *Source {
+		s, err := Listen(Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	}
+	// The process's CPU time, to report beside the wall time: the pipeline spends more of
+	// it on hand-offs, which matters where the cores are busy with other work.
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var cpu0 time.Duration
+	check := func(b *testing.B, emitted int) {
+		b.ReportMetric(float64((cpu()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		if emitted != b.N {
+			b.Fatalf("%d messages sent, %d emitted", b.N, emitted)
+		}
+	}
+	b.Run("baseline-inline", func(b *testing.B) {
+		s := newSource(b)
+		emitted := 0
+		l := s.newLines(func(message.Message) { emitted++ })
+		dec := s.newDecoder()
+		in := reads(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 = cpu()
+		for _, batch := range in {
+			now := time.Now()
+			for _, d := range batch {
+				if m, ok := s.decodeDatagram(dec, d.data, now); ok {
+					l.add(m, now)
+				}
+			}
+		}
+		l.finish()
+		check(b, emitted)
+	})
+	b.Run("pipeline", func(b *testing.B) {
+		s := newSource(b)
+		emitted := 0
+		p := s.startUDP(func(message.Message) { emitted++ })
+		in := reads(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 = cpu()
+		for _, batch := range in {
+			p.dispatch(batch, time.Now())
+		}
+		p.stop()
+		check(b, emitted)
+	})
 }

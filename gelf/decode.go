@@ -1,14 +1,10 @@
 package gelf
 
 import (
-	"bytes"
-	"io"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zlib"
 
 	"github.com/qnib/qwatch/message"
 )
@@ -25,10 +21,7 @@ type decoder struct {
 	// maxFields is the most members the JSON object may have (Config.MaxFields).
 	maxFields int
 
-	buf         bytes.Buffer
-	src         bytes.Reader
-	gz          *gzip.Reader
-	zl          io.ReadCloser
+	inf         inflater
 	scratch     []byte
 	keyScratch  []byte
 	skipScratch []byte
@@ -67,66 +60,25 @@ func isZlib(p []byte) bool {
 // decompress returns the JSON of payload; the slice is valid until the next call.
 func (d *decoder) decompress(payload []byte) ([]byte, error) {
 	limit := d.maxMessageSize
-	var r io.Reader
-	var err error
+	zlibFormat := false
 	switch {
 	case isGzip(payload):
-		r, err = d.gzipReader(payload)
 	case isZlib(payload):
-		r, err = d.zlibReader(payload)
+		zlibFormat = true
 	default:
 		if len(payload) > limit {
 			return nil, errorf(ReasonTooLarge, "message larger than %d bytes", limit)
 		}
 		return payload, nil
 	}
-	if err != nil {
-		return nil, errorf(ReasonDecompress, "decompressing: %w", err)
-	}
-	d.buf.Reset()
-	n, err := d.buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, errorf(ReasonDecompress, "decompressing: %w", err)
-	}
-	if n > int64(limit) {
+	data, err := d.inf.inflate(payload, zlibFormat, limit)
+	if errors.Is(err, errInflateTooLarge) {
 		return nil, errorf(ReasonTooLarge, "message larger than %d bytes after decompression", limit)
 	}
-	if d.buf.Cap() > 4*limit/3+64<<10 {
-		// Keep no more than one limit's worth of buffer between calls.
-		defer func() { d.buf = bytes.Buffer{} }()
+	if err != nil {
+		return nil, errorf(ReasonDecompress, "decompressing: %w", err)
 	}
-	return d.buf.Bytes(), nil
-}
-
-// gzipReader returns the decoder's gzip reader, reset to read payload.
-func (d *decoder) gzipReader(payload []byte) (io.Reader, error) {
-	d.src.Reset(payload)
-	if d.gz == nil {
-		gz, err := gzip.NewReader(&d.src)
-		if err != nil {
-			return nil, err
-		}
-		d.gz = gz
-	} else if err := d.gz.Reset(&d.src); err != nil {
-		return nil, err
-	}
-	d.gz.Multistream(false) // one message, one member: what follows it is not inflated
-	return d.gz, nil
-}
-
-// zlibReader returns the decoder's zlib reader, reset to read payload.
-func (d *decoder) zlibReader(payload []byte) (io.Reader, error) {
-	d.src.Reset(payload)
-	if d.zl == nil {
-		zl, err := zlib.NewReader(&d.src)
-		if err != nil {
-			return nil, err
-		}
-		d.zl = zl
-	} else if err := d.zl.(zlib.Resetter).Reset(&d.src, nil); err != nil {
-		return nil, err
-	}
-	return d.zl, nil
+	return data, nil
 }
 
 // parse reads the GELF JSON object in data into m.

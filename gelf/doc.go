@@ -27,7 +27,8 @@
 // came. The driver sends no empty lines, so a trace arrives without its blank lines.
 //
 // Grouping needs a container's lines in order, and a Source's readers keep it: a UDP
-// sender's datagrams always go to the same decoder, and Docker's driver sends each
+// sender's datagrams are decoded on every core but numbered as they are read and put back
+// in that order before they are joined, grouped and emitted, and Docker's driver sends each
 // container's lines from a socket of its own, over UDP or TCP; HTTP requests are grouped in
 // the order they are handled. A message without a container ID, from another GELF client,
 // is not grouped. A line of a container waits for the next line of its stream, which may

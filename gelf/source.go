@@ -34,8 +34,9 @@ type Config struct {
 	HTTPAddr string // GELF over HTTP: POST /gelf with one message, plain or gzip
 
 	// UDPWorkers is how many goroutines decode the datagrams one goroutine reads from each UDP
-	// socket (zero: GOMAXPROCS, at most 8). A sender's messages always go to the same worker,
-	// so each container's lines keep their order.
+	// socket (zero: GOMAXPROCS, at most 8), any of them any sender's, and how many lanes put
+	// the decoded messages back in the order their datagrams were read, each for the senders
+	// that hash to it, so each container's lines keep their order.
 	UDPWorkers int
 	// ReadBuffer is the UDP socket's receive buffer in bytes (DefaultReadBuffer); the kernel
 	// may grant less. A larger buffer rides out bursts while the sinks are slow.
@@ -483,16 +484,25 @@ func (s *Source) newDecoder() *decoder {
 // handle decodes one whole payload, received at now, and hands it to the reader's lines. It
 // returns the decoding error, if any, once it has counted and logged it.
 func (s *Source) handle(dec *decoder, l *lines, payload []byte, now time.Time, transport string) error {
+	m, err := s.decodeOne(dec, payload, now, transport)
+	if err == nil {
+		l.add(m, now)
+	}
+	return err
+}
+
+// decodeOne decodes one whole payload received at now, and counts it, or counts and logs
+// its rejection.
+func (s *Source) decodeOne(dec *decoder, payload []byte, now time.Time, transport string) (message.Message, error) {
 	m, err := dec.decode(payload, now)
 	if err != nil {
 		s.reject(err, transport)
-		return err
+		return message.Message{}, err
 	}
 	s.messages.Add(1)
 	// A TTY container's lines end in \r\n; Docker's driver strips only the \n.
 	m.Text = strings.TrimSuffix(m.Text, "\r")
-	l.add(m, now)
-	return nil
+	return m, nil
 }
 
 // clamping wraps emit so that a timestamp too far from the time of emitting is replaced.

@@ -1,0 +1,94 @@
+package gelf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+)
+
+// inflateKeep is the most output buffer an inflater keeps between calls: enough for the
+// usual log line, so a decoder per TCP connection (thousands on a big host) stays small; a
+// larger message allocates its buffer, a small cost beside inflating 64 KiB.
+const inflateKeep = 64 << 10
+
+// errInflateTooLarge says the content goes on past the limit.
+var errInflateTooLarge = errors.New("content larger than the limit")
+
+// inflater inflates gzip and zlib payloads. It keeps its readers, with their window and
+// Huffman decoder state, and its output buffer between calls, so a small message costs no
+// allocation; what is left per message is building the message's own Huffman tables, which
+// a dynamic block carries. It is not safe for concurrent use.
+type inflater struct {
+	src bytes.Reader // a flate.Reader: klauspost/compress reads it without a bufio.Reader
+	gz  *gzip.Reader
+	zl  io.ReadCloser
+	out []byte
+}
+
+// inflate returns the content of payload, a gzip member (what follows the member is not
+// read) or a zlib stream, checksum verified, or an error. It reads no more than limit+1
+// bytes of content: past limit, it returns errInflateTooLarge, so a bomb is never inflated.
+// The slice is valid until the next call.
+func (f *inflater) inflate(payload []byte, zlibFormat bool, limit int) ([]byte, error) {
+	r, err := f.reader(payload, zlibFormat)
+	if err != nil {
+		return nil, err
+	}
+	out := f.out[:0]
+	defer func() {
+		if cap(out) <= inflateKeep {
+			f.out = out
+		}
+	}()
+	for {
+		if len(out) == cap(out) {
+			if len(out) > limit {
+				return nil, errInflateTooLarge
+			}
+			// Grow as append does, but never past one byte over the limit.
+			out = append(out, 0)[:len(out)]
+			out = out[:len(out):min(cap(out), limit+1)]
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if err == io.EOF {
+			if len(out) > limit {
+				return nil, errInflateTooLarge
+			}
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// reader returns the inflater's gzip or zlib reader, reset to read payload.
+func (f *inflater) reader(payload []byte, zlibFormat bool) (io.Reader, error) {
+	f.src.Reset(payload)
+	if zlibFormat {
+		if f.zl == nil {
+			zl, err := zlib.NewReader(&f.src)
+			if err != nil {
+				return nil, err
+			}
+			f.zl = zl
+			return zl, nil
+		}
+		return f.zl, f.zl.(zlib.Resetter).Reset(&f.src, nil)
+	}
+	if f.gz == nil {
+		gz, err := gzip.NewReader(&f.src)
+		if err != nil {
+			return nil, err
+		}
+		f.gz = gz
+	} else if err := f.gz.Reset(&f.src); err != nil {
+		return nil, err
+	}
+	f.gz.Multistream(false) // one message, one member
+	return f.gz, nil
+}

@@ -33,7 +33,7 @@ var (
 )
 
 // daemonBinary builds qwatchd once per test binary.
-func daemonBinary(t *testing.T) string {
+func daemonBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "qwatchd-test")

@@ -321,6 +321,9 @@ func TestServeHTTP(t *testing.T) {
 			t.Errorf("no %q in %v", key, c)
 		}
 	}
+	if svc, _ := c["service"].(map[string]any); svc["name"] != "web" {
+		t.Errorf("service %v; want {\"name\": \"web\"}", c["service"])
+	}
 	logs := c["logs"].(map[string]any)
 	for _, key := range []string{"lines", "bytes", "levels", "last", "last_text"} {
 		if _, ok := logs[key]; !ok {

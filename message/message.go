@@ -92,8 +92,8 @@ type Event struct {
 // Name is what dashboards group by (a Compose or Swarm service), Namespace the group of
 // services it belongs to (a Compose project or a Swarm stack).
 type Service struct {
-	Name      string
-	Namespace string
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // Kind tells log lines from events.

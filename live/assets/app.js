@@ -195,7 +195,7 @@
       tr.appendChild(td);
       tr.appendChild(el("td", "name", c.name));
       tr.appendChild(el("td", "image opt", c.image));
-      tr.appendChild(el("td", "service opt", c.service && c.service.Name));
+      tr.appendChild(el("td", "service opt", c.service && c.service.name));
       const health = c.health ? " " + c.health : "";
       tr.appendChild(el("td", "state", stateText(c) + health + (c.restart_count ? ", " + c.restart_count + " restarts" : "")));
       const ct = el("td", "rate");

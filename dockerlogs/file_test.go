@@ -304,3 +304,43 @@ func TestFakeFileAPISwitch(t *testing.T) {
 		t.Errorf("last turn's stats %+v", st)
 	}
 }
+
+// A reader held back while the engine rotates its file out of max-file and deletes the files
+// after it unread says so: Stats.FellBehind, and it goes on with the files that are left.
+func TestFakeFileFellBehind(t *testing.T) {
+	f := dockertest.NewFake(t)
+	gate := make(chan struct{})
+	r := startFile(t, f, dockerlogs.Config{MultilineRule: multiline.Off}, gate)
+	id := f.Run(dockertest.Container{Name: "behind"})
+	t0 := at()
+	var fed []dockertest.Line
+	log := func(n int) []dockertest.Line {
+		lines := numbered(t0, len(fed), n)
+		f.Log(id, lines...)
+		fed = append(fed, lines...)
+		return lines
+	}
+	log(100)
+	waitUntil(t, "the reader held by emit", func() bool { return r.src.Stats().FileReads == 1 })
+	// max-file 2: each rotation deletes the file before it, so the reader's file and the
+	// files after it go; only the last rotated file and the new one are left.
+	var kept []dockertest.Line
+	for i := range 4 {
+		f.RotateLog(id, 2)
+		lines := log(10)
+		if i >= 2 {
+			kept = append(kept, lines...)
+		}
+	}
+	close(gate)
+	r.waitLines(t, "behind", 100+len(kept))
+	if st := r.src.Stats(); st.FellBehind != 1 {
+		t.Errorf("FellBehind = %d, want 1 (stats %+v)", st.FellBehind, st)
+	}
+	got := of(r.c.Messages(), "behind")
+	for i, l := range kept {
+		if m := got[len(got)-len(kept)+i]; m.Text != l.Text {
+			t.Fatalf("line %d after falling behind = %q, want %q", i, m.Text, l.Text)
+		}
+	}
+}

@@ -257,13 +257,21 @@ func (r *fileReader) seekTime(f *os.File, t time.Time) int64 {
 // next opens the file after the current one, which was renamed; false if there is none yet.
 // Compressed files on the way are skipped and counted.
 func (r *fileReader) next() bool {
+	counted := false
 	for range 10 {
 		k := r.indexOf(r.cur)
 		if k == 0 {
 			return false
 		}
 		if k < 0 {
-			k = r.names() + 1 // deleted: every file there is comes after it
+			// Deleted: every file there is comes after it, and those between may be gone.
+			k = r.names() + 1
+			if !counted {
+				counted = true
+				r.f.src.fellBehind.Add(1)
+				r.f.src.log.Warn("dockerlogs: the engine deleted a log file the reader was still on; lines of the files after it may be lost (raise max-size or max-file)",
+					"container", r.f.base.Container.Name, "file", r.path)
+			}
 		}
 		for j := k - 1; j >= 0; j-- {
 			f, err := os.Open(r.nameOf(j))

@@ -144,6 +144,11 @@ type Stats struct {
 	FilesSkipped uint64
 	// FileErrors counts lines of json-files that could not be decoded, and were skipped.
 	FileErrors uint64
+	// FellBehind counts the times a file reader, done with a file, found that the engine had
+	// already deleted it (it was rotated out of max-file while being read): the files written
+	// after it may have been deleted unread too, and their lines lost. Raise the container's
+	// max-size or max-file when it is not 0.
+	FellBehind uint64
 	// MultilineLabelErrors counts containers whose label qwatch.multiline or
 	// qwatch.multiline.start could not be read; their lines were grouped by
 	// Config.MultilineRule.
@@ -177,7 +182,7 @@ type Source struct {
 	backfillsWaiting                                                         atomic.Int64
 	budget                                                                   *multiline.Budget // shared by every container's streams
 	labelErrors                                                              atomic.Uint64
-	fileReads, apiReads, filesSkipped, fileErrors                            atomic.Uint64
+	fileReads, apiReads, filesSkipped, fileErrors, fellBehind                atomic.Uint64
 	local                                                                    bool   // the engine is on this host: its log paths are ours
 	rootDir                                                                  string // the engine's data root, as it names it
 }
@@ -244,7 +249,7 @@ func (s *Source) Stats() Stats {
 		AttachErrors: s.attachErrors.Load(), CheckpointErrors: s.checkpointErrors.Load(), Connected: s.connected.Load(), Missed: s.missed.Load(),
 		Backfilling: len(s.backfills), BackfillsWaiting: int(s.backfillsWaiting.Load()),
 		Multiline: s.budget.Stats(), MultilineLabelErrors: s.labelErrors.Load(),
-		FileReads: s.fileReads.Load(), APIReads: s.apiReads.Load(), FilesSkipped: s.filesSkipped.Load(), FileErrors: s.fileErrors.Load()}
+		FileReads: s.fileReads.Load(), APIReads: s.apiReads.Load(), FilesSkipped: s.filesSkipped.Load(), FileErrors: s.fileErrors.Load(), FellBehind: s.fellBehind.Load()}
 }
 
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,

@@ -106,7 +106,19 @@ func (n Node) Count(t testing.TB, index string, query map[string]any) int {
 // documents that match query.
 func (n Node) Search(t testing.TB, index string, query map[string]any) []map[string]any {
 	t.Helper()
-	n.Call(t, "POST", "/"+index+"/_refresh", nil, nil)
+	out, err := n.TrySearch(index, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TrySearch is Search for a test that waits for documents to arrive: an index being created,
+// whose shards are not started yet, is an error to try again on, not a failure.
+func (n Node) TrySearch(index string, query map[string]any) ([]map[string]any, error) {
+	if err := n.post("/"+index+"/_refresh", nil, nil); err != nil {
+		return nil, err
+	}
 	var resp struct {
 		Hits struct {
 			Hits []struct {
@@ -114,12 +126,41 @@ func (n Node) Search(t testing.TB, index string, query map[string]any) []map[str
 			}
 		}
 	}
-	n.Call(t, "POST", "/"+index+"/_search", map[string]any{"query": query, "size": 100}, &resp)
+	if err := n.post("/"+index+"/_search", map[string]any{"query": query, "size": 100}, &resp); err != nil {
+		return nil, err
+	}
 	var out []map[string]any
 	for _, h := range resp.Hits.Hits {
 		out = append(out, h.Source)
 	}
-	return out
+	return out, nil
+}
+
+// post sends body as JSON and decodes a 200 answer into out (nil: not decoded).
+func (n Node) post(path string, body, out any) error {
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	resp, err := client.Post(n.URL+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: status %d: %s", path, resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(data, out)
 }
 
 // Messages refreshes the indices matching index and returns the message field of every

@@ -70,5 +70,6 @@ func Logs(src interface{ Stats() dockerlogs.Stats }) prometheus.Collector {
 	})
 	b.Counter("files_skipped_total", "Rotated log files not read because they were compressed before the reader got to them.", func(s st) uint64 { return s.FilesSkipped })
 	b.Counter("file_errors_total", "Lines of json-files that could not be decoded, skipped.", func(s st) uint64 { return s.FileErrors })
+	b.Counter("fell_behind_total", "Times a log file was deleted by the engine's rotation while still being read: the files after it may have been deleted unread.", func(s st) uint64 { return s.FellBehind })
 	return b.Collector(src.Stats)
 }

@@ -36,7 +36,7 @@ func BenchmarkDaemonLatency(b *testing.B) {
 		b.Run(reader, func(b *testing.B) {
 			var ages []time.Duration
 			var elapsed time.Duration
-			for b.Loop() {
+			for range b.N {
 				a, took := daemonLatency(b, image, reader)
 				ages = append(ages, a...)
 				elapsed += took
@@ -106,13 +106,11 @@ func daemonLatency(b *testing.B, image, reader string) ([]time.Duration, time.Du
 	waitFor(b, "qwatchd to show the probe's lines", func() bool { return probed.Load() > 0 }, said)
 	dockertest.Docker(b, "rm", "-f", probe)
 
-	b.ResetTimer()
 	start := time.Now()
 	dockertest.Docker(b, "run", "-d", "--name", load, "--network", "none", image,
 		"/logger", "-n", strconv.Itoa(latencyLines/25), "-script", latencyScript)
 	waitFor(b, fmt.Sprintf("all %d lines", latencyLines), func() bool { return got.Load() >= latencyLines }, said)
 	took := time.Since(start)
-	b.StopTimer()
 	close(ages)
 	var out2 []time.Duration
 	for a := range ages {

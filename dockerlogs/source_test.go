@@ -537,7 +537,12 @@ func TestEngineRestartedContainerResumes(t *testing.T) {
 	dockertest.Docker(t, "run", "-d", "--restart", "always", "--name", name, "--network", "none", image, "/logger", "-id", name, "-n", "10")
 	t.Cleanup(func() { dockertest.DockerErr("rm", "-f", name) })
 	r.waitLines(t, name, 30) // three runs at least
-	dockertest.Docker(t, "update", "--restart", "no", name)
+	// The engine refuses to update a container caught between two runs ("cannot update a
+	// stopped container"): try again until one lands while it runs.
+	waitUntil(t, "update of the restart policy to no", func() bool {
+		_, err := dockertest.DockerErr("update", "--restart", "no", name)
+		return err == nil
+	})
 	dockertest.Docker(t, "wait", name)
 	info, err := engine.ContainerInspect(context.Background(), name)
 	if err != nil {

@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/Graylog2/go-gelf v0.0.0-20191017102106-1550ee647df0
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
+	github.com/klauspost/compress v1.20.3
 	github.com/opensearch-project/opensearch-go/v4 v4.8.1
 	github.com/qnib/qwatch v0.0.0
 	golang.org/x/net v0.62.0

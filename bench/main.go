@@ -34,7 +34,7 @@ import (
 )
 
 func main() {
-	role := flag.String("role", "", "run as a receiver (bare-udp, bare-udp-batch, gogelf-udp, bare-tcp); used by the bench itself")
+	role := flag.String("role", "", "run as a receiver (bare-udp, bare-udp-batch, bare-udp-inflate, gogelf-udp, bare-tcp); used by the bench itself")
 	n := flag.Int("n", 300000, "GELF messages a run")
 	docs := flag.Int("docs", 100000, "Elasticsearch documents a run")
 	runs := flag.Int("runs", 3, "runs of each measurement; the median is reported")
@@ -383,6 +383,9 @@ func benchGELF(out io.Writer, n, runs int) error {
 			contenders = append(contenders,
 				contender{"bare batched receive loop (recvmmsg)", func() (*receiver, error) { return startRole("bare-udp-batch") }, float64(n) / float64(packets)},
 				contender{"go-gelf reader", func() (*receiver, error) { return startRole("gogelf-udp") }, 1})
+			if sc.compression != "none" {
+				contenders = append(contenders, contender{"bare batched loop that inflates each datagram", func() (*receiver, error) { return startRole("bare-udp-inflate") }, float64(n) / float64(packets)})
+			}
 		}
 		contenders = append(contenders,
 			contender{"qwatchd -stdout none", func() (*receiver, error) {
@@ -431,6 +434,10 @@ func benchGELF(out io.Writer, n, runs int) error {
 		}
 		fmt.Fprintf(out, "\nThe filter stage on, against off, in this run: %.2f.\n",
 			rates["qwatchd -stdout json >/dev/null"]/rates["qwatchd -stdout json -filter=false >/dev/null"])
+		if inflating := rates["bare batched loop that inflates each datagram"]; inflating > 0 {
+			fmt.Fprintf(out, "qwatchd -stdout none against the loop that inflates, in this run: %.2f.\n",
+				rates["qwatchd -stdout none"]/inflating)
+		}
 		fmt.Fprintln(out)
 	}
 	return steadyMemory(out, bin, steadyFor)

@@ -1,8 +1,10 @@
 package live
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,7 +17,10 @@ const TokenCookie = "qwatch_token"
 // <token>", or in the cookie TokenCookie. A request with the query parameter token=<token>
 // (a link a person opens in a browser) gets the cookie, HttpOnly and SameSite=Strict, and is
 // redirected to the same URL without the token, so it stays out of the history and of logs.
-// Anything else gets 401. Tokens are compared in constant time. token must not be empty.
+// The cookie holds a key derived from the token (an HMAC-SHA256 of it), not the token: what
+// a browser stores opens the page for that browser but is not the token itself, so it
+// cannot be shown as a Bearer token, and it does not say the token. Anything else gets 401.
+// Tokens and keys are compared in constant time. token must not be empty.
 func RequireToken(token string, h http.Handler) http.Handler {
 	if token == "" {
 		panic("live: RequireToken with an empty token")
@@ -26,17 +31,21 @@ func RequireToken(token string, h http.Handler) http.Handler {
 		sum := sha256.Sum256([]byte(got))
 		return got != "" && subtle.ConstantTimeCompare(sum[:], want[:]) == 1
 	}
+	key := cookieKey(token)
+	keyMatches := func(got string) bool {
+		return subtle.ConstantTimeCompare([]byte(got), []byte(key)) == 1
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && matches(bearer) {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if c, err := r.Cookie(TokenCookie); err == nil && matches(c.Value) {
+		if c, err := r.Cookie(TokenCookie); err == nil && keyMatches(c.Value) {
 			h.ServeHTTP(w, r)
 			return
 		}
 		if q := r.URL.Query(); q.Has("token") && matches(q.Get("token")) {
-			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: token, Path: "/", HttpOnly: true,
+			http.SetCookie(w, &http.Cookie{Name: TokenCookie, Value: key, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 			http.Redirect(w, r, withoutToken(r), http.StatusSeeOther)
 			return
@@ -44,6 +53,14 @@ func RequireToken(token string, h http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "401 unauthorized: send the token (Authorization: Bearer, or ?token= once in a browser)", http.StatusUnauthorized)
 	})
+}
+
+// cookieKey is the cookie's value for token: an HMAC-SHA256 keyed by the token, in hex. It is
+// the same in every process given the same token, so a browser's cookie outlives a restart.
+func cookieKey(token string) string {
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write([]byte("qwatch live page cookie"))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // withoutToken returns the path and query the client asked for, without the token. It reads

@@ -3,6 +3,7 @@ package live
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -21,8 +22,10 @@ func TestRequireToken(t *testing.T) {
 		{name: "wrong bearer", target: "/live/", auth: "Bearer s3cre", status: 401},
 		{name: "basic is not bearer", target: "/live/", auth: "Basic s3cret", status: 401},
 		{name: "empty bearer", target: "/live/", auth: "Bearer ", status: 401},
-		{name: "cookie", target: "/live/stream", cookie: "s3cret", status: 200},
-		{name: "wrong cookie", target: "/live/stream", cookie: "s3cret2", status: 401},
+		{name: "cookie", target: "/live/stream", cookie: cookieKey("s3cret"), status: 200},
+		{name: "wrong cookie", target: "/live/stream", cookie: cookieKey("s3cret2"), status: 401},
+		{name: "the token is not the cookie", target: "/live/stream", cookie: "s3cret", status: 401},
+		{name: "the cookie is not a bearer token", target: "/live/", auth: "Bearer " + cookieKey("s3cret"), status: 401},
 		{name: "query sets the cookie and leaves the URL", target: "/live/?token=s3cret&x=1", status: 303, location: "/live/?x=1", setsCookie: true},
 		{name: "query alone", target: "/live/?token=s3cret", status: 303, location: "/live/", setsCookie: true},
 		{name: "wrong query", target: "/live/?token=nope", status: 401},
@@ -50,8 +53,11 @@ func TestRequireToken(t *testing.T) {
 			}
 			if tt.setsCookie {
 				c := cookies[0]
-				if c.Name != TokenCookie || c.Value != "s3cret" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
-					t.Errorf("cookie %+v, want %s=s3cret HttpOnly SameSite=Strict Path=/", c, TokenCookie)
+				if c.Name != TokenCookie || c.Value != cookieKey("s3cret") || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+					t.Errorf("cookie %+v, want %s=%s HttpOnly SameSite=Strict Path=/", c, TokenCookie, cookieKey("s3cret"))
+				}
+				if strings.Contains(c.Value, "s3cret") {
+					t.Errorf("the cookie %q holds the token", c.Value)
 				}
 			}
 			if tt.status == 401 && w.Body.String() == "page" {

@@ -80,20 +80,21 @@ type Sink struct {
 	cfg SinkConfig
 	now func() time.Time
 
-	mu      sync.Mutex
-	history lineQueue
-	pages   map[*page]struct{}
-	rates   map[string]*rate
-	closed  bool
-	lines   uint64
-	dropped uint64
+	mu        sync.Mutex
+	history   lineQueue
+	unencoded messageQueue // newer than history, kept while no page is open
+	pages     map[*page]struct{}
+	rates     map[string]*rate
+	closed    bool
+	lines     uint64
+	dropped   uint64
 }
 
 // NewSink returns a Sink bounded by cfg.
 func NewSink(cfg SinkConfig) *Sink {
 	cfg = cfg.withDefaults()
 	return &Sink{cfg: cfg, now: time.Now, history: newLineQueue(cfg.HistoryLines, cfg.HistoryBytes),
-		pages: map[*page]struct{}{}, rates: map[string]*rate{}}
+		unencoded: newMessageQueue(cfg.HistoryLines, cfg.HistoryBytes), pages: map[*page]struct{}{}, rates: map[string]*rate{}}
 }
 
 // SinkStats counts what a Sink did.
@@ -109,15 +110,24 @@ type SinkStats struct {
 func (s *Sink) Stats() SinkStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.encodeHistoryLocked()
 	return SinkStats{Lines: s.lines, History: s.history.n, HistoryBytes: s.history.bytes, Pages: len(s.pages), Dropped: s.dropped}
 }
 
 // Write keeps the batch in the history, counts it, and queues it for every open page. It
-// never blocks on a page. It returns ErrClosed after Close.
+// never blocks on a page. It returns ErrClosed after Close. While no page is open a message
+// is kept as it is and encoded for the page only when one opens: most of the time nobody
+// watches, and encoding costs more than everything else the Sink does.
 func (s *Sink) Write(_ context.Context, batch []message.Message) error {
-	encoded := make([][]byte, len(batch))
-	for i := range batch {
-		encoded[i] = encode(&batch[i])
+	s.mu.Lock()
+	watched := len(s.pages) > 0
+	s.mu.Unlock()
+	var encoded [][]byte
+	if watched {
+		encoded = make([][]byte, len(batch))
+		for i := range batch {
+			encoded[i] = encode(&batch[i])
+		}
 	}
 	minute := s.now().Unix() / 60
 	s.mu.Lock()
@@ -125,20 +135,43 @@ func (s *Sink) Write(_ context.Context, batch []message.Message) error {
 	if s.closed {
 		return ErrClosed
 	}
-	for i, b := range encoded {
+	for i := range batch {
+		m := &batch[i]
 		s.lines++
-		s.history.push(b)
-		for p := range s.pages {
-			if n := p.queue.push(b); n > 0 {
-				p.dropped += uint64(n)
-				s.dropped += uint64(n)
-			}
+		switch {
+		case encoded != nil:
+			s.pushLocked(encoded[i])
+		case len(s.pages) > 0: // a page opened since the look above
+			s.pushLocked(encode(m))
+		default:
+			s.unencoded.push(*m)
 		}
-		if m := &batch[i]; m.Kind == message.KindLog && m.Container.ID != "" {
+		if m.Kind == message.KindLog && m.Container.ID != "" {
 			s.countLocked(m.Container.ID, minute)
 		}
 	}
 	return nil
+}
+
+// pushLocked keeps b in the history, after the messages kept unencoded, and queues it for
+// every open page.
+func (s *Sink) pushLocked(b []byte) {
+	s.encodeHistoryLocked()
+	s.history.push(b)
+	for p := range s.pages {
+		if n := p.queue.push(b); n > 0 {
+			p.dropped += uint64(n)
+			s.dropped += uint64(n)
+		}
+	}
+}
+
+// encodeHistoryLocked moves the messages kept unencoded into the history, encoded, oldest
+// first.
+func (s *Sink) encodeHistoryLocked() {
+	for _, m := range s.unencoded.take() {
+		s.history.push(encode(&m))
+	}
 }
 
 // Close ends every page's stream; later Writes fail. It is safe to call twice.
@@ -176,6 +209,7 @@ func (s *Sink) open() (*page, [][]byte, error) {
 	}
 	p := &page{queue: newLineQueue(s.cfg.PageLines, s.cfg.PageBytes), done: make(chan struct{})}
 	s.pages[p] = struct{}{}
+	s.encodeHistoryLocked()
 	return p, s.history.all(), nil
 }
 

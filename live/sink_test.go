@@ -180,3 +180,106 @@ func TestSinkClose(t *testing.T) {
 		t.Errorf("open after Close = %v, want ErrClosed", err)
 	}
 }
+
+// Messages written while no page is open are kept unencoded and encoded when a page opens:
+// every page still gets the whole history, oldest first, whether its lines came in while
+// pages were open or not.
+func TestHistoryAcrossPages(t *testing.T) {
+	s := NewSink(SinkConfig{HistoryLines: 100})
+	for _, id := range []string{"01", "02", "03"} {
+		write(t, s, logLine(id, "c1", "unwatched"))
+	}
+	a, history, err := s.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"01", "02", "03"}, ids(t, history)); diff != "" {
+		t.Errorf("first page's history (-want +got):\n%s", diff)
+	}
+	write(t, s, logLine("04", "c1", "watched"), logLine("05", "c1", "watched"))
+	if diff := cmp.Diff([]string{"04", "05"}, ids(t, s.take(a))); diff != "" {
+		t.Errorf("first page's queue (-want +got):\n%s", diff)
+	}
+	s.close(a)
+	write(t, s, logLine("06", "c1", "unwatched again"), logLine("07", "c1", "unwatched again"))
+	if st := s.Stats(); st.History != 7 || st.Lines != 7 {
+		t.Errorf("Stats = %+v, want 7 lines in the history, 7 written", st)
+	}
+	write(t, s, logLine("08", "c1", "after Stats"))
+	_, history, err = s.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"01", "02", "03", "04", "05", "06", "07", "08"}, ids(t, history)); diff != "" {
+		t.Errorf("second page's history (-want +got):\n%s", diff)
+	}
+}
+
+// The unencoded history is bounded by bytes as the encoded one is: its estimate never
+// exceeds what encoding makes of a message, so it keeps no fewer messages than the history
+// will, and one sender's large lines push out the older ones.
+func TestUnencodedHistoryBounds(t *testing.T) {
+	for _, m := range []message.Message{
+		{},
+		logLine("01", "c1", `quotes " and \ and <script>`),
+		{ID: "x", Text: "t", FullText: "full", Host: "h", Source: "gelf", Fields: map[string]any{"a": "b", "n": 1.5, "ok": true, "nan": math.NaN()},
+			Event: message.Event{Type: "container", Action: "start"}, Service: message.Service{Name: "web"}},
+	} {
+		if e, n := estimate(&m), len(encode(&m)); e > int64(n) {
+			t.Errorf("estimate %d > encoded %d for %+v", e, n, m)
+		}
+	}
+	big := strings.Repeat("x", 1<<20)
+	s := NewSink(SinkConfig{HistoryLines: 1000, HistoryBytes: 3 << 20})
+	for i := range 10 {
+		write(t, s, logLine(string(rune('a'+i)), "c1", big))
+	}
+	s.mu.Lock()
+	n, bytes := s.unencoded.n, s.unencoded.bytes
+	s.mu.Unlock()
+	if n > 3 || bytes > 3<<20 {
+		t.Errorf("%d messages, %d bytes kept unencoded; want at most 3 MiB", n, bytes)
+	}
+	_, history, err := s.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(t, history); len(got) == 0 || got[len(got)-1] != "j" {
+		t.Errorf("history %v, want the newest line last", got)
+	}
+}
+
+// BenchmarkWrite is a 100-byte log line written with no page open (kept unencoded) and with
+// one page open (encoded for it), batches of 64: the first is what the Sink costs a daemon
+// nobody watches.
+func BenchmarkWrite(b *testing.B) {
+	batch := make([]message.Message, 64)
+	for i := range batch {
+		batch[i] = logLine("0123456789abcdef", "c0ffee", strings.Repeat("x", 100))
+	}
+	for _, watched := range []bool{false, true} {
+		name := "unwatched"
+		if watched {
+			name = "watched"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := NewSink(SinkConfig{})
+			var p *page
+			if watched {
+				var err error
+				if p, _, err = s.open(); err != nil {
+					b.Fatal(err)
+				}
+				defer s.close(p)
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				s.Write(context.Background(), batch)
+				if p != nil && i%64 == 0 {
+					s.take(p)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/line")
+		})
+	}
+}

@@ -2,6 +2,7 @@
 // receives, [Collector] gathers what a source emits, [Replay] is a source that emits given
 // messages, and [TestSink] and [TestSource] are conformance harnesses that check any
 // [qwatch.Sink] or [qwatch.Source] keeps the contract, in the spirit of testing/slogtest.
+// [TestSource] checks a [qwatch.BatchSource] through Run and again through RunBatch.
 //
 // A sink author runs the sink harness from a test of their own:
 //

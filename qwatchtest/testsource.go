@@ -45,6 +45,10 @@ type SourceKit struct {
 //     source losing what it was fed meanwhile;
 //   - a constructor given settings that cannot work returns an error (when NewInvalid is set);
 //   - no goroutine the source started outlives Run (and the cleanups New registered).
+//
+// A source that is also a [qwatch.BatchSource] is run by the Hub through RunBatch, so the
+// checks run again through RunBatch, as subtests of "RunBatch": its emit takes batches, each
+// message counted as Run's emit counts it.
 func TestSource(t *testing.T, kit SourceKit) {
 	t.Helper()
 	if kit.New == nil {
@@ -137,7 +141,22 @@ func TestSource(t *testing.T, kit SourceKit) {
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
 			watchLeaks(t, "after Run returned")
-			c.check(t, kit.New(t))
+			c.check(t, runOnly{kit.New(t)})
+		})
+	}
+	// A source of its own tells whether the kit makes batch sources (it is never run).
+	if _, batches := kit.New(t).(qwatch.BatchSource); batches {
+		t.Run("RunBatch", func(t *testing.T) {
+			for _, c := range checks {
+				t.Run(c.name, func(t *testing.T) {
+					watchLeaks(t, "after RunBatch returned")
+					src, ok := kit.New(t).(qwatch.BatchSource)
+					if !ok {
+						t.Fatal("SourceKit.New returned a BatchSource once and a plain Source now")
+					}
+					c.check(t, batchAsRun{src})
+				})
+			}
 		})
 	}
 	if kit.NewInvalid != nil {
@@ -148,6 +167,26 @@ func TestSource(t *testing.T, kit SourceKit) {
 			}
 		})
 	}
+}
+
+// runOnly hides every method of a source but Run, so the checks call Run even on a
+// BatchSource.
+type runOnly struct{ src qwatch.Source }
+
+func (r runOnly) Run(ctx context.Context, emit func(message.Message)) error {
+	return r.src.Run(ctx, emit)
+}
+
+// batchAsRun runs a BatchSource through RunBatch, handing each message of a batch to Run's
+// emit in order, so that every check reads the same for both.
+type batchAsRun struct{ src qwatch.BatchSource }
+
+func (b batchAsRun) Run(ctx context.Context, emit func(message.Message)) error {
+	return b.src.RunBatch(ctx, func(batch []message.Message) {
+		for _, m := range batch {
+			emit(m)
+		}
+	})
 }
 
 // watchLeaks fails t if goroutines started during the test are still running once it and the

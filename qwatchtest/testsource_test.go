@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,11 +82,52 @@ func (f *fedSource) Run(ctx context.Context, emit func(message.Message)) error {
 	}
 }
 
+// fedBatchSource is a fedSource that also hands over batches: what is waiting in its channel
+// at once. With the flaw "batch-late-emit" its RunBatch emits from a goroutine it does not
+// wait for; Run keeps the contract.
+type fedBatchSource struct{ fedSource }
+
+func (f *fedBatchSource) RunBatch(ctx context.Context, emit func([]message.Message)) error {
+	var late sync.WaitGroup
+	if inner := emit; f.flaw == "batch-late-emit" {
+		emit = func(batch []message.Message) {
+			batch = slices.Clone(batch)
+			late.Go(func() {
+				time.Sleep(50 * time.Millisecond)
+				inner(batch)
+			})
+		}
+	}
+	var batch []message.Message
+	for {
+		select {
+		case m := <-f.in:
+			batch = append(batch[:0], m)
+			for more := true; more && len(batch) < 64; {
+				select {
+				case m := <-f.in:
+					batch = append(batch, m)
+				default:
+					more = false
+				}
+			}
+			emit(batch)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
 func fedKit(flaw string) qwatchtest.SourceKit {
 	var src *fedSource
 	return qwatchtest.SourceKit{
 		New: func(t *testing.T) qwatch.Source {
 			src = &fedSource{flaw: flaw, in: make(chan message.Message, 1000)}
+			if strings.HasPrefix(flaw, "batch") {
+				b := &fedBatchSource{*src}
+				src = &b.fedSource
+				return b
+			}
 			return src
 		},
 		Feed: func(t *testing.T, n int) {
@@ -103,9 +145,11 @@ func fedKit(flaw string) qwatchtest.SourceKit {
 	}
 }
 
-// TestFedSourceConformance shows that the harness passes a source that keeps the contract.
+// TestFedSourceConformance shows that the harness passes a source that keeps the contract,
+// and a batch source that does, through Run and RunBatch.
 func TestFedSourceConformance(t *testing.T) {
 	qwatchtest.TestSource(t, fedKit(""))
+	qwatchtest.TestSource(t, fedKit("batch"))
 }
 
 // TestBrokenSource runs the harness against one broken source; it is meant to fail.
@@ -121,6 +165,7 @@ func TestHarnessCatchesBrokenSources(t *testing.T) {
 		{"late-emit", "/NoEmitAfterReturn", "time(s) after Run returned"},
 		{"lossy", "", "while emit was blocked"},
 		{"no-constructor-error", "/InvalidSettings", "returned no error"},
+		{"batch-late-emit", "/RunBatch/NoEmitAfterReturn", "time(s) after Run returned"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.flaw, func(t *testing.T) {

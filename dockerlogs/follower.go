@@ -579,8 +579,9 @@ type lineWriter struct {
 	pieces    int
 	cut       bool
 
-	last time.Time // the time of the last line
-	ord  int       // lines at exactly last so far
+	last   time.Time // the time of the last line
+	ord    int       // lines at exactly last so far
+	stamps stampParser
 
 	track *heldLines // where the lines taken and not emitted begin in the file; nil reading the API
 }
@@ -607,7 +608,7 @@ func (w *lineWriter) entry(e []byte) {
 	if !w.stampAt.IsZero() {
 		at = w.stampAt
 	} else if ts, rest, ok := bytes.Cut(e, []byte{' '}); ok {
-		if t, ok := parseStamp(ts); ok {
+		if t, ok := w.stamps.parse(ts); ok {
 			at, text = t, rest
 		} else {
 			at = w.partialAt // no time stamp, which the engine always sends: part of the line before

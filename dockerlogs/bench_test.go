@@ -15,8 +15,9 @@ import (
 )
 
 // BenchmarkPlainLines is the cost of a plain line through the Source's reading path, from
-// the entry stdcopy hands over: its time stamp parsed, the message made with its derived ID,
-// grouped (by the default rule, auto, or by none, off), emitted and the position advanced.
+// the entry a frame holds: its time stamp parsed, the message made with its derived ID,
+// grouped (by the default rule, auto, or by none, off), handed on in a batch and the position
+// advanced.
 func BenchmarkPlainLines(b *testing.B) {
 	for _, tt := range []struct {
 		name string

@@ -586,7 +586,7 @@ type lineWriter struct {
 	track *heldLines // where the lines taken and not emitted begin in the file; nil reading the API
 }
 
-// Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
+// Write takes one or more entries; an entry never spans two calls (demux hands over whole
 // frames), except in what an attachment read of a TTY container, taken in 64 KiB slices.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)

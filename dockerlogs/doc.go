@@ -8,8 +8,9 @@
 // that a container started in between is not missed; it follows each container from its start
 // event (a --rm container that prints and exits at once is caught), and lists again every
 // RelistInterval to catch a start whose event was missed. Through the API, a container is
-// read with the engine's logs endpoint (follow, timestamps) and demultiplexed with the
-// engine's own stdcopy.
+// read with the engine's logs endpoint (follow, timestamps), whose stdcopy frames (one a
+// line) are taken apart where they lie in the read buffer, as the engine's stdcopy would
+// take them apart, without its copies.
 // A TTY container's stream has no frames: it is split into the engine's entries by their time
 // stamps, and the terminal's carriage return at the end of each line is stripped.
 //
@@ -19,7 +20,15 @@
 // info, stderr lines level err, as Docker's GELF driver sends them; Fields["stream"] says
 // which. Messages carry the same container fields as the GELF path (ID, name, image ID and
 // name, command, creation time, labels). Each line's ID derives from (container, stream, time
-// stamp, ordinal among the stream's lines at that time stamp).
+// stamp, ordinal among the stream's lines at that time stamp). The messages of a container
+// share its Labels map, and those of one of its streams their Fields map: a processor that
+// changes a message's fields gives it a map of its own (as package filter does), never
+// writes to the one it came with.
+//
+// The Source is a qwatch.BatchSource: a Hub calls RunBatch, which hands over a container's
+// events in batches, those one read of its logs brought (at most 128), so that a busy
+// container costs the Hub one hand-off a read rather than one a line. Run hands them over one
+// at a time.
 //
 // # Reading the files
 //
@@ -85,7 +94,8 @@
 // # Exact resume
 //
 // With a StateDir, a checkpoint per container and stream records the time of the last line
-// emitted (to the nanosecond) and how many lines at exactly that time came up to it. Checkpoints are
+// emitted (to the nanosecond) and how many lines at exactly that time came up to it; it
+// moves once emit has returned the batch that holds that line. Checkpoints are
 // written at most once a second and when Run returns, and only after Config.Flush confirmed
 // that the lines they cover are safe (qwatchd passes Hub.Sync: written, or in the spool). They
 // are kept through a container's stop and start, deleted when it is destroyed, and deleted

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,8 +31,10 @@ const engineLines = 300_000
 // 100 bytes as fast as it can (json-file), while nobody reads it, while a bare reader of the
 // logs API (ContainerLogs and stdcopy) follows it, and while the Source follows it with each
 // reader. It reports the lines/s the reader got (from the container's start to its last line
-// read) and dockerd's CPU per line (from /proc/PID/stat; the engine is the dockerd whose
-// command line names DOCKER_HOST's socket, or the only one).
+// read), dockerd's CPU per line (from /proc/PID/stat; the engine is the dockerd whose
+// command line names DOCKER_HOST's socket, or the only one), and the reader's: this
+// process's CPU per line, which competes with the engine and the container for the cores
+// when they print flat out.
 func BenchmarkEngineFlatOut(b *testing.B) {
 	image := dockertest.Image(b)
 	pid := dockerdPID(b)
@@ -45,7 +48,7 @@ func BenchmarkEngineFlatOut(b *testing.B) {
 		{"source-file", sourceReader(dockerlogs.ReaderFile)},
 	} {
 		b.Run(tt.name, func(b *testing.B) {
-			var cpu time.Duration
+			var cpu, self time.Duration
 			var elapsed time.Duration
 			for b.Loop() {
 				name := fmt.Sprintf("file-bench-%s-%d", tt.name, time.Now().UnixNano()%1e9)
@@ -54,7 +57,7 @@ func BenchmarkEngineFlatOut(b *testing.B) {
 				if tt.follow != nil {
 					stop = tt.follow(b, name, &n)
 				}
-				before := cpuOf(b, pid)
+				before, selfBefore := cpuOf(b, pid), cpuSelf(b)
 				start := time.Now()
 				dockertest.Docker(b, "run", "-d", "--name", name, "--network", "none", image,
 					"/logger", "-id", "b", "-n", strconv.Itoa(engineLines), "-min", "100", "-max", "100")
@@ -69,11 +72,13 @@ func BenchmarkEngineFlatOut(b *testing.B) {
 				}
 				elapsed += time.Since(start)
 				cpu += cpuOf(b, pid) - before
+				self += cpuSelf(b) - selfBefore
 				stop()
 				dockertest.DockerErr("rm", "-f", name)
 			}
 			b.ReportMetric(float64(engineLines)*float64(b.N)/elapsed.Seconds(), "lines/s")
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(engineLines*b.N), "dockerd-µs/line")
+			b.ReportMetric(float64(self.Nanoseconds())/1e3/float64(engineLines*b.N), "reader-µs/line")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
@@ -111,8 +116,8 @@ func (w lineCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// sourceReader follows every container with a Source reading as reader; it counts the lines
-// of the container named name.
+// sourceReader follows every container with a Source reading as reader, handing over
+// batches as to a Hub; it counts the lines of the container named name.
 func sourceReader(reader string) func(b *testing.B, name string, n *atomic.Int64) func() {
 	return func(b *testing.B, name string, n *atomic.Int64) func() {
 		src, err := dockerlogs.NewSource(dockerlogs.Config{Reader: reader, MultilineRule: multiline.Off, Logger: slog.New(slog.DiscardHandler)})
@@ -123,9 +128,11 @@ func sourceReader(reader string) func(b *testing.B, name string, n *atomic.Int64
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			src.Run(ctx, func(m message.Message) {
-				if m.Container.Name == name {
-					n.Add(1)
+			src.RunBatch(ctx, func(batch []message.Message) {
+				for i := range batch {
+					if batch[i].Container.Name == name {
+						n.Add(1)
+					}
 				}
 			})
 		}()
@@ -166,6 +173,15 @@ func dockerdPID(b *testing.B) int {
 		b.Skipf("no single dockerd process to measure (%d found)", len(found))
 	}
 	return found[0]
+}
+
+// cpuSelf returns the user and system CPU time this process has used.
+func cpuSelf(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // cpuOf returns the user and system CPU time the process has used.

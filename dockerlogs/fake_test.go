@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -636,4 +638,135 @@ func TestFakeStoppedWhileNoSourceRan(t *testing.T) {
 	f.Stop(id)
 	r4 := startFake(t, f, dockerlogs.Config{StateDir: state})
 	checkLines(t, r4.waitDone(t, id, "job", 1), []dockertest.Line{line(4)})
+}
+
+// RunBatch hands each container's lines over in batches of at most 128, in order, each line
+// once, with the IDs derived from (container, stream, time, ordinal); a stream's checkpoint
+// does not pass a line whose batch emit has not returned. From the API and from the file.
+func TestFakeBatches(t *testing.T) {
+	for _, reader := range []string{dockerlogs.ReaderAPI, dockerlogs.ReaderFile} {
+		t.Run(reader, func(t *testing.T) { testBatches(t, reader) })
+	}
+}
+
+func testBatches(t *testing.T, reader string) {
+	f := dockertest.NewFake(t)
+	if reader == dockerlogs.ReaderFile {
+		f.WriteLogFiles(t.TempDir())
+	}
+	state := t.TempDir()
+	src, err := dockerlogs.NewSource(dockerlogs.Config{Client: f.Client(), StateDir: state, SelfID: "none",
+		Reader: reader, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gate, blocked := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var batches [][]message.Message
+	emit := func(batch []message.Message) {
+		if batch[0].Container.Name == "held" {
+			select {
+			case <-blocked:
+			default:
+				close(blocked)
+			}
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+		mu.Lock()
+		batches = append(batches, slices.Clone(batch))
+		mu.Unlock()
+	}
+	done := make(chan error, 1)
+	go func() { done <- src.RunBatch(ctx, emit) }()
+	stop := sync.OnceFunc(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunBatch = %v", err)
+		}
+	})
+	defer stop()
+	waitUntil(t, "subscription to the engine's events", func() bool { return src.Stats().Connected })
+
+	held := f.Run(dockertest.Container{Name: "held"})
+	flowing := f.Run(dockertest.Container{Name: "flowing"})
+	t0 := at()
+	var fed []dockertest.Line
+	for i := range 1000 {
+		// Lines 2i and 2i+1 share a nanosecond when i%5 == 0: ordinals 0 and 1.
+		at := t0.Add(time.Duration(i) * time.Microsecond)
+		fed = append(fed, dockertest.Line{Time: at, Stream: "stdout", Text: fmt.Sprint("line ", i)})
+		if i%5 == 0 {
+			fed = append(fed, dockertest.Line{Time: at, Stream: "stdout", Text: fmt.Sprint("line ", i, " again")})
+		}
+	}
+	f.Log(held, fed...)
+	<-blocked
+	// A checkpoint written after held's first batch was in emit: it must not hold held.
+	f.Log(flowing, dockertest.Line{Time: t0, Stream: "stdout", Text: "after held blocked"})
+	waitUntil(t, "the checkpoint of flowing", func() bool {
+		_, err := os.Stat(filepath.Join(state, flowing+".json"))
+		return err == nil
+	})
+	if _, err := os.Stat(filepath.Join(state, held+".json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("held's checkpoint written while its first batch was in emit: %v", err)
+	}
+	close(gate)
+	waitUntil(t, "every line of held", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, b := range batches {
+			if b[0].Container.Name == "held" {
+				n += len(b)
+			}
+		}
+		return n >= len(fed)
+	})
+	stop()
+
+	var got []message.Message
+	largest := 0
+	for _, b := range batches {
+		for _, m := range b {
+			if m.Container.Name != b[0].Container.Name {
+				t.Fatalf("a batch of %s holds a line of %s", b[0].Container.Name, m.Container.Name)
+			}
+		}
+		if b[0].Container.Name == "held" {
+			got = append(got, b...)
+			largest = max(largest, len(b))
+		}
+	}
+	checkLines(t, got, fed)
+	if largest > 128 || largest < 2 {
+		t.Errorf("largest batch %d lines, want 2 to 128", largest)
+	}
+	ord := 0
+	for i, m := range got {
+		if i > 0 && m.Time.Equal(got[i-1].Time) {
+			ord++
+		} else {
+			ord = 0
+		}
+		if want := message.DerivedID(m.Time, fmt.Sprint(held, "/stdout/", ord)); m.ID != want {
+			t.Fatalf("line %q: ID %s, want %s", m.Text, m.ID, want)
+		}
+	}
+	var ck struct {
+		Streams map[string]struct {
+			Time  time.Time
+			Count int
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(state, held+".json"))
+	if err == nil {
+		err = json.Unmarshal(data, &ck)
+	}
+	if last := fed[len(fed)-1]; err != nil || !ck.Streams["stdout"].Time.Equal(last.Time) || ck.Streams["stdout"].Count != 1 {
+		t.Errorf("held's checkpoint %+v (%v), want its last line's time and count 1", ck, err)
+	}
 }

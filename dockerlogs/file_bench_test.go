@@ -132,7 +132,7 @@ func sourceRead(b *testing.B, path string, rule multiline.Rule) int {
 	}
 	defer src.client.Close()
 	n := 0
-	emit := func(m message.Message) { n++ }
+	emit := func(batch []message.Message) { n += len(batch) }
 	f := &follower{src: src, id: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", rule: rule}
 	out, errw := f.writers(emit, nil, time.Time{})
 	r := &fileReader{f: f, path: path, buf: make([]byte, readBuffer), out: out, errw: errw}
@@ -145,5 +145,6 @@ func sourceRead(b *testing.B, path string, rule multiline.Rule) int {
 	}
 	out.finish()
 	errw.finish()
+	out.box.flush()
 	return n
 }

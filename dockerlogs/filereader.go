@@ -309,8 +309,10 @@ func (r *fileReader) at() place {
 	return p
 }
 
-// lines decodes and hands over every whole line in the buffer.
+// lines decodes and hands over every whole line in the buffer, and has the outbox hand on
+// what they made.
 func (r *fileReader) lines() {
+	defer r.out.box.flush()
 	for {
 		i := bytes.IndexByte(r.buf[r.start:r.end], '\n')
 		if i < 0 {
@@ -452,7 +454,7 @@ func (f *follower) running(ctx context.Context) bool {
 // without one, from the first line (fresh, or started while the Source runs) or from when Run
 // started. It reports false, having read nothing, when the file cannot be opened: the logs API
 // is asked then.
-func (f *follower) readFile(ctx context.Context, fresh bool, info container.InspectResponse, ck *checkpoint, path string, emit func(message.Message)) bool {
+func (f *follower) readFile(ctx context.Context, fresh bool, info container.InspectResponse, ck *checkpoint, path string, emit func([]message.Message)) bool {
 	s := f.src
 	out, errw := f.writers(emit, ck, time.Time{})
 	r := &fileReader{f: f, path: path, buf: make([]byte, readBuffer), out: out, errw: errw, died: f.died}

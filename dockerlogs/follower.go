@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/message"
@@ -33,7 +33,7 @@ type follower struct {
 // run follows the container; it returns why the container is skipped, or "". A container
 // just started (fresh) that is gone already, or exited with --rm, is not asked for its logs:
 // what the attachment made at its creation read (attachEarly) is emitted instead.
-func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func(message.Message)) string {
+func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string, emit func([]message.Message)) string {
 	s := f.src
 	if reason := s.skipByAttributes(f.id, attrs); reason != "" {
 		s.dropEarly(f.id)
@@ -157,11 +157,17 @@ func (f *follower) run(ctx context.Context, fresh bool, attrs map[string]string,
 
 // writers returns the writers of the container's stdout and stderr, which skip the lines up
 // to the checkpoint ck (nil: none), or stamp their lines with stampAt when it is not zero.
-func (f *follower) writers(emit func(message.Message), ck *checkpoint, stampAt time.Time) (out, errw *lineWriter) {
-	out = &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, emit: emit, ck: ck.stream("stdout"), stampAt: stampAt}
-	errw = &lineWriter{f: f, stream: "stderr", level: message.LevelErr, emit: emit, ck: ck.stream("stderr"), stampAt: stampAt}
-	for _, w := range []*lineWriter{out, errw} {
-		w.group = multiline.NewStream(f.src.cfg.Multiline, f.rule, f.src.budget, w.emitEvent)
+// They share an outbox, which hands their events to emit.
+func (f *follower) writers(emit func([]message.Message), ck *checkpoint, stampAt time.Time) (out, errw *lineWriter) {
+	box := &outbox{emit: emit}
+	out = &lineWriter{f: f, stream: "stdout", level: message.LevelInfo, box: box, ck: ck.stream("stdout"), stampAt: stampAt}
+	errw = &lineWriter{f: f, stream: "stderr", level: message.LevelErr, box: box, ck: ck.stream("stderr"), stampAt: stampAt}
+	box.ws = []*lineWriter{out, errw}
+	for _, w := range box.ws {
+		w.fields = map[string]any{"stream": w.stream}
+		if f.rule != multiline.Off {
+			w.group = multiline.NewStream(f.src.cfg.Multiline, f.rule, f.src.budget, w.emitEvent)
+		}
 	}
 	return out, errw
 }
@@ -175,17 +181,22 @@ func (f *follower) end(ctx context.Context, out, errw *lineWriter) {
 	keep := ctx.Err() != nil && f.src.cfg.StateDir != ""
 	for _, w := range []*lineWriter{out, errw} {
 		if keep {
-			w.group.Discard()
+			w.discard()
 		} else {
 			w.finish()
 		}
 	}
+	out.box.flush()
 }
 
 // tick calls Tick on the writers' streams every Config.Multiline.TickEvery, so that what they
-// hold goes out when no line follows it, until the function it returns is called; that
-// function waits for the ticks to end.
+// hold goes out when no line follows it, and has their outbox hand it on, until the function
+// it returns is called; that function waits for the ticks to end. Writers that group nothing
+// (rule off) hold nothing: no ticks.
 func (s *Source) tick(ws ...*lineWriter) (stop func()) {
+	if ws[0].group == nil {
+		return func() {}
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -199,6 +210,7 @@ func (s *Source) tick(ws ...*lineWriter) (stop func()) {
 				for _, w := range ws {
 					w.group.Tick(now)
 				}
+				ws[0].box.flush()
 			}
 		}
 	})
@@ -279,19 +291,90 @@ func (s *Source) backfillPlace(ctx context.Context) (func(), bool) {
 }
 
 // copyStreams reads a logs stream to its end into the writers: stdcopy frames, or a TTY
-// container's raw stream.
+// container's raw stream. What the writers emit is handed on before each read from body and
+// at the end.
 func copyStreams(body io.Reader, out, errw *lineWriter) error {
-	br := bufio.NewReaderSize(body, 64<<10)
+	defer out.box.flush()
+	br := bufio.NewReaderSize(flushing{body, out.box}, frameBuffer)
 	if multiplexed(br) {
-		_, err := stdcopy.StdCopy(out, errw, br)
-		return err
+		return demux(br, out, errw)
 	}
 	return copyRaw(out, br)
 }
 
+// frameBuffer is the size of the buffer frames are read into: a frame that fits is handed to
+// its writer where it lies.
+const frameBuffer = 64 << 10
+
+// demux reads stdcopy frames to the stream's end, as stdcopy.StdCopy does, and writes each
+// frame's payload to out (stdin and stdout) or errw (stderr); a frame of the engine's errors
+// (stream 3) ends the read with that error. A payload that fits in br's buffer is written
+// from where it lies there: StdCopy copies each into a buffer of its own, and then moves the
+// whole rest of that buffer (32 KiB) to its front, which costs more than all the rest of the
+// reading when, as the logs API sends them, the frames are single lines. As with StdCopy, a
+// stream that ends within a frame ends the read without an error.
+func demux(br *bufio.Reader, out, errw io.Writer) error {
+	var big bytes.Buffer // a payload larger than br's buffer, as it comes
+	for {
+		h, err := br.Peek(stdcopyHeader)
+		if len(h) < stdcopyHeader {
+			return cleanEOF(err)
+		}
+		stream, size := h[0], int(binary.BigEndian.Uint32(h[4:]))
+		w := out
+		switch stream {
+		case 0, 1:
+		case 2:
+			w = errw
+		case 3:
+			w = nil
+		default:
+			return fmt.Errorf("unrecognized stream %d in the logs' frames", stream)
+		}
+		var payload []byte
+		inPlace := stdcopyHeader+size <= br.Size()
+		if inPlace {
+			frame, err := br.Peek(stdcopyHeader + size)
+			if len(frame) < stdcopyHeader+size {
+				return cleanEOF(err)
+			}
+			payload = frame[stdcopyHeader:]
+		} else {
+			br.Discard(stdcopyHeader)
+			big.Reset()
+			if _, err := io.CopyN(&big, br, int64(size)); err != nil {
+				return cleanEOF(err)
+			}
+			payload = big.Bytes()
+		}
+		if w == nil {
+			return fmt.Errorf("error from the engine in the logs stream: %s", payload)
+		}
+		if _, err := w.Write(payload); err != nil {
+			return err
+		}
+		if inPlace {
+			br.Discard(stdcopyHeader + size)
+		}
+	}
+}
+
+// stdcopyHeader is the length of a stdcopy frame's header: the stream, three zero bytes and
+// the payload's length.
+const stdcopyHeader = 8
+
+// cleanEOF is the error a read of frames ends with when a read of its stream failed with err:
+// none at the stream's end.
+func cleanEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
 // replay emits what the attachment at creation read of a container that was gone before its
 // logs could be read, stamped with the time it was read.
-func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]string, emit func(message.Message)) {
+func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]string, emit func([]message.Message)) {
 	select {
 	case <-c.done:
 	case <-time.After(earlyWaitDone):
@@ -317,6 +400,7 @@ func (f *follower) replay(ctx context.Context, c *capture, attrs map[string]stri
 	copyStreams(bytes.NewReader(data), out, errw)
 	out.finish()
 	errw.finish()
+	out.box.flush()
 	if cut {
 		f.src.truncated.Add(1)
 	}
@@ -475,8 +559,13 @@ type lineWriter struct {
 	f      *follower
 	stream string
 	level  message.Level
-	emit   func(message.Message)
-	group  *multiline.Stream[position] // positions are the checkpoint's, each line's own included
+	box    *outbox
+	group  *multiline.Stream[position] // positions are the checkpoint's, each line's own included; nil with rule off
+	fields map[string]any              // the Fields of every line: the stream's name
+	keys   []string                    // the keys of the lines' IDs, by ordinal: most lines have ordinal 0
+
+	done    position // the last line of the events in box that ends no part of a group (box.mu)
+	hasDone bool
 
 	ck       *position // the checkpoint: lines up to it are skipped
 	stampAt  time.Time // entries come without timestamps: stamp them with this
@@ -490,13 +579,14 @@ type lineWriter struct {
 	pieces    int
 	cut       bool
 
-	last time.Time // the time of the last line
-	ord  int       // lines at exactly last so far
+	last   time.Time // the time of the last line
+	ord    int       // lines at exactly last so far
+	stamps stampParser
 
 	track *heldLines // where the lines taken and not emitted begin in the file; nil reading the API
 }
 
-// Write takes one or more entries; an entry never spans two calls (stdcopy hands over whole
+// Write takes one or more entries; an entry never spans two calls (demux hands over whole
 // frames), except in what an attachment read of a TTY container, taken in 64 KiB slices.
 func (w *lineWriter) Write(p []byte) (int, error) {
 	n := len(p)
@@ -518,7 +608,7 @@ func (w *lineWriter) entry(e []byte) {
 	if !w.stampAt.IsZero() {
 		at = w.stampAt
 	} else if ts, rest, ok := bytes.Cut(e, []byte{' '}); ok {
-		if t, ok := parseStamp(ts); ok {
+		if t, ok := w.stamps.parse(ts); ok {
 			at, text = t, rest
 		} else {
 			at = w.partialAt // no time stamp, which the engine always sends: part of the line before
@@ -602,7 +692,16 @@ func (w *lineWriter) rewind() {
 // ended.
 func (w *lineWriter) finish() {
 	w.flushPieces()
-	w.group.Flush()
+	if w.group != nil {
+		w.group.Flush()
+	}
+}
+
+// discard forgets what the stream holds, unemitted: it will be read again.
+func (w *lineWriter) discard() {
+	if w.group != nil {
+		w.group.Discard()
+	}
 }
 
 // flushPieces takes a line whose end did not come: the stream ended, or the next entry began
@@ -613,25 +712,12 @@ func (w *lineWriter) flushPieces() {
 	}
 }
 
-// emitEvent is the stream's emit: it emits a line or a group of lines, counts them, and
+// emitEvent is the stream's emit: it puts a line or a group of lines in the outbox, which,
 // unless the event is a part of a group that goes on, advances the checkpoint to its last
-// line, so that the checkpoint never passes the first line of a group still open.
+// line once it has handed it on, so that the checkpoint never passes the first line of a
+// group still open.
 func (w *lineWriter) emitEvent(m message.Message, last position, partial bool) {
-	s := w.f.src
-	lines, size := 1, len(m.Text)
-	if _, grouped := m.Fields[multiline.FieldKind]; grouped {
-		lines = strings.Count(m.Text, "\n") + 1
-		size -= lines - 1
-	}
-	w.emit(m)
-	s.lines.Add(uint64(lines))
-	s.bytes.Add(uint64(size))
-	if !partial {
-		s.advance(w.f.id, w.stream, last.Time, last.Count)
-		if w.track != nil {
-			w.track.emitted(last.seq)
-		}
-	}
+	w.box.add(w, &m, last, partial)
 }
 
 // line takes one whole line into the stream, unless the checkpoint shows it taken before; it
@@ -658,8 +744,8 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 	text = bytes.TrimSuffix(text, []byte{'\r'})
 	m := w.f.base
 	m.Time, m.Level, m.Text = at, w.level, string(text)
-	m.Fields = map[string]any{"stream": w.stream}
-	m.ID = message.DerivedID(at, w.f.id+"/"+w.stream+"/"+strconv.Itoa(w.ord))
+	m.Fields = w.fields
+	m.ID = message.DerivedID(at, w.key(w.ord))
 	p := position{Time: at, Count: w.ord + 1}
 	if w.track != nil {
 		p.seq = w.track.take()
@@ -669,8 +755,28 @@ func (w *lineWriter) line(at time.Time, text []byte) bool {
 	} else {
 		w.taken.advance(p)
 	}
-	w.group.Add(m, p)
+	if w.group == nil {
+		w.box.add(w, &m, p, false) // rule off: every line an event of its own, at once
+	} else {
+		w.group.Add(m, p)
+	}
 	return true
+}
+
+// maxKeys is how many ordinals' keys a writer keeps.
+const maxKeys = 16
+
+// key returns the key of the ID of the stream's line with ordinal ord among the lines at its
+// time stamp: the container, the stream and the ordinal.
+func (w *lineWriter) key(ord int) string {
+	if ord < len(w.keys) {
+		return w.keys[ord]
+	}
+	k := w.f.id + "/" + w.stream + "/" + strconv.Itoa(ord)
+	if ord == len(w.keys) && ord < maxKeys {
+		w.keys = append(w.keys, k)
+	}
+	return k
 }
 
 // countMissed counts a --rm container whose output could not be read.

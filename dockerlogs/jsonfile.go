@@ -34,6 +34,7 @@ type fileEntry struct {
 // entryDecoder decodes json-file lines; its scratch buffer is reused from line to line, so
 // an entry's log is valid only until the next decode.
 type entryDecoder struct {
+	stamps  stampParser
 	scratch []byte
 }
 
@@ -94,7 +95,7 @@ func (d *entryDecoder) decode(line []byte) (fileEntry, error) {
 			if !ok {
 				return e, errEntry
 			}
-			if e.time, ok = parseStamp(s); !ok {
+			if e.time, ok = d.stamps.parse(s); !ok {
 				return e, errEntry
 			}
 			haveTime = true
@@ -351,27 +352,67 @@ func parseStamp(s []byte) (time.Time, bool) {
 		t, err := time.Parse(time.RFC3339Nano, string(s))
 		return t, err == nil
 	}
-	nsec := 0
-	if frac := s[fixed : len(s)-1]; len(frac) > 0 {
-		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
-			t, err := time.Parse(time.RFC3339Nano, string(s))
-			return t, err == nil
-		}
-		for i := 1; i < 10; i++ {
-			d := 0
-			if i < len(frac) {
-				c := frac[i]
-				if c < '0' || c > '9' {
-					return time.Time{}, false
-				}
-				d = int(c - '0')
-			}
-			nsec = nsec*10 + d
-		}
+	nsec, form, ok := fraction(s[fixed : len(s)-1])
+	if !form {
+		t, err := time.Parse(time.RFC3339Nano, string(s))
+		return t, err == nil
+	}
+	if !ok {
+		return time.Time{}, false
 	}
 	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
 	if t.Day() != day {
 		return time.Time{}, false // February 30th: time.Parse refuses it too
 	}
 	return t, true
+}
+
+// fraction parses the fraction of a second of a time stamp: empty, or a dot and one to nine
+// digits. form is false when frac is not of that form, but for a digit; ok is false then too,
+// and when a digit is not one.
+func fraction(frac []byte) (nsec int, form, ok bool) {
+	if len(frac) == 0 {
+		return 0, true, true
+	}
+	if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+		return 0, false, false
+	}
+	for i := 1; i < 10; i++ {
+		d := 0
+		if i < len(frac) {
+			c := frac[i]
+			if c < '0' || c > '9' {
+				return 0, true, false
+			}
+			d = int(c - '0')
+		}
+		nsec = nsec*10 + d
+	}
+	return nsec, true, true
+}
+
+// stampParser parses time stamps as parseStamp does, and remembers the second of the last
+// one of the engine's form ("2006-01-02T15:04:05", a fraction, "Z"): a busy stream's stamps
+// share their second, and then only the fraction is parsed, not the date.
+type stampParser struct {
+	second [len("2006-01-02T15:04:05")]byte
+	unix   int64 // the second's Unix time; 0 before the first
+}
+
+func (p *stampParser) parse(s []byte) (time.Time, bool) {
+	n := len(p.second)
+	engineForm := len(s) > n && s[len(s)-1] == 'Z'
+	if engineForm && p.unix != 0 && [len(p.second)]byte(s[:n]) == p.second {
+		switch nsec, form, ok := fraction(s[n : len(s)-1]); {
+		case ok:
+			return time.Unix(p.unix, int64(nsec)).UTC(), true
+		case form:
+			return time.Time{}, false
+		}
+	}
+	t, ok := parseStamp(s)
+	if ok && engineForm && (s[n] == '.' || s[n] == 'Z') {
+		p.second, p.unix = [len(p.second)]byte(s[:n]), t.Unix()
+	}
+	return t, ok
 }

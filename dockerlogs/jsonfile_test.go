@@ -87,15 +87,25 @@ func FuzzUnquote(f *testing.F) {
 }
 
 // The engine's own time stamps, with their trailing zeros cut, and others, parse as
-// time.Parse reads them, or fail where it fails.
+// time.Parse reads them, or fail where it fails; also with a stampParser that parsed a stamp
+// of the same second, or one that looks like it, just before.
 func TestParseStamp(t *testing.T) {
 	for _, s := range []string{"2026-11-29T22:33:00Z", "2026-11-29T22:33:00.1Z", "2026-11-29T22:33:00.123456789Z",
 		"2026-11-29T22:33:00.12345678Z", "2024-02-29T00:00:00.5Z", "2026-11-29T23:33:00.5+01:00",
-		"2026-02-30T00:00:00Z", "2026-11-29T22:33:00.Z", "2026-11-29T22:33:00.1234567890Z", "2026-11-29T24:00:00Z", "x"} {
+		"2026-02-30T00:00:00Z", "2026-11-29T22:33:00.Z", "2026-11-29T22:33:00.1234567890Z", "2026-11-29T24:00:00Z",
+		"2026-11-29T22:33:00.12x4Z", "2026-11-29T22:33:00+00:00Z", "x"} {
 		want, err := time.Parse(time.RFC3339Nano, s)
 		got, ok := parseStamp([]byte(s))
 		if ok != (err == nil) || !got.Equal(want) {
 			t.Errorf("parseStamp(%q) = %v, %v; time.Parse %v, %v", s, got, ok, want, err)
+		}
+		for _, before := range []string{s[:min(len(s), 19)] + "Z", s[:min(len(s), 19)] + ".5Z", "2026-11-29T23:33:00.5Z"} {
+			var p stampParser
+			p.parse([]byte(before))
+			got, ok := p.parse([]byte(s))
+			if ok != (err == nil) || !got.Equal(want) || got != want {
+				t.Errorf("after %q: parse(%q) = %v, %v; time.Parse %v, %v", before, s, got, ok, want, err)
+			}
 		}
 	}
 }

@@ -255,8 +255,15 @@ func (s *Source) Stats() Stats {
 // Run follows every container's logs until ctx is done, writes the checkpoints a last time,
 // and returns nil. While the engine cannot be reached, or its events stream breaks, Run logs
 // a warning and tries again every second; the containers followed already go on meanwhile.
-// Run may be called once; a second call returns an error.
+// Run may be called once, and not after RunBatch; a second call returns an error.
 func (s *Source) Run(ctx context.Context, emit func(message.Message)) error {
+	return s.RunBatch(ctx, eachOf(emit))
+}
+
+// RunBatch is Run handing over batches (qwatch.BatchSource): the events of a container that
+// one read brought, at most 128, in order. The Source reuses batch once emit has returned. A
+// container's streams are checkpointed only after emit returned their events.
+func (s *Source) RunBatch(ctx context.Context, emit func(batch []message.Message)) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("dockerlogs: Run called twice")
 	}
@@ -306,7 +313,7 @@ func (s *Source) saveCheckpoints(ctx context.Context) {
 
 // watch subscribes to container events, lists the containers, and follows them until the
 // events stream ends or ctx is done.
-func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message)) error {
+func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func([]message.Message)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if s.host == "" {
@@ -356,7 +363,7 @@ func (s *Source) watch(ctx, followCtx context.Context, wg *sync.WaitGroup, emit 
 // connection it also removes the checkpoints of containers that no longer exist, and reads
 // the stopped containers with a checkpoint to their end: they may have written lines after
 // it while not followed.
-func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func(message.Message), first bool) error {
+func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit func([]message.Message), first bool) error {
 	list, err := s.client.ContainerList(ctx, container.ListOptions{All: first})
 	if err != nil {
 		return fmt.Errorf("listing containers: %w", err)
@@ -387,7 +394,7 @@ func (s *Source) relist(ctx, followCtx context.Context, wg *sync.WaitGroup, emit
 }
 
 // follow starts following the container unless it is followed already or is to be skipped.
-func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fresh bool, attrs map[string]string, emit func(message.Message)) {
+func (s *Source) follow(ctx context.Context, wg *sync.WaitGroup, id string, fresh bool, attrs map[string]string, emit func([]message.Message)) {
 	s.mu.Lock()
 	if _, ok := s.following[id]; ok {
 		s.mu.Unlock()

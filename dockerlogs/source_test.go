@@ -24,7 +24,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var _ qwatch.Source = (*dockerlogs.Source)(nil)
+var _ qwatch.BatchSource = (*dockerlogs.Source)(nil)
 
 // running is a Source running until stopped or the test ends.
 type running struct {

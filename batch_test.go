@@ -141,3 +141,60 @@ func TestPublishBatch(t *testing.T) {
 		t.Errorf("PublishBatch after Run = %v, want ErrClosed", err)
 	}
 }
+
+// A sink reads its batch where it lies in the queue. While it writes, the queue filling up
+// behind it (and, with DropOldest, dropping and refilling over and over) leaves the batch as
+// it was taken, under every overflow policy.
+func TestABatchIsUntouchedWhileTheQueueFills(t *testing.T) {
+	const n, size = 200, 20
+	for _, policy := range []qwatch.Overflow{qwatch.Block, qwatch.DropNewest, qwatch.DropOldest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			h := qwatch.NewHub()
+			writing, filled := make(chan struct{}), make(chan struct{})
+			first := true
+			sink := &qwatchtest.Recorder{OnWrite: func(ctx context.Context, batch []message.Message) error {
+				if !first {
+					return nil
+				}
+				first = false
+				taken := texts(batch)
+				close(writing)
+				<-filled
+				if diff := cmp.Diff(taken, texts(batch)); diff != "" {
+					t.Errorf("the batch changed while the sink wrote it (-taken +now):\n%s", diff)
+				}
+				return nil
+			}}
+			must(t, h.AddSink("s", sink, qwatch.WithQueueSize(size), qwatch.WithBatch(5, 0), qwatch.WithOverflow(policy)))
+			stop := runHub(t, h)
+			msgs := numbered(n)
+			must(t, h.Publish(context.Background(), msgs[0]))
+			<-writing
+			published := make(chan error, 1)
+			go func() {
+				for _, m := range msgs[1:] {
+					if err := h.Publish(context.Background(), m); err != nil {
+						published <- err
+						return
+					}
+				}
+				published <- nil
+			}()
+			if policy == qwatch.Block { // Publish waits for room: wait for the queue to fill
+				for deadline := time.Now().Add(10 * time.Second); h.Stats().Sinks["s"].Queued < size; {
+					if time.Now().After(deadline) {
+						t.Fatalf("queue not filled: %+v", h.Stats().Sinks["s"])
+					}
+					time.Sleep(time.Millisecond)
+				}
+				close(filled)
+				must(t, <-published)
+			} else {
+				must(t, <-published)
+				close(filled)
+			}
+			must(t, stop())
+			checkAccounting(t, h.Stats())
+		})
+	}
+}

@@ -1,7 +1,6 @@
 package qwatch
 
 import (
-	"math"
 	"sync"
 
 	"github.com/qnib/qwatch/message"
@@ -9,13 +8,25 @@ import (
 
 // queue is one sink's bounded FIFO of messages: a ring buffer that its producers (sources and
 // Publish, on any goroutine) fill and its one consumer empties in batches.
+//
+// The consumer reads a batch where it lies in the ring rather than from a copy, when it can
+// (see lend): with several sinks, copying every message into each queue and out again was a
+// large part of a message's cost.
 type queue struct {
-	mu       sync.Mutex
-	buf      []message.Message
-	sizes    []int // sizes[i] is buf[i].Size(), kept so take need not compute it again
-	head     int   // index of the oldest message
-	n        int   // messages queued
-	bytes    int64 // sum of the queued messages' sizes
+	mu    sync.Mutex
+	buf   []message.Message
+	sizes []int // sizes[i] is buf[i].Size(), kept so take need not compute it again
+	head  int   // index of the oldest message
+	n     int   // messages queued
+	size  int   // the most messages queued
+	// lend says take may hand out the ring's own slots. The ring then has room for a batch
+	// beyond size; as only take moves head, the producers, who fill at most size slots after
+	// head, cannot reach the slots of the batch taken last (just before head) until the
+	// consumer takes again: they are the consumer's, without the lock, until then. DropOldest
+	// moves head too, past any number of messages, so its queue copies batches out.
+	lend     bool
+	spare    []message.Message // a batch take copies out is copied here
+	bytes    int64             // sum of the queued messages' sizes
 	maxBytes int64
 	closed   bool
 	// ready wakes the consumer once the queue holds what it waits for (see await), or closes.
@@ -30,10 +41,19 @@ type queue struct {
 	waiters int
 }
 
-func newQueue(size int, maxBytes int64) *queue {
+// newQueue returns a queue of size messages and maxBytes bytes, from which take hands out
+// batches of at most batchSize messages, for the overflow policy policy.
+func newQueue(size, batchSize int, maxBytes int64, policy Overflow) *queue {
+	lend := policy != DropOldest
+	ring := size
+	if lend {
+		ring += batchSize
+	}
 	return &queue{
-		buf:      make([]message.Message, size),
-		sizes:    make([]int, size),
+		buf:      make([]message.Message, ring),
+		sizes:    make([]int, ring),
+		size:     size,
+		lend:     lend,
 		maxBytes: maxBytes,
 		ready:    make(chan struct{}, 1),
 		space:    make(chan struct{}),
@@ -43,7 +63,7 @@ func newQueue(size int, maxBytes int64) *queue {
 // full reports whether a message of size bytes does not fit now. An empty queue takes any
 // message, however large, so one bigger than the byte bound cannot wedge the sink.
 func (q *queue) full(size int) bool {
-	return q.n == len(q.buf) || (q.n > 0 && q.bytes+int64(size) > q.maxBytes)
+	return q.n == q.size || (q.n > 0 && q.bytes+int64(size) > q.maxBytes)
 }
 
 // put queues copies of msgs, whose sizes are sizes, in order, according to the overflow
@@ -143,13 +163,31 @@ func (q *queue) await(n int, bytes int64) (ready bool) {
 	return false
 }
 
-// take moves the oldest messages to dst and returns it: at most max of them, and no more than
-// maxBytes of them but for the first. They are copied, and their slots cleared, in at most
-// two runs of the ring, not one by one.
-func (q *queue) take(dst []message.Message, max int, maxBytes int64) []message.Message {
+// take removes the oldest messages from the queue and returns them: at most max of them (no
+// more than the batch size given to newQueue), and no more than maxBytes of them but for the
+// first. The batch is the ring's own slots when it may lend them and they are in one run, a
+// copy otherwise; it is the consumer's until it calls take again, and it must clear the batch
+// before then, so the collector can have what the sink is done with.
+func (q *queue) take(max int, maxBytes int64) []message.Message {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	k, taken := 0, int64(0)
+	k, taken := q.count(max, maxBytes)
+	var batch []message.Message
+	if first := len(q.buf) - q.head; q.lend && k <= first {
+		batch = q.buf[q.head : q.head+k : q.head+k]
+	} else {
+		first = min(k, first)
+		batch = append(append(q.spare[:0], q.buf[q.head:q.head+first]...), q.buf[:k-first]...)
+		q.spare = batch
+		clear(q.buf[q.head : q.head+first])
+		clear(q.buf[:k-first])
+	}
+	q.remove(k, taken)
+	return batch
+}
+
+// count returns how many of the oldest messages take may hand out, and their bytes.
+func (q *queue) count(max int, maxBytes int64) (k int, taken int64) {
 	for i := q.head; k < max && k < q.n; k++ {
 		size := int64(q.sizes[i])
 		if k > 0 && taken+size > maxBytes {
@@ -160,13 +198,12 @@ func (q *queue) take(dst []message.Message, max int, maxBytes int64) []message.M
 			i = 0
 		}
 	}
-	first := min(k, len(q.buf)-q.head)
-	run := q.buf[q.head : q.head+first]
-	dst = append(dst, run...)
-	clear(run) // let the collector have what the sink is done with
-	run = q.buf[:k-first]
-	dst = append(dst, run...)
-	clear(run)
+	return k, taken
+}
+
+// remove moves head past k messages of taken bytes, and wakes the producers that wait for
+// room.
+func (q *queue) remove(k int, taken int64) {
 	q.head += k
 	if q.head >= len(q.buf) {
 		q.head -= len(q.buf)
@@ -177,15 +214,17 @@ func (q *queue) take(dst []message.Message, max int, maxBytes int64) []message.M
 		close(q.space)
 		q.space = make(chan struct{})
 	}
-	return dst
 }
 
-// discard empties the queue and returns how many messages it held.
+// discard empties the queue and returns how many messages it held; a batch taken and not yet
+// released stays the consumer's.
 func (q *queue) discard() int {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	k := q.n
-	q.mu.Unlock()
-	q.take(nil, k, math.MaxInt64)
+	for q.n > 0 {
+		q.dropLocked()
+	}
 	return k
 }
 

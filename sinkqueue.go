@@ -48,7 +48,7 @@ func newSinkEntry(name string, s Sink, cfg sinkConfig) *sinkEntry {
 		name:     name,
 		sink:     s,
 		cfg:      cfg,
-		q:        newQueue(cfg.queueSize, cfg.queueBytes),
+		q:        newQueue(cfg.queueSize, cfg.batchSize, cfg.queueBytes, cfg.overflow),
 		done:     make(chan struct{}),
 		dropLog:  rate.Sometimes{Interval: logInterval},
 		panicLog: rate.Sometimes{Interval: logInterval},
@@ -178,10 +178,10 @@ func (s *sinkEntry) run(ctx context.Context, log *slog.Logger) {
 // empty, or abandon gave up on the sink. A batch is handed on once it is full, once flush has
 // passed since a partial one began to wait (at once for a flush of 0), and at once after the
 // queue closed. From the moment it is taken the batch is in flight: the loop's body must
-// count what became of it with settle before it takes the next. The slice is reused.
+// count what became of it with settle before it takes the next. The batch lies in the queue's
+// ring: it is valid only until the loop's body returns.
 func (s *sinkEntry) batches(flush time.Duration) iter.Seq[[]message.Message] {
 	return func(yield func([]message.Message) bool) {
-		batch := make([]message.Message, 0, s.cfg.batchSize)
 		timer := time.NewTimer(time.Hour)
 		timer.Stop()
 		for s.fill(flush, timer) {
@@ -190,11 +190,11 @@ func (s *sinkEntry) batches(flush time.Duration) iter.Seq[[]message.Message] {
 				s.mu.Unlock()
 				return
 			}
-			batch = s.q.take(batch[:0], s.cfg.batchSize, s.cfg.batchBytes)
+			batch := s.q.take(s.cfg.batchSize, s.cfg.batchBytes)
 			s.inflight = len(batch)
 			s.mu.Unlock()
 			more := yield(batch)
-			clear(batch) // the queue's copies are gone; drop these references too
+			clear(batch) // as take asks, so the collector can have what the sink is done with
 			if !more {
 				return
 			}

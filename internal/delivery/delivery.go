@@ -46,9 +46,12 @@ const (
 )
 
 // Delivery takes the messages of the last appends from memory while it is no more than
-// recentBatches batches, and recentBytes of messages, behind; see recent.
+// recentBatches batches, and recentBytes of messages, behind; see recent. At 8 batches a
+// delivery goroutine that a busy machine held off for a moment fell behind under a flood, and
+// then decoded every message, which is slower, so it never caught up: 32 kept the flood's
+// messages coming from memory, the bytes still bounded.
 const (
-	recentBatches = 8
+	recentBatches = 32
 	recentBytes   = 8 << 20
 )
 
@@ -74,6 +77,7 @@ type Spool struct {
 	cfg     Config
 	recs    [][]byte          // Append's records, reused
 	enc     []byte            // the bytes of recs
+	read    []spool.Record    // Deliver's records, reused
 	batch   []message.Message // deliver's batch, reused (the sink may not keep it; see qwatch.Sink)
 	recent  recent
 	ends    []int // where each record ends in enc
@@ -126,10 +130,15 @@ func (s *Spool) Append(ctx context.Context, batch []message.Message) (dropped in
 		recs = append(recs, enc[start:end])
 		start = end
 	}
+	// The copies are kept before the records are written: delivery, woken by the write, would
+	// otherwise read them back before they are kept, and decode them. Until the write, no
+	// record with their sequence numbers is on disk for delivery to read; if it fails, they
+	// are forgotten before any other record takes those numbers.
 	first := s.sp.NextSeq()
+	s.recent.add(first, batch)
 	dropped, err = s.append(ctx, recs)
-	if s.sp.NextSeq()-first == uint64(len(batch)) { // the batch went in, at first and on
-		s.recent.add(first, batch)
+	if s.sp.NextSeq()-first != uint64(len(batch)) { // the batch did not go in
+		s.recent.forgetFrom(first)
 	}
 	clear(recs)
 	if cap(enc) > keepBuffer {
@@ -179,11 +188,7 @@ func (s *Spool) Drain() { s.drain() }
 func (s *Spool) Deliver(ctx context.Context, write WriteFunc) {
 	retry := backoff.New(retryMin, retryMax, retryJitter)
 	for ctx.Err() == nil {
-		readCtx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(s.drained, cancel)
-		recs, err := s.sp.Read(readCtx, s.cfg.BatchSize, s.cfg.BatchBytes)
-		stop()
-		cancel()
+		recs, err := s.readBatch(ctx)
 		if len(recs) > 0 {
 			retry.Reset()
 			if !s.deliver(ctx, recs, write, retry) {
@@ -207,26 +212,46 @@ func (s *Spool) Deliver(ctx context.Context, write WriteFunc) {
 	}
 }
 
-// deliver writes recs, retrying what is not written, and acknowledges them. It returns false
-// if ctx ended first: the rest stays on disk.
-func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFunc, retry *backoff.Backoff) bool {
+// readBatch reads the next records from the spool, until ctx is done or, with the spool
+// empty, Drain was called. Into s.batch it puts the message of each record that recent still
+// holds, at the record's index, and a zero message for the others, whose Data deliver decodes
+// (a record recent held comes with Data nil).
+func (s *Spool) readBatch(ctx context.Context) ([]spool.Record, error) {
+	readCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.drained, cancel)
+	defer stop()
 	batch := s.batch[:0]
-	for _, r := range recs {
+	recs, err := s.sp.Read(readCtx, s.read[:0], s.cfg.BatchSize, s.cfg.BatchBytes, func(seq uint64) bool {
 		batch = append(batch, message.Message{})
-		if s.recent.take(r.Seq, &batch[len(batch)-1]) {
-			continue
-		}
-		if err := decodeMessage(r.Data, &batch[len(batch)-1]); err != nil {
-			batch = batch[:len(batch)-1]
+		return s.recent.take(seq, &batch[len(batch)-1])
+	})
+	s.batch, s.read = batch, recs
+	return recs, err
+}
+
+// deliver writes the messages of recs, which readBatch put in s.batch, retrying what is not
+// written, and acknowledges them. It returns false if ctx ended first: the rest stays on disk.
+func (s *Spool) deliver(ctx context.Context, recs []spool.Record, write WriteFunc, retry *backoff.Backoff) bool {
+	batch, kept := s.batch[:len(recs)], 0
+	for i, r := range recs {
+		if r.Data != nil && decodeMessage(r.Data, &batch[i]) != nil {
 			s.mu.Lock()
 			s.decodeLost++
 			s.mu.Unlock()
+			continue
 		}
+		if kept < i {
+			batch[kept] = batch[i]
+		}
+		kept++
 	}
+	batch = batch[:kept]
 	defer func(all []message.Message) {
 		clear(all) // the sink is done with them: let the collector have them
-		s.batch = all[:0]
-	}(batch)
+		clear(recs)
+		s.batch, s.read = all[:0], recs[:0]
+	}(s.batch[:len(recs)])
 	for len(batch) > 0 {
 		unwritten, err := write(ctx, batch)
 		if err == nil {
@@ -376,6 +401,22 @@ func (r *recent) add(first uint64, batch []message.Message) {
 func (r *recent) restart(first uint64) {
 	clear(r.msgs)
 	r.msgs, r.sizes, r.head, r.bytes, r.first = r.msgs[:0], r.sizes[:0], 0, 0, first
+}
+
+// forgetFrom forgets the messages kept of seq and after.
+func (r *recent) forgetFrom(seq uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq <= r.first {
+		r.restart(seq)
+		return
+	}
+	end := r.head + int(min(seq-r.first, uint64(len(r.msgs)-r.head)))
+	for _, size := range r.sizes[end:] {
+		r.bytes -= int64(size)
+	}
+	clear(r.msgs[end:])
+	r.msgs, r.sizes = r.msgs[:end], r.sizes[:end]
 }
 
 // forget drops the oldest n messages kept.

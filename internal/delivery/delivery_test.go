@@ -284,3 +284,23 @@ func TestRecentKeepsTheLastAppends(t *testing.T) {
 		t.Errorf("%d bytes counted with nothing kept", r.bytes)
 	}
 }
+
+// What Append kept of a batch the spool refused is forgotten, and the bytes counted with it.
+func TestRecentForgetsARefusedBatch(t *testing.T) {
+	r := recent{max: 100, maxBytes: 1 << 20}
+	r.add(1, numbered(1, 3))
+	bytes := r.bytes
+	r.add(4, numbered(4, 3))
+	r.forgetFrom(4)
+	var m message.Message
+	if r.take(4, &m) || r.bytes != bytes {
+		t.Errorf("after forgetFrom(4): take(4) gave %q, %d bytes counted, want nothing and %d", m.Text, r.bytes, bytes)
+	}
+	if !r.take(3, &m) || m.Text != "0003" {
+		t.Errorf("take(3) gave %q, want 0003", m.Text)
+	}
+	r.forgetFrom(1)
+	if r.bytes != 0 || r.take(4, &m) {
+		t.Errorf("after forgetFrom(1): %d bytes counted, want 0", r.bytes)
+	}
+}

@@ -47,7 +47,7 @@ func FuzzReadSegment(f *testing.F) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		for {
-			recs, err := s.Read(ctx, 64, 1<<20)
+			recs, err := s.Read(ctx, nil, 64, 1<<20, nil)
 			if err != nil || len(recs) == 0 {
 				break
 			}

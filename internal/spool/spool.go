@@ -451,18 +451,24 @@ func (s *Spool) goneCount() uint64 {
 	return n
 }
 
-// Read returns the next records after those Read returned before, at most max of them and no
-// more than maxBytes of payload but for the first. It blocks until there is at least one, or
-// ctx is done. It reads from disk: the backlog is never loaded into memory whole.
-func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Record, error) {
+// Read appends to dst the next records after those Read returned before, at most max of them
+// and no more than maxBytes of payload but for the first, and returns the result. It blocks
+// until there is at least one, or ctx is done. It reads from disk: the backlog is never loaded
+// into memory whole.
+//
+// have, unless nil, is called under the spool's lock for each record Read returns, in order,
+// before it returns; when it reports true the caller has the record's payload from elsewhere
+// (a copy in memory of what it appended), and the record comes with Data nil, which saves
+// copying it out of the read buffer.
+func (s *Spool) Read(ctx context.Context, dst []Record, max int, maxBytes int64, have func(seq uint64) bool) ([]Record, error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return nil, ErrClosed
+			return dst, ErrClosed
 		}
 		if s.rseq < s.nextSeq {
-			recs, err := s.readLocked(max, maxBytes)
+			recs, err := s.readLocked(dst, max, maxBytes, have)
 			s.mu.Unlock()
 			return recs, err
 		}
@@ -471,19 +477,18 @@ func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Record, er
 		select {
 		case <-more:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return dst, ctx.Err()
 		}
 	}
 }
 
-func (s *Spool) readLocked(max int, maxBytes int64) ([]Record, error) {
-	var out []Record
+func (s *Spool) readLocked(out []Record, max int, maxBytes int64, have func(seq uint64) bool) ([]Record, error) {
 	var total int64
-	for len(out) < max && s.rseq < s.nextSeq {
+	for start := len(out); len(out)-start < max && s.rseq < s.nextSeq; {
 		if err := s.positionReader(); err != nil {
 			return out, err
 		}
-		rec, n, err := s.nextRecord()
+		rec, n, inBuf, err := s.nextRecord()
 		if err == nil && rec.Seq < s.rseq {
 			err = errors.New("record out of order")
 		}
@@ -493,7 +498,7 @@ func (s *Spool) readLocked(max int, maxBytes int64) ([]Record, error) {
 			}
 			continue
 		}
-		if len(out) > 0 && total+int64(len(rec.Data)) > maxBytes {
+		if len(out) > start && total+int64(len(rec.Data)) > maxBytes {
 			break
 		}
 		if rec.Seq > s.rseq {
@@ -501,8 +506,13 @@ func (s *Spool) readLocked(max int, maxBytes int64) ([]Record, error) {
 		}
 		s.roff += int64(n)
 		s.rseq = rec.Seq + 1
-		out = append(out, rec)
 		total += int64(len(rec.Data))
+		if have != nil && have(rec.Seq) {
+			rec.Data = nil
+		} else if inBuf {
+			rec.Data = s.carve(rec.Data)
+		}
+		out = append(out, rec)
 	}
 	return out, nil
 }
@@ -512,13 +522,15 @@ const readChunk = 1 << 20
 
 // nextRecord returns the record at the reader's offset, from the chunk it read last when the
 // record is there whole, so that reading costs one system call per chunk, not two a record.
-func (s *Spool) nextRecord() (Record, int, error) {
+// inBuf says the record's Data lies in that chunk, which the next read overwrites: it must be
+// copied out (see carve) to be kept.
+func (s *Spool) nextRecord() (rec Record, n int, inBuf bool, err error) {
 	rel := s.roff - s.bufOff
 	if s.buf == nil || rel < 0 || rel+headerLen > int64(len(s.buf)) ||
 		rel+headerLen+int64(binary.LittleEndian.Uint32(s.buf[rel+4:])) > int64(len(s.buf)) {
 		n := min(readChunk, s.rseg.size-s.roff)
 		if n <= 0 {
-			return Record{}, 0, io.ErrUnexpectedEOF
+			return Record{}, 0, false, io.ErrUnexpectedEOF
 		}
 		if cap(s.buf) < int(n) {
 			s.buf = make([]byte, n)
@@ -531,14 +543,15 @@ func (s *Spool) nextRecord() (Record, int, error) {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return Record{}, 0, err
+			return Record{}, 0, false, err
 		}
 	}
 	seq, n, ok := parseRecord(s.buf[rel:])
 	if !ok {
-		return s.recordAt(s.roff) // larger than a chunk, or corrupt: read it alone
+		rec, n, err := s.recordAt(s.roff) // larger than a chunk, or corrupt: read it alone
+		return rec, n, false, err
 	}
-	return Record{Seq: seq, Data: s.carve(s.buf[rel+headerLen : rel+int64(n)])}, n, nil
+	return Record{Seq: seq, Data: s.buf[rel+headerLen : rel+int64(n)]}, n, true, nil
 }
 
 // keepBuffer is the largest write buffer Append keeps for the next call.
@@ -549,7 +562,7 @@ const keepBuffer = 1 << 20
 const arenaBytes = 64 << 10
 
 // carve returns a copy of data in the reader's arena, a block handed out piece by piece and
-// never written again, so records Read returned stay valid.
+// never written again, so records Read returned stay valid after the next read.
 func (s *Spool) carve(data []byte) []byte {
 	if cap(s.arena)-len(s.arena) < len(data) {
 		s.arena = make([]byte, 0, max(arenaBytes, len(data)))

@@ -58,7 +58,7 @@ func readAll(t *testing.T, s *Spool) ([]string, uint64) {
 	now, cancel := context.WithCancel(context.Background())
 	cancel()
 	for {
-		recs, err := s.Read(now, 100, 1<<20)
+		recs, err := s.Read(now, nil, 100, 1<<20, nil)
 		for _, r := range recs {
 			out = append(out, string(r.Data))
 			last = r.Seq
@@ -222,7 +222,7 @@ func TestMaxBytesAndDropOldest(t *testing.T) {
 		t.Errorf("%d bytes on disk with MaxBytes 1000 (Stats.MaxBytes %d)", st.Bytes, st.MaxBytes)
 	}
 	// The reader has begun the first segment: that one stays, the next goes.
-	first, err := s.Read(context.Background(), 1, 1<<20)
+	first, err := s.Read(context.Background(), nil, 1, 1<<20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestFullDisk(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Append on a full disk = %v, want ENOSPC", err)
 	}
-	recs, err := s.Read(context.Background(), n, 1<<30)
+	recs, err := s.Read(context.Background(), nil, n, 1<<30, nil)
 	if err != nil || len(recs) != n {
 		t.Fatalf("Read on a full disk: %d of %d, %v", len(recs), n, err)
 	}
@@ -317,7 +317,7 @@ func crashChild(dir string) {
 			fmt.Println(childAppending)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-		recs, _ := s.Read(ctx, 7, 1<<20)
+		recs, _ := s.Read(ctx, nil, 7, 1<<20, nil)
 		cancel()
 		if len(recs) > 0 {
 			last := recs[len(recs)-1]
@@ -421,7 +421,7 @@ func TestBacklogDrainsInFlatMemory(t *testing.T) {
 	base, peak := ms.HeapInuse, ms.HeapInuse
 	read := 0
 	for read < 512*256 {
-		recs, err := s.Read(context.Background(), 500, 1<<20)
+		recs, err := s.Read(context.Background(), nil, 500, 1<<20, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -437,5 +437,43 @@ func TestBacklogDrainsInFlatMemory(t *testing.T) {
 	}
 	if st := s.Stats(); st.Messages != 0 || st.Segments != 1 {
 		t.Errorf("after draining: %+v", st)
+	}
+}
+
+// Read appends to the slice it is given; a record the caller says it has comes without its
+// payload, the others with theirs, which stay valid after later reads refill the read buffer.
+func TestReadLeavesOutThePayloadsTheCallerHas(t *testing.T) {
+	s := open(t, Config{Dir: t.TempDir()})
+	payload := func(i int) string { return fmt.Sprintf("%d:%s", i, strings.Repeat(string(rune('a'+i)), 100_000)) }
+	const n = 15 // 1.5 MB: more than one read of the segment
+	for i := range n {
+		if err := s.Append([]byte(payload(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked []uint64
+	have := func(seq uint64) bool {
+		asked = append(asked, seq)
+		return seq%2 == 0
+	}
+	recs := []Record{{Seq: 999}}
+	for len(recs) < 1+n {
+		var err error
+		if recs, err = s.Read(context.Background(), recs, 5, 1<<30, have); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(recs) != 1+n || recs[0].Seq != 999 {
+		t.Fatalf("read %d records after the one given (%+v), want %d", len(recs)-1, recs[0], n)
+	}
+	for i, r := range recs[1:] {
+		switch {
+		case r.Seq != asked[i]:
+			t.Errorf("record %d: seq %d, but have was asked about %d", i, r.Seq, asked[i])
+		case r.Seq%2 == 0 && r.Data != nil:
+			t.Errorf("record %d (seq %d) came with %.10q, which the caller has", i, r.Seq, r.Data)
+		case r.Seq%2 != 0 && string(r.Data) != payload(i):
+			t.Errorf("record %d (seq %d) = %.10q…, want %.10q…", i, r.Seq, r.Data, payload(i))
+		}
 	}
 }

@@ -54,7 +54,9 @@ type Sink interface {
 }
 
 // Processor runs on every message before it is broadcast, in the order the processors were
-// added with [Hub.Use]. It may change the message; returning false drops it. Processors run
-// on the goroutine that emitted the message, possibly on several at once, so a Processor must
-// be safe for concurrent use.
+// added with [Hub.Use]. It may change the message; returning false drops it. A message's maps
+// (Fields, Container.Labels, Event.Attributes) may be shared with other messages of its
+// source, so a Processor that changes one sets a changed copy in its place, as package filter
+// does, and never writes into it. Processors run on the goroutine that emitted the message,
+// possibly on several at once, so a Processor must be safe for concurrent use.
 type Processor func(m *message.Message) bool

@@ -93,6 +93,16 @@ func BenchmarkBaselineGzipJSONMap(b *testing.B) {
 	}
 }
 
+// decodeDatagram is all of a datagram's handling on one goroutine, as the UDP path did it
+// before it decoded on every core.
+func (s *Source) decodeDatagram(dec *decoder, data []byte, now time.Time) (message.Message, bool) {
+	payload, _ := s.admit(data, now)
+	if payload == nil {
+		return message.Message{}, false
+	}
+	return s.decodePayload(dec, payload, now)
+}
+
 // BenchmarkUDPWorker is a UDP decoder's work on plain lines as Docker's driver sends them
 // (gelfload's load: 10 containers, gzip, lines of 50 B to 2 KiB, every 20th chunked):
 // reassemble, inflate, decode, join the pieces of split lines, group or not, clamp and emit.

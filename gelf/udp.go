@@ -137,23 +137,63 @@ func (p *udpPipeline) stop() {
 }
 
 // dispatch queues the datagrams of one read, received at at, for a decoder, numbered in
-// their lanes; it waits while the window is full. The datagrams' bytes are copied.
+// their lanes; it waits while the window is full. What needs no order it does first, itself
+// (admit), so that a chunk that does not complete its message, or a datagram that cannot be
+// GELF, never waits for the window nor takes a place in it. The datagrams' bytes are copied.
 func (p *udpPipeline) dispatch(in []inbound, at time.Time) {
-	b := &batch{ds: make([]datagram, len(in)), at: at, seqs: make([]uint64, len(p.lanes))}
-	numbered := make([]bool, len(p.lanes))
-	for i, d := range in {
+	var b *batch
+	var numbered []bool
+	for _, d := range in {
+		payload, fresh := p.s.admit(d.data, at)
+		if payload == nil {
+			continue
+		}
+		if b == nil {
+			b = &batch{ds: make([]datagram, 0, len(in)), at: at, seqs: make([]uint64, len(p.lanes))}
+			numbered = make([]bool, len(p.lanes))
+		}
 		p.window <- struct{}{}
-		buf := datagramBufs.Get().(*[]byte)
-		*buf = append((*buf)[:0], d.data...)
+		buf := &payload
+		if !fresh {
+			buf = datagramBufs.Get().(*[]byte)
+			*buf = append((*buf)[:0], payload...)
+		}
 		l := senderSlot(d.from, len(p.lanes))
-		b.ds[i] = datagram{buf: buf, lane: l}
+		b.ds = append(b.ds, datagram{buf: buf, lane: l})
 		if !numbered[l] {
 			numbered[l] = true
 			b.seqs[l] = p.lanes[l].next
 			p.lanes[l].next++
 		}
 	}
-	p.jobs <- b
+	if b != nil {
+		p.jobs <- b
+	}
+}
+
+// admit is the part of a datagram's handling that keeps no order, and is cheap: a chunk goes
+// to the assembler, which is safe for concurrent use, and a payload whose first bytes tell
+// it cannot be GELF (notGELF) is rejected and counted. It returns what is left to decode, in
+// the order the datagrams were read: the datagram, or the whole payload its chunk completed
+// (fresh: a new slice, the caller's to keep), or nil.
+func (s *Source) admit(data []byte, now time.Time) (payload []byte, fresh bool) {
+	if isChunk(data) {
+		s.chunks.Add(1)
+		whole, err := s.asm.add(data, now)
+		if err != nil {
+			s.reject(err, "udp")
+			return nil, false
+		}
+		if whole == nil {
+			return nil, false
+		}
+		data, fresh = whole, true
+	}
+	if err := notGELF(data, s.cfg.MaxMessageSize); err != nil {
+		s.reject(err, "udp")
+		return nil, false
+	}
+	return data, fresh
 }
 
 // decode is a decoder: it decodes batches into parts for their lanes until jobs closes.
@@ -171,7 +211,7 @@ func (p *udpPipeline) decode() {
 				continue
 			}
 			var it item
-			it.m, it.ok = p.s.decodeDatagram(dec, *d.buf, b.at)
+			it.m, it.ok = p.s.decodePayload(dec, *d.buf, b.at)
 			putDatagram(d.buf)
 			if it.ok {
 				size := int64(it.m.Size())
@@ -255,7 +295,7 @@ func (p *udpPipeline) runLane(ln *lane, emit func(message.Message)) {
 func (p *udpPipeline) emitPart(dec *decoder, l *lines, pt part) {
 	for _, it := range pt.items {
 		if it.raw != nil {
-			it.m, it.ok = p.s.decodeDatagram(dec, *it.raw, pt.at)
+			it.m, it.ok = p.s.decodePayload(dec, *it.raw, pt.at)
 			putDatagram(it.raw)
 		}
 		if it.ok {
@@ -342,21 +382,9 @@ func senderSlot(from netip.AddrPort, n int) int {
 	return int(h % uint32(n))
 }
 
-// decodeDatagram reassembles a chunk or decodes a whole datagram, and reports whether a
-// message came of it; what it rejects it counts.
-func (s *Source) decodeDatagram(dec *decoder, payload []byte, now time.Time) (message.Message, bool) {
-	if isChunk(payload) {
-		s.chunks.Add(1)
-		whole, err := s.asm.add(payload, now)
-		if err != nil {
-			s.reject(err, "udp")
-			return message.Message{}, false
-		}
-		if whole == nil {
-			return message.Message{}, false
-		}
-		payload = whole
-	}
+// decodePayload decodes what admit left of a datagram, and reports whether a message came of
+// it; what it rejects it counts.
+func (s *Source) decodePayload(dec *decoder, payload []byte, now time.Time) (message.Message, bool) {
 	m, err := s.decodeOne(dec, payload, now, "udp")
 	return m, err == nil
 }

@@ -78,8 +78,9 @@ func (f *inflater) inflate(payload []byte, zlibFormat bool, limit int) ([]byte, 
 func (f *inflater) grow(out []byte, limit int) []byte {
 	if len(out) < inflateKeep {
 		out = append(out, 0)[:len(out)]
-		return out[:len(out):min(cap(out), limit+1)]
+		return out[:len(out):min(cap(out), limit+1, inflateKeep)]
 	}
+	f.out = out[:0] // kept for the next content, which is usually small
 	f.large = largeOut.Get().(*[]byte)
 	if cap(*f.large) < limit+1 {
 		*f.large = make([]byte, 0, limit+1)

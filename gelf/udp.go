@@ -19,10 +19,11 @@ import (
 // inflated on every core and still come out in the order they came:
 //
 //   - one reader takes the datagrams from the socket, a batch a system call (recvmmsg), and
-//     does little else, so the kernel's buffer is emptied as fast as datagrams arrive. It
-//     numbers each batch in every lane it holds datagrams of;
-//   - UDPWorkers decoders, any of them for any batch, reassemble chunks, inflate and decode:
-//     inflating a gzip message (Docker's default) costs several times the read;
+//     does little else, so the kernel's buffer is emptied as fast as datagrams arrive: it
+//     hands chunks to the assembler and rejects what cannot be GELF by its first bytes
+//     (admit), and numbers each batch in every lane it holds datagrams of;
+//   - UDPWorkers decoders, any of them for any batch, inflate and decode: inflating a gzip
+//     message (Docker's default) costs several times the read;
 //   - UDPWorkers lanes, each for the senders (address and port) that hash to it, put the
 //     decoded parts of the batches back in their numbered order and hand the messages, one
 //     at a time, to the lane's joiner, grouping and emit. Docker's driver opens a socket per
@@ -38,7 +39,9 @@ import (
 // that finds the bound reached leaves the rest of its batch undecoded, for the lanes to
 // decode in turn. When the window is full the reader waits, and the datagrams wait in the
 // socket's buffer, where the kernel counts what overflows it (Stats.KernelDrops): nothing is
-// dropped unseen in between.
+// dropped unseen in between. The reader waits for nothing else: the batches waiting for a
+// decoder are within the window too, so that a run of gzip bombs, each inflated to the size
+// limit before it is rejected, keeps the decoders busy but not the reader.
 
 const (
 	// udpWindow bounds the datagrams of one socket that were read and not yet emitted.
@@ -46,8 +49,6 @@ const (
 	// udpHeldBytes bounds (see above) the decoded messages of one socket waiting to be
 	// emitted, by message.Message.Size.
 	udpHeldBytes = 16 << 20
-	// udpQueuePerWorker is how many batches wait for a decoder, per decoder.
-	udpQueuePerWorker = 2
 	// udpBatch is how many datagrams one read takes at most; each has a buffer of the
 	// largest datagram, 64 KiB.
 	udpBatch = 32
@@ -104,7 +105,7 @@ var itemLists = sync.Pool{New: func() any { return new([]item) }}
 // udpPipeline is the decoders and lanes of one socket.
 type udpPipeline struct {
 	s      *Source
-	jobs   chan *batch
+	jobs   chan *batch // never full: it has room for the whole window
 	lanes  []*lane
 	window chan struct{} // a token per datagram read and not yet emitted
 	held   atomic.Int64  // bytes of decoded messages not yet emitted
@@ -114,16 +115,26 @@ type udpPipeline struct {
 
 // startUDP starts the decoders and lanes of a socket whose messages go to emit.
 func (s *Source) startUDP(emit func(message.Message)) *udpPipeline {
-	n := s.cfg.UDPWorkers
-	p := &udpPipeline{s: s, jobs: make(chan *batch, n*udpQueuePerWorker), window: make(chan struct{}, udpWindow)}
-	for range n {
+	p := s.newUDP()
+	p.start(emit)
+	return p
+}
+
+// newUDP returns the pipeline of a socket, its decoders and lanes not yet started.
+func (s *Source) newUDP() *udpPipeline {
+	p := &udpPipeline{s: s, jobs: make(chan *batch, udpWindow), window: make(chan struct{}, udpWindow)}
+	for range s.cfg.UDPWorkers {
 		p.lanes = append(p.lanes, &lane{in: make(chan part, udpWindow)})
 	}
+	return p
+}
+
+// start starts the decoders and lanes, whose messages go to emit.
+func (p *udpPipeline) start(emit func(message.Message)) {
 	for _, ln := range p.lanes {
 		p.lanesWG.Go(func() { p.runLane(ln, emit) })
 		p.decoders.Go(p.decode)
 	}
-	return p
 }
 
 // stop hands on everything read and waits for it to be emitted: nothing accepted is dropped.

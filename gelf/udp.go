@@ -110,6 +110,9 @@ type udpPipeline struct {
 	window chan struct{} // a token per datagram read and not yet emitted
 	held   atomic.Int64  // bytes of decoded messages not yet emitted
 
+	batches  sync.Pool // of *batch, which the decoders give back
+	numbered []bool    // by lane: whether the batch being dispatched has numbered it; the reader's
+
 	decoders, lanesWG sync.WaitGroup
 }
 
@@ -122,10 +125,13 @@ func (s *Source) startUDP(emit func(message.Message)) *udpPipeline {
 
 // newUDP returns the pipeline of a socket, its decoders and lanes not yet started.
 func (s *Source) newUDP() *udpPipeline {
-	p := &udpPipeline{s: s, jobs: make(chan *batch, udpWindow), window: make(chan struct{}, udpWindow)}
-	for range s.cfg.UDPWorkers {
+	n := s.cfg.UDPWorkers
+	p := &udpPipeline{s: s, jobs: make(chan *batch, udpWindow), window: make(chan struct{}, udpWindow),
+		numbered: make([]bool, n)}
+	for range n {
 		p.lanes = append(p.lanes, &lane{in: make(chan part, udpWindow)})
 	}
+	p.batches.New = func() any { return &batch{ds: make([]datagram, 0, udpBatch), seqs: make([]uint64, n)} }
 	return p
 }
 
@@ -153,26 +159,33 @@ func (p *udpPipeline) stop() {
 // GELF, never waits for the window nor takes a place in it. The datagrams' bytes are copied.
 func (p *udpPipeline) dispatch(in []inbound, at time.Time) {
 	var b *batch
-	var numbered []bool
+	var from netip.AddrPort
+	l := -1 // the lane of from
 	for _, d := range in {
 		payload, fresh := p.s.admit(d.data, at)
 		if payload == nil {
 			continue
 		}
 		if b == nil {
-			b = &batch{ds: make([]datagram, 0, len(in)), at: at, seqs: make([]uint64, len(p.lanes))}
-			numbered = make([]bool, len(p.lanes))
+			b = p.batches.Get().(*batch)
+			b.at = at
+			clear(p.numbered)
 		}
 		p.window <- struct{}{}
-		buf := &payload
-		if !fresh {
+		var buf *[]byte
+		if fresh {
+			whole := payload // only a reassembled message's slice header goes to the heap
+			buf = &whole
+		} else {
 			buf = datagramBufs.Get().(*[]byte)
 			*buf = append((*buf)[:0], payload...)
 		}
-		l := senderSlot(d.from, len(p.lanes))
+		if l < 0 || d.from != from { // a read often holds many datagrams of one sender
+			from, l = d.from, senderSlot(d.from, len(p.lanes))
+		}
 		b.ds = append(b.ds, datagram{buf: buf, lane: l})
-		if !numbered[l] {
-			numbered[l] = true
+		if !p.numbered[l] {
+			p.numbered[l] = true
 			b.seqs[l] = p.lanes[l].next
 			p.lanes[l].next++
 		}
@@ -238,6 +251,9 @@ func (p *udpPipeline) decode() {
 				parts[l] = part{}
 			}
 		}
+		clear(b.ds) // the buffers are the parts' now, or the pool's
+		b.ds = b.ds[:0]
+		p.batches.Put(b)
 	}
 }
 

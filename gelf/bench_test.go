@@ -6,6 +6,7 @@ import (
 	stdgzip "compress/gzip"
 	stdzlib "compress/zlib"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -91,6 +92,16 @@ func BenchmarkBaselineGzipJSONMap(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// decodeDatagram is all of a datagram's handling on one goroutine, as the UDP path did it
+// before it decoded on every core.
+func (s *Source) decodeDatagram(dec *decoder, data []byte, now time.Time) (message.Message, bool) {
+	payload, _ := s.admit(data, now)
+	if payload == nil {
+		return message.Message{}, false
+	}
+	return s.decodePayload(dec, payload, now)
 }
 
 // BenchmarkUDPWorker is a UDP decoder's work on plain lines as Docker's driver sends them
@@ -294,20 +305,59 @@ func BenchmarkUDPOneSender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	from := netip.MustParseAddrPort("127.0.0.1:40000")
-	// reads returns the datagrams of b.N messages in reads of udpBatch.
-	reads := func(b *testing.B) [][]inbound {
-		var out [][]inbound
-		var cur []inbound
-		for i := range b.N {
-			for _, pk := range msgs[i%len(msgs)].Packets {
-				cur = append(cur, inbound{from, pk})
-				if len(cur) == udpBatch {
-					out, cur = append(out, cur), nil
-				}
+	benchUDPPaths(b, func(n int) (ds [][]byte, emitted int) {
+		for i := range n {
+			ds = append(ds, msgs[i%len(msgs)].Packets...)
+		}
+		return ds, n
+	})
+}
+
+// BenchmarkUDPFlood is one sender's flood as the fault suite sends it, in its shares: of
+// 1,105 datagrams, 100 that cannot be GELF (256 B), a gzip bomb (1 KiB inflating to just
+// over the size limit), 4 Docker messages and 1,000 chunks that never complete their
+// message. An op is a datagram.
+func BenchmarkUDPFlood(b *testing.B) {
+	garbage := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64)
+	bomb := Gzipped(bytes.Repeat([]byte{'0'}, DefaultMaxMessageSize+1))
+	valid := dockerCompressed(b, false)
+	benchUDPPaths(b, func(n int) (ds [][]byte, emitted int) {
+		for i := range n {
+			switch k := i % 1105; {
+			case k < 100:
+				ds = append(ds, garbage)
+			case k == 100:
+				ds = append(ds, bomb)
+			case k <= 104:
+				ds = append(ds, valid)
+				emitted++
+			default:
+				c := []byte{0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}
+				binary.BigEndian.PutUint64(c[2:], uint64(i))
+				ds = append(ds, append(c, `{"short_message":"never ends`...))
 			}
 		}
-		return append(out, cur)
+		return ds, emitted
+	})
+}
+
+// benchUDPPaths runs one sender's datagrams, the load of b.N ops and the messages they make,
+// in reads of udpBatch: decoded inline by one goroutine (the baseline) and through the
+// pipeline. It reports the process's CPU time an op beside the wall time: the pipeline
+// spends more of it on hand-offs, which matters where the cores are busy with other work.
+func benchUDPPaths(b *testing.B, load func(n int) (ds [][]byte, emitted int)) {
+	from := netip.MustParseAddrPort("127.0.0.1:40000")
+	// reads returns the datagrams of b.N ops in reads of udpBatch.
+	reads := func(b *testing.B) (out [][]inbound, emitted int) {
+		ds, emitted := load(b.N)
+		var cur []inbound
+		for _, d := range ds {
+			cur = append(cur, inbound{from, d})
+			if len(cur) == udpBatch {
+				out, cur = append(out, cur), nil
+			}
+		}
+		return append(out, cur), emitted
 	}
 	newSource := func(b *testing.B) *Source {
 		s, err := Listen(Config{UDPAddr: "127.0.0.1:0", JoinDockerLines: true, Logger: slog.New(slog.DiscardHandler)})
@@ -317,18 +367,16 @@ func BenchmarkUDPOneSender(b *testing.B) {
 		b.Cleanup(func() { s.Close() })
 		return s
 	}
-	// The process's CPU time, to report beside the wall time: the pipeline spends more of
-	// it on hand-offs, which matters where the cores are busy with other work.
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	var cpu0 time.Duration
-	check := func(b *testing.B, emitted int) {
+	check := func(b *testing.B, emitted, want int) {
 		b.ReportMetric(float64((cpu()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
-		if emitted != b.N {
-			b.Fatalf("%d messages sent, %d emitted", b.N, emitted)
+		if emitted != want {
+			b.Fatalf("%d messages sent, %d emitted", want, emitted)
 		}
 	}
 	b.Run("baseline-inline", func(b *testing.B) {
@@ -336,7 +384,7 @@ func BenchmarkUDPOneSender(b *testing.B) {
 		emitted := 0
 		l := s.newLines(func(message.Message) { emitted++ })
 		dec := s.newDecoder()
-		in := reads(b)
+		in, want := reads(b)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu0 = cpu()
@@ -349,13 +397,13 @@ func BenchmarkUDPOneSender(b *testing.B) {
 			}
 		}
 		l.finish()
-		check(b, emitted)
+		check(b, emitted, want)
 	})
 	b.Run("pipeline", func(b *testing.B) {
 		s := newSource(b)
 		emitted := 0
 		p := s.startUDP(func(message.Message) { emitted++ })
-		in := reads(b)
+		in, want := reads(b)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu0 = cpu()
@@ -363,6 +411,6 @@ func BenchmarkUDPOneSender(b *testing.B) {
 			p.dispatch(batch, time.Now())
 		}
 		p.stop()
-		check(b, emitted)
+		check(b, emitted, want)
 	})
 }

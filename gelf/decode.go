@@ -36,6 +36,10 @@ var decoders = sync.Pool{New: func() any { return new(decoder) }}
 // gzip or zlib (told apart by their first bytes). A message without a timestamp gets received
 // as its time. Errors are *inputErrors.
 func (d *decoder) decode(payload []byte, received time.Time) (message.Message, error) {
+	// The message holds copies: a large content's buffer goes back for other decoders when
+	// this payload is done, not when this decoder, perhaps an idle TCP connection's, decodes
+	// again.
+	defer d.inf.release()
 	data, err := d.decompress(payload)
 	if err != nil {
 		return message.Message{}, err
@@ -57,6 +61,31 @@ func isZlib(p []byte) bool {
 	return len(p) >= 2 && p[0]&0x0f == 8 && p[0]>>4 <= 7 && (uint16(p[0])<<8|uint16(p[1]))%31 == 0
 }
 
+// notGELF returns the error decode would return for payload when its first bytes tell it
+// cannot be GELF: a payload neither gzip nor zlib that is larger than limit or does not start
+// with '{' after white space. It returns nil for every other payload, which only decoding
+// can judge. It costs a few comparisons, where decode may inflate.
+func notGELF(payload []byte, limit int) error {
+	if isGzip(payload) || isZlib(payload) {
+		return nil
+	}
+	if len(payload) > limit {
+		return errPlainTooLarge(limit)
+	}
+	p := parser{data: payload}
+	p.skipSpace()
+	if !p.consume('{') {
+		return errNotObject()
+	}
+	return nil
+}
+
+func errPlainTooLarge(limit int) error {
+	return errorf(ReasonTooLarge, "message larger than %d bytes", limit)
+}
+
+func errNotObject() error { return errorf(ReasonJSON, "payload is not a JSON object") }
+
 // decompress returns the JSON of payload; the slice is valid until the next call.
 func (d *decoder) decompress(payload []byte) ([]byte, error) {
 	limit := d.maxMessageSize
@@ -67,7 +96,7 @@ func (d *decoder) decompress(payload []byte) ([]byte, error) {
 		zlibFormat = true
 	default:
 		if len(payload) > limit {
-			return nil, errorf(ReasonTooLarge, "message larger than %d bytes", limit)
+			return nil, errPlainTooLarge(limit)
 		}
 		return payload, nil
 	}
@@ -86,7 +115,7 @@ func (d *decoder) parse(data []byte, m *message.Message) error {
 	p := parser{data: data}
 	p.skipSpace()
 	if !p.consume('{') {
-		return errorf(ReasonJSON, "payload is not a JSON object")
+		return errNotObject()
 	}
 	m.Level = message.LevelAlert // GELF's default when level is absent
 	hasText, hasShort := false, false

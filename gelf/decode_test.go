@@ -177,6 +177,49 @@ func TestDecodeErrors(t *testing.T) {
 			if ge.reason != tt.reason || !strings.Contains(err.Error(), tt.message) || !strings.HasPrefix(err.Error(), "gelf: ") {
 				t.Errorf("Decode = %q (reason %s), want reason %s and a message containing %q", err, ge.reason, tt.reason, tt.message)
 			}
+			// The UDP reader's check, where it judges, judges as decode does.
+			if pre := notGELF(tt.in, DefaultMaxMessageSize); pre != nil && pre.Error() != err.Error() {
+				t.Errorf("notGELF = %q, decode %q", pre, err)
+			}
+		})
+	}
+}
+
+// notGELF judges by the first bytes alone: what is neither gzip nor zlib and does not start
+// as a JSON object, or is too large for one.
+func TestNotGELF(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		want Reason // "": left to decode
+	}{
+		{"object", []byte(`{"short_message":"x"}`), ""},
+		{"object after white space", []byte(" \t\r\n{"), ""},
+		{"broken object", []byte(`{"short_message":`), ""},
+		{"gzip", Gzipped([]byte(dockerPayload)), ""},
+		{"gzip magic alone", []byte{0x1f, 0x8b}, ""},
+		{"zlib", zlibbed([]byte(dockerPayload)), ""},
+		{"zlib header alone", []byte{0x78, 0x9c}, ""},
+		{"empty", nil, ReasonJSON},
+		{"white space only", []byte(" \n"), ReasonJSON},
+		{"garbage", bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 16), ReasonJSON},
+		{"garbage too large", bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64), ReasonTooLarge},
+		{"array", []byte(`[{"short_message":"x"}]`), ReasonJSON},
+		{"x then zlib-like", []byte{0x78, 0x9d}, ReasonJSON}, // the check bits are wrong
+		{"chunk", []byte{0x1e, 0x0f, 1, 2}, ReasonJSON},      // the reader gives chunks to the assembler first
+		{"object too large", []byte(`{"short_message":"` + strings.Repeat("x", 100) + `"}`), ReasonTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := notGELF(tt.in, 100)
+			if got := Reason(""); err != nil {
+				got = reasonOf(err)
+				if got != tt.want {
+					t.Errorf("notGELF = %v (%s), want %q", err, got, tt.want)
+				}
+			} else if tt.want != "" {
+				t.Errorf("notGELF = nil, want %s", tt.want)
+			}
 		})
 	}
 }
@@ -207,6 +250,33 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 	if took > 2*time.Second {
 		t.Errorf("rejecting the bomb took %v: it inflated more than the limit", took)
+	}
+}
+
+// Bomb after bomb, a decoder inflates each into a pooled buffer: what it allocates a bomb is
+// less than the limit, where a buffer grown by appending to the limit took several times the
+// limit. (The margin is for the race detector's sync.Pool, which drops a quarter of what it
+// is given.)
+func TestBombsReuseABuffer(t *testing.T) {
+	bomb := Gzipped(bytes.Repeat([]byte{'0'}, DefaultMaxMessageSize+1))
+	d := testDecoder()
+	const bombs = 32
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range bombs {
+		if _, err := d.decode(bomb, time.Now()); reasonOf(err) != ReasonTooLarge {
+			t.Fatalf("decode(bomb) = %v, want too_large", err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > bombs*DefaultMaxMessageSize {
+		t.Errorf("%d bombs allocated %d bytes; want less than the limit a bomb", bombs, alloc)
+	}
+	// A large message after the bombs is whole.
+	text := strings.Repeat("z", 512<<10)
+	m, err := d.decode(Gzipped([]byte(`{"short_message":"`+text+`"}`)), time.Now())
+	if err != nil || m.Text != text {
+		t.Errorf("a 512 KiB message after the bombs: %d bytes, %v", len(m.Text), err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 // FuzzDecode feeds arbitrary payloads to the decoder: it must never panic, must fail only with
 // a *inputError, and what it accepts must be a JSON object that encoding/json accepts too.
+// What the UDP reader's cheap check (notGELF) rejects, decode rejects with the same error.
 // The seed corpus in testdata holds payloads Docker's GELF driver sent.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(dockerPayload))
@@ -18,6 +19,9 @@ func FuzzDecode(f *testing.F) {
 	d := testDecoder()
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		m, err := d.decode(payload, time.Unix(1, 0))
+		if pre := notGELF(payload, d.maxMessageSize); pre != nil && (err == nil || pre.Error() != err.Error()) {
+			t.Fatalf("notGELF = %v; decode = %v", pre, err)
+		}
 		if err != nil {
 			var ge *inputError
 			if !errors.As(err, &ge) {

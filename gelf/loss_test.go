@@ -1,6 +1,8 @@
 package gelf_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"strings"
@@ -319,5 +321,52 @@ func TestShutdownAccountsForEveryDatagram(t *testing.T) {
 	st := src.Stats()
 	if got := c.Len() + int(st.Discarded["udp_unread"]) + int(st.KernelDrops); got != sent {
 		t.Errorf("sent %d: emitted %d + discarded %d + kernel drops %d = %d", sent, c.Len(), st.Discarded["udp_unread"], st.KernelDrops, got)
+	}
+}
+
+// Valid messages among a flood of what cannot be GELF, gzip bombs and chunks that never
+// complete their message, through a real socket that is not overrun (the sender waits for
+// the reader), all come out, in the order they were sent, and the flood is counted, each
+// datagram by its reason.
+func TestUDPFloodValidInOrder(t *testing.T) {
+	src, c, _ := start(t, gelf.Config{UDPAddr: "127.0.0.1:0"}, nil)
+	conn, err := net.Dial("udp", src.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	garbage := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 16)
+	bomb := gelf.Gzipped(bytes.Repeat([]byte{'0'}, gelf.DefaultMaxMessageSize+1))
+	const valid, bombEvery = 400, 4
+	sent := 0
+	send := func(b []byte) {
+		conn.Write(b)
+		sent++
+		if sent%16 == 0 { // a few datagrams unread at most: a small receive buffer holds them
+			waitUntil(t, "the reader to catch up", func() bool { return sent-int(src.Stats().Datagrams) < 32 })
+		}
+	}
+	for i := range valid {
+		send(garbage)
+		chunk := []byte{0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2} // the first of two
+		binary.BigEndian.PutUint64(chunk[2:], uint64(i))
+		send(append(chunk, `{"short_message":"never ends`...))
+		if i%bombEvery == 0 {
+			send(bomb)
+		}
+		send(gelf.Gzipped(fmt.Appendf(nil, `{"host":"h","short_message":"valid %d"}`, i)))
+	}
+	got := wait(t, c, valid)
+	for i, m := range got {
+		if want := fmt.Sprintf("valid %d", i); m.Text != want {
+			t.Fatalf("message %d is %q, want %q", i, m.Text, want)
+		}
+	}
+	st := src.Stats()
+	if st.KernelDrops != 0 {
+		t.Errorf("the kernel dropped %d datagrams: the sender did not wait for the reader", st.KernelDrops)
+	}
+	if st.Rejected[gelf.ReasonJSON] != valid || st.Rejected[gelf.ReasonTooLarge] != valid/bombEvery || st.Chunks != valid {
+		t.Errorf("rejected %v, chunks %d; want %d as not JSON, %d too large, %d chunks", st.Rejected, st.Chunks, valid, valid/bombEvery, valid)
 	}
 }

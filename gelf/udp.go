@@ -19,10 +19,11 @@ import (
 // inflated on every core and still come out in the order they came:
 //
 //   - one reader takes the datagrams from the socket, a batch a system call (recvmmsg), and
-//     does little else, so the kernel's buffer is emptied as fast as datagrams arrive. It
-//     numbers each batch in every lane it holds datagrams of;
-//   - UDPWorkers decoders, any of them for any batch, reassemble chunks, inflate and decode:
-//     inflating a gzip message (Docker's default) costs several times the read;
+//     does little else, so the kernel's buffer is emptied as fast as datagrams arrive: it
+//     hands chunks to the assembler and rejects what cannot be GELF by its first bytes
+//     (admit), and numbers each batch in every lane it holds datagrams of;
+//   - UDPWorkers decoders, any of them for any batch, inflate and decode: inflating a gzip
+//     message (Docker's default) costs several times the read;
 //   - UDPWorkers lanes, each for the senders (address and port) that hash to it, put the
 //     decoded parts of the batches back in their numbered order and hand the messages, one
 //     at a time, to the lane's joiner, grouping and emit. Docker's driver opens a socket per
@@ -38,7 +39,9 @@ import (
 // that finds the bound reached leaves the rest of its batch undecoded, for the lanes to
 // decode in turn. When the window is full the reader waits, and the datagrams wait in the
 // socket's buffer, where the kernel counts what overflows it (Stats.KernelDrops): nothing is
-// dropped unseen in between.
+// dropped unseen in between. The reader waits for nothing else: the batches waiting for a
+// decoder are within the window too, so that a run of gzip bombs, each inflated to the size
+// limit before it is rejected, keeps the decoders busy but not the reader.
 
 const (
 	// udpWindow bounds the datagrams of one socket that were read and not yet emitted.
@@ -46,8 +49,6 @@ const (
 	// udpHeldBytes bounds (see above) the decoded messages of one socket waiting to be
 	// emitted, by message.Message.Size.
 	udpHeldBytes = 16 << 20
-	// udpQueuePerWorker is how many batches wait for a decoder, per decoder.
-	udpQueuePerWorker = 2
 	// udpBatch is how many datagrams one read takes at most; each has a buffer of the
 	// largest datagram, 64 KiB.
 	udpBatch = 32
@@ -104,26 +105,42 @@ var itemLists = sync.Pool{New: func() any { return new([]item) }}
 // udpPipeline is the decoders and lanes of one socket.
 type udpPipeline struct {
 	s      *Source
-	jobs   chan *batch
+	jobs   chan *batch // never full: it has room for the whole window
 	lanes  []*lane
 	window chan struct{} // a token per datagram read and not yet emitted
 	held   atomic.Int64  // bytes of decoded messages not yet emitted
+
+	batches  sync.Pool // of *batch, which the decoders give back
+	numbered []bool    // by lane: whether the batch being dispatched has numbered it; the reader's
 
 	decoders, lanesWG sync.WaitGroup
 }
 
 // startUDP starts the decoders and lanes of a socket whose messages go to emit.
 func (s *Source) startUDP(emit func(message.Message)) *udpPipeline {
+	p := s.newUDP()
+	p.start(emit)
+	return p
+}
+
+// newUDP returns the pipeline of a socket, its decoders and lanes not yet started.
+func (s *Source) newUDP() *udpPipeline {
 	n := s.cfg.UDPWorkers
-	p := &udpPipeline{s: s, jobs: make(chan *batch, n*udpQueuePerWorker), window: make(chan struct{}, udpWindow)}
+	p := &udpPipeline{s: s, jobs: make(chan *batch, udpWindow), window: make(chan struct{}, udpWindow),
+		numbered: make([]bool, n)}
 	for range n {
 		p.lanes = append(p.lanes, &lane{in: make(chan part, udpWindow)})
 	}
+	p.batches.New = func() any { return &batch{ds: make([]datagram, 0, udpBatch), seqs: make([]uint64, n)} }
+	return p
+}
+
+// start starts the decoders and lanes, whose messages go to emit.
+func (p *udpPipeline) start(emit func(message.Message)) {
 	for _, ln := range p.lanes {
 		p.lanesWG.Go(func() { p.runLane(ln, emit) })
 		p.decoders.Go(p.decode)
 	}
-	return p
 }
 
 // stop hands on everything read and waits for it to be emitted: nothing accepted is dropped.
@@ -137,23 +154,70 @@ func (p *udpPipeline) stop() {
 }
 
 // dispatch queues the datagrams of one read, received at at, for a decoder, numbered in
-// their lanes; it waits while the window is full. The datagrams' bytes are copied.
+// their lanes; it waits while the window is full. What needs no order it does first, itself
+// (admit), so that a chunk that does not complete its message, or a datagram that cannot be
+// GELF, never waits for the window nor takes a place in it. The datagrams' bytes are copied.
 func (p *udpPipeline) dispatch(in []inbound, at time.Time) {
-	b := &batch{ds: make([]datagram, len(in)), at: at, seqs: make([]uint64, len(p.lanes))}
-	numbered := make([]bool, len(p.lanes))
-	for i, d := range in {
+	var b *batch
+	var from netip.AddrPort
+	l := -1 // the lane of from
+	for _, d := range in {
+		payload, fresh := p.s.admit(d.data, at)
+		if payload == nil {
+			continue
+		}
+		if b == nil {
+			b = p.batches.Get().(*batch)
+			b.at = at
+			clear(p.numbered)
+		}
 		p.window <- struct{}{}
-		buf := datagramBufs.Get().(*[]byte)
-		*buf = append((*buf)[:0], d.data...)
-		l := senderSlot(d.from, len(p.lanes))
-		b.ds[i] = datagram{buf: buf, lane: l}
-		if !numbered[l] {
-			numbered[l] = true
+		var buf *[]byte
+		if fresh {
+			whole := payload // only a reassembled message's slice header goes to the heap
+			buf = &whole
+		} else {
+			buf = datagramBufs.Get().(*[]byte)
+			*buf = append((*buf)[:0], payload...)
+		}
+		if l < 0 || d.from != from { // a read often holds many datagrams of one sender
+			from, l = d.from, senderSlot(d.from, len(p.lanes))
+		}
+		b.ds = append(b.ds, datagram{buf: buf, lane: l})
+		if !p.numbered[l] {
+			p.numbered[l] = true
 			b.seqs[l] = p.lanes[l].next
 			p.lanes[l].next++
 		}
 	}
-	p.jobs <- b
+	if b != nil {
+		p.jobs <- b
+	}
+}
+
+// admit is the part of a datagram's handling that keeps no order, and is cheap: a chunk goes
+// to the assembler, which is safe for concurrent use, and a payload whose first bytes tell
+// it cannot be GELF (notGELF) is rejected and counted. It returns what is left to decode, in
+// the order the datagrams were read: the datagram, or the whole payload its chunk completed
+// (fresh: a new slice, the caller's to keep), or nil.
+func (s *Source) admit(data []byte, now time.Time) (payload []byte, fresh bool) {
+	if isChunk(data) {
+		s.chunks.Add(1)
+		whole, err := s.asm.add(data, now)
+		if err != nil {
+			s.reject(err, "udp")
+			return nil, false
+		}
+		if whole == nil {
+			return nil, false
+		}
+		data, fresh = whole, true
+	}
+	if err := notGELF(data, s.cfg.MaxMessageSize); err != nil {
+		s.reject(err, "udp")
+		return nil, false
+	}
+	return data, fresh
 }
 
 // decode is a decoder: it decodes batches into parts for their lanes until jobs closes.
@@ -171,7 +235,7 @@ func (p *udpPipeline) decode() {
 				continue
 			}
 			var it item
-			it.m, it.ok = p.s.decodeDatagram(dec, *d.buf, b.at)
+			it.m, it.ok = p.s.decodePayload(dec, *d.buf, b.at)
 			putDatagram(d.buf)
 			if it.ok {
 				size := int64(it.m.Size())
@@ -187,6 +251,9 @@ func (p *udpPipeline) decode() {
 				parts[l] = part{}
 			}
 		}
+		clear(b.ds) // the buffers are the parts' now, or the pool's
+		b.ds = b.ds[:0]
+		p.batches.Put(b)
 	}
 }
 
@@ -255,7 +322,7 @@ func (p *udpPipeline) runLane(ln *lane, emit func(message.Message)) {
 func (p *udpPipeline) emitPart(dec *decoder, l *lines, pt part) {
 	for _, it := range pt.items {
 		if it.raw != nil {
-			it.m, it.ok = p.s.decodeDatagram(dec, *it.raw, pt.at)
+			it.m, it.ok = p.s.decodePayload(dec, *it.raw, pt.at)
 			putDatagram(it.raw)
 		}
 		if it.ok {
@@ -342,21 +409,9 @@ func senderSlot(from netip.AddrPort, n int) int {
 	return int(h % uint32(n))
 }
 
-// decodeDatagram reassembles a chunk or decodes a whole datagram, and reports whether a
-// message came of it; what it rejects it counts.
-func (s *Source) decodeDatagram(dec *decoder, payload []byte, now time.Time) (message.Message, bool) {
-	if isChunk(payload) {
-		s.chunks.Add(1)
-		whole, err := s.asm.add(payload, now)
-		if err != nil {
-			s.reject(err, "udp")
-			return message.Message{}, false
-		}
-		if whole == nil {
-			return message.Message{}, false
-		}
-		payload = whole
-	}
+// decodePayload decodes what admit left of a datagram, and reports whether a message came of
+// it; what it rejects it counts.
+func (s *Source) decodePayload(dec *decoder, payload []byte, now time.Time) (message.Message, bool) {
 	m, err := s.decodeOne(dec, payload, now, "udp")
 	return m, err == nil
 }

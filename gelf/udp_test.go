@@ -1,6 +1,8 @@
 package gelf
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -10,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/qnib/qwatch/filter/multiline"
 	"github.com/qnib/qwatch/message"
@@ -195,5 +199,70 @@ func TestUDPHeldBytesBounded(t *testing.T) {
 	p.stop()
 	if emitted.Load() != sent || p.held.Load() != 0 || misordered.Load() != 0 {
 		t.Errorf("emitted %d of %d (%d out of order), %d bytes still held", emitted.Load(), sent, misordered.Load(), p.held.Load())
+	}
+}
+
+// chunkStart is the first of two chunks of message id, a chunk whose message never completes.
+func chunkStart(id uint64) []byte {
+	c := []byte{0x1e, 0x0f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}
+	binary.BigEndian.PutUint64(c[2:], id)
+	return append(c, `{"short_message":"never ends`...)
+}
+
+// The reader waits for nothing but the window: a datagram that cannot be GELF and a chunk
+// that completes no message take no place in it, and the batches wait for a decoder within
+// it, so gzip bombs being inflated, each to the size limit, do not stop the reader. The
+// decoders and lanes start only once every batch is dispatched, so that the reader would
+// wait on them forever if it waited on them at all.
+func TestUDPReaderWaitsOnlyForTheWindow(t *testing.T) {
+	s := pipelineSource(t, 2)
+	p := s.newUDP()
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	garbage := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 64)
+	bomb := Gzipped(bytes.Repeat([]byte{'0'}, DefaultMaxMessageSize+1))
+	const bombEvery = 4
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// A batch a place: one bomb or valid message in each, among datagrams that take none.
+		for i := range udpWindow {
+			in := []inbound{{from, garbage}, {from, chunkStart(uint64(i))}}
+			if i%bombEvery == 0 {
+				in = append(in, inbound{from, bomb})
+			} else {
+				in = append(in, inbound{from, fmt.Appendf(nil, `{"short_message":"m %d"}`, i)})
+			}
+			p.dispatch(in, time.Now())
+		}
+	}()
+	waitFor(t, "the reader to dispatch every batch", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if len(p.window) != udpWindow || len(p.jobs) != udpWindow {
+		t.Errorf("window %d, batches waiting %d; want %d of each", len(p.window), len(p.jobs), udpWindow)
+	}
+	st := s.Stats()
+	if st.Rejected[ReasonJSON] != udpWindow || st.Chunks != udpWindow {
+		t.Errorf("rejected as not JSON %d, chunks %d; want %d of each, counted by the reader", st.Rejected[ReasonJSON], st.Chunks, udpWindow)
+	}
+	var got []string
+	p.start(func(m message.Message) { got = append(got, m.Text) })
+	p.stop()
+	var want []string
+	for i := range udpWindow {
+		if i%bombEvery != 0 {
+			want = append(want, fmt.Sprintf("m %d", i))
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("emitted (-want +got):\n%s", diff)
+	}
+	if n := s.Stats().Rejected[ReasonTooLarge]; n != udpWindow/bombEvery {
+		t.Errorf("%d bombs rejected as too large, want %d", n, udpWindow/bombEvery)
 	}
 }

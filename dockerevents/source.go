@@ -28,7 +28,9 @@ import (
 const (
 	DefaultMinBackoff  = 100 * time.Millisecond
 	DefaultMaxBackoff  = 10 * time.Second
-	DefaultSeamTimeout = 2 * time.Second
+	// DefaultSeamTimeout is long enough for a loaded engine's replay: a gap reported too early
+	// is one that may not be there.
+	DefaultSeamTimeout = 10 * time.Second
 	// DefaultMaxBacklogBytes holds some 30,000 events of a typical size.
 	DefaultMaxBacklogBytes = 16 << 20
 )

@@ -26,8 +26,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMinBackoff  = 100 * time.Millisecond
-	DefaultMaxBackoff  = 10 * time.Second
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
 	// DefaultSeamTimeout is long enough for a loaded engine's replay: a gap reported too early
 	// is one that may not be there.
 	DefaultSeamTimeout = 10 * time.Second

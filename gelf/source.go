@@ -457,16 +457,32 @@ func (s *Source) discard(cause string, n int) {
 	s.discardMu.Unlock()
 }
 
-// discardLeft reads, for a short while, what conn still holds after the drain deadline and
-// counts the messages in it with count, so what shutdown throws away is never silent.
+// discardFor bounds how long shutdown reads what a socket still holds, only to count it: a
+// socket's buffer is read empty well within it, unless a sender keeps it full.
+const discardFor = 5 * time.Second
+
+// discardLeft reads what conn still holds after the drain deadline, until it is empty (no
+// byte for 10 ms) or for discardFor, and counts the messages in it with count, so what
+// shutdown throws away is never silent.
 func (s *Source) discardLeft(conn net.Conn, cause string, count func([]byte) int) {
 	buf := make([]byte, 64<<10)
-	stop := time.Now().Add(200 * time.Millisecond)
+	s.discardUntilEmpty(conn, cause, func() (int, error) {
+		k, err := conn.Read(buf)
+		return count(buf[:k]), err
+	})
+}
+
+// discardUntilEmpty counts, under cause, what read returns until it fails (a read deadline
+// of 10 ms set before each call: nothing came) or discardFor passes.
+func (s *Source) discardUntilEmpty(conn net.Conn, cause string, read func() (int, error)) {
+	stop := time.Now().Add(discardFor)
 	n := 0
 	for time.Now().Before(stop) {
 		conn.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-		k, err := conn.Read(buf)
-		n += count(buf[:k])
+		k, err := read()
+		if k > 0 { // a failed recvmmsg says -1
+			n += k
+		}
 		if err != nil {
 			break
 		}

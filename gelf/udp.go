@@ -370,7 +370,8 @@ func (s *Source) readUDP(conn *net.UDPConn, emit func(message.Message)) {
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				if s.draining.Load() {
-					s.discardLeft(conn, "udp_unread", func(b []byte) int { return min(len(b), 1) })
+					// Many datagrams a call: a flood fills the buffer with small ones.
+					s.discardUntilEmpty(conn, "udp_unread", func() (int, error) { return br.ReadBatch(batch, 0) })
 					return
 				}
 				continue

@@ -1,6 +1,7 @@
 package dockerlogs_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,7 +48,9 @@ func startGated(t *testing.T, cfg dockerlogs.Config, gate chan struct{}) *runnin
 	if cfg.Client == nil {
 		dockertest.Engine(t) // skips, or fails under QWATCH_E2E=1, without an engine
 	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	if os.Getenv("DLDEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -419,11 +422,25 @@ func TestBackfillsAreLimited(t *testing.T) {
 		})
 	}
 	gate := make(chan struct{})
-	r2 := startGated(t, dockerlogs.Config{StateDir: state, MaxBackfills: 1}, gate)
-	waitUntil(t, "one backfill running and two waiting", func() bool {
+	var logged syncBuffer // what the second Source said, shown if the check below fails
+	r2 := startGated(t, dockerlogs.Config{StateDir: state, MaxBackfills: 1,
+		Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}, gate)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		st := r2.src.Stats()
-		return st.Backfilling == 1 && st.BackfillsWaiting == 2
-	})
+		if st.Backfilling == 1 && st.BackfillsWaiting == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			// What each container was doing, so that a failure says why.
+			for _, name := range names {
+				t.Logf("%s: %s; the first Source emitted %d lines, the second %d", name,
+					strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.Status}} exit {{.State.ExitCode}} started {{.State.StartedAt}} finished {{.State.FinishedAt}}", name)),
+					len(of(r1.c.Messages(), name)), len(of(r2.c.Messages(), name)))
+			}
+			t.Logf("the second Source's log:\n%s", logged.String())
+			t.Fatalf("no one backfill running and two waiting within a minute: stats %+v", st)
+		}
+	}
 	close(gate)
 	for _, name := range names {
 		dockertest.Docker(t, "wait", name)
@@ -596,4 +613,22 @@ func TestDualLoggingCache(t *testing.T) {
 	if got := of(plain.c.Messages(), name); len(got) != 0 {
 		t.Errorf("without DualLogging: %d lines, stats %+v", len(got), plain.src.Stats())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use, for a Source's log.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

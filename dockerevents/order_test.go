@@ -128,3 +128,31 @@ func TestCorruptStateFileReportsGap(t *testing.T) {
 		t.Errorf("StateErrors = %d, want 1", st.StateErrors)
 	}
 }
+
+// A saved position that holds no event (none came while the first Source ran) leaves the
+// engine nothing to replay that would prove the seam: that is no gap, and none is reported.
+// The event that comes after the restart is emitted, and later than the seam timeout, so a
+// gap wrongly reported at the timeout would come before it.
+func TestRestartWithNothingSeenReportsNoGap(t *testing.T) {
+	const seam = 100 * time.Millisecond
+	f := dockertest.NewFake(t)
+	state := filepath.Join(t.TempDir(), "events.json")
+	src1, stop1 := run(t, f, &qwatchtest.Collector{}, dockerevents.Config{StateFile: state, SeamTimeout: seam})
+	waitConnected(t, src1)
+	stop1()
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("no state file after Run returned: %v", err)
+	}
+	c2 := &qwatchtest.Collector{}
+	src2, stop2 := run(t, f, c2, dockerevents.Config{StateFile: state, SeamTimeout: seam})
+	waitConnected(t, src2)
+	for past := time.Now().Add(3 * seam); time.Now().Before(past); {
+		time.Sleep(seam / 10)
+	}
+	f.Event("start", web("after"))
+	got, gaps := split(waitN(t, c2, 1))
+	stop2()
+	if len(gaps) != 0 || len(got) != 1 || src2.Stats().Gaps != 0 {
+		t.Errorf("events %v, gaps %v, stats %+v; want the event alone", got, gaps, src2.Stats())
+	}
+}

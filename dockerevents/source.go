@@ -26,11 +26,9 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMinBackoff = 100 * time.Millisecond
-	DefaultMaxBackoff = 10 * time.Second
-	// DefaultSeamTimeout is long enough for a loaded engine's replay: a gap reported too early
-	// is one that may not be there.
-	DefaultSeamTimeout = 10 * time.Second
+	DefaultMinBackoff  = 100 * time.Millisecond
+	DefaultMaxBackoff  = 10 * time.Second
+	DefaultSeamTimeout = 2 * time.Second
 	// DefaultMaxBacklogBytes holds some 30,000 events of a typical size.
 	DefaultMaxBacklogBytes = 16 << 20
 )
@@ -377,7 +375,9 @@ func (s *Source) stream(ctx context.Context, last *seam, resume bool, emit func(
 		reader.Wait()
 	}()
 
-	seam := &seamCheck{pending: resume, at: time.Now()}
+	// With no event seen since the position (none came while it was kept) there is nothing
+	// the replay could prove, and no gap to report.
+	seam := &seamCheck{pending: resume && len(last.recent) > 0, at: time.Now()}
 	var seamTimer <-chan time.Time
 	if resume {
 		t := time.NewTimer(s.cfg.SeamTimeout)

@@ -426,8 +426,10 @@ func TestBackfillsAreLimited(t *testing.T) {
 	r2 := startGated(t, dockerlogs.Config{StateDir: state, MaxBackfills: 1,
 		Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}, gate)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		// At least two waiting: another container on the engine that the first Source
+		// followed has a checkpoint too, and waits for its backfill like these.
 		st := r2.src.Stats()
-		if st.Backfilling == 1 && st.BackfillsWaiting == 2 {
+		if st.Backfilling == 1 && st.BackfillsWaiting >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -438,7 +440,7 @@ func TestBackfillsAreLimited(t *testing.T) {
 					len(of(r1.c.Messages(), name)), len(of(r2.c.Messages(), name)))
 			}
 			t.Logf("the second Source's log:\n%s", logged.String())
-			t.Fatalf("no one backfill running and two waiting within a minute: stats %+v", st)
+			t.Fatalf("no one backfill running and two or more waiting within a minute: stats %+v", st)
 		}
 	}
 	close(gate)
